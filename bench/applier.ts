@@ -1,0 +1,327 @@
+/**
+ * Applier benchmark: events/s for one and for two applier processes applying N pre-produced
+ * user + membership events (half each), against the raw floor of the same run (PostgreSQL COPY
+ * of the same rows into the same tables), with each applier's peak RSS.
+ *
+ *   node bench/applier.ts --events 500000
+ *
+ * Needs the local infrastructure (`npm run infra:up`). Prints a markdown table.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DirstreamConfig } from '@dirstream/config';
+import type { MembershipEvent, UserEvent } from '@dirstream/events';
+import { createCodec, ensureTopics, eventIdFor, membershipKey, userKey } from '@dirstream/events';
+import { createSilentLogger } from '@dirstream/logging';
+import { createKafka, createTestDatabase, deleteTopics, loadInfra, type TestDatabase, uniquePrefix } from '@dirstream/testing';
+import { closeDatabase, migrate, openDatabase, query, runApplier } from '@dirstream/applier';
+
+export type BenchRow = {
+  readonly benchmark: string;
+  readonly scenario: string;
+  readonly events: number;
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  /** Peak resident set of each applier process, MiB. */
+  readonly peakRssMiB: readonly number[];
+  readonly note: string;
+};
+
+export type BenchApplierOptions = {
+  /** Total events (half users, half memberships). */
+  readonly events?: number;
+  readonly partitions?: number;
+};
+
+const PROFILE = '5b0f6c1e-0000-4000-8000-00000000be0c';
+const GROUPS = 200;
+
+function benchConfig(databaseUrl: string, brokers: readonly string[], prefix: string, groupId: string, partitions: number): DirstreamConfig {
+  return {
+    kafka: { brokers: [...brokers], clientId: 'bench', topicPrefix: prefix, partitions, replicationFactor: 1, ssl: false },
+    database: { url: databaseUrl, pollerSchema: 'dirstream_poller', poolSize: 6 },
+    applier: { groupId, maxBatchSize: 2_000, metricsPort: 0, seatLimit: 0, applyRetries: 3 },
+    logLevel: 'warn',
+    profiles: [
+      {
+        id: PROFILE,
+        name: 'bench',
+        directory: 'openldap',
+        enabled: true,
+        connection: {
+          urls: ['ldap://127.0.0.1:1'],
+          startTls: false,
+          tls: { rejectUnauthorized: true },
+          bindDn: 'cn=bench',
+          bindPassword: 'unused',
+          connectTimeoutMs: 1_000,
+          timeoutMs: 1_000,
+          pageSize: 500,
+        },
+        users: { baseDn: 'ou=people,dc=bench', scope: 'sub', attributes: { extra: {} } },
+        schedule: { intervalSeconds: 300, fullEverySeconds: 86_400, delta: 'auto', overlapSeconds: 5 },
+        policies: {
+          removedUsers: 'disable',
+          onlyGroupMembers: false,
+          maxDisableCount: 100,
+          maxDisablePercent: 10,
+          allowMassDisable: false,
+          conflictPolicy: 'skip',
+          groupRoles: { 'group-0': ['reader'] },
+        },
+      },
+    ],
+  } as DirstreamConfig;
+}
+
+const SOURCE = { profileId: PROFILE, directoryType: 'openldap', server: 'ldap://bench', position: null, runId: 'bench-run', mode: 'full' } as const;
+const TIMES = { changedAt: 1_700_000_000_000, observedAt: 1_700_000_000_000, emittedAt: 1_700_000_000_000 };
+
+function userAt(i: number): UserEvent {
+  const externalId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+  const login = `user${i}`;
+  return {
+    eventId: eventIdFor('user', PROFILE, externalId, '1'),
+    op: 'created',
+    profileId: PROFILE,
+    externalId,
+    version: 1,
+    state: {
+      externalId,
+      sid: null,
+      sidHistory: [],
+      dn: `uid=${login},ou=people,dc=bench`,
+      loginName: login,
+      userPrincipalName: null,
+      displayName: `User ${i}`,
+      givenName: 'Bench',
+      surname: `User${i}`,
+      emails: [`${login}@bench.test`],
+      phone: null,
+      title: 'Engineer',
+      company: 'Bench Inc',
+      enabled: true,
+      disabledReason: null,
+      attributes: {},
+    },
+    changed: ['loginName', 'displayName', 'emails'],
+    rename: null,
+    source: SOURCE,
+    times: TIMES,
+  };
+}
+
+function membershipAt(i: number): MembershipEvent {
+  const memberId = userAt(i).externalId;
+  const groupId = `group-${i % GROUPS}`;
+  return {
+    eventId: eventIdFor('membership', PROFILE, groupId, memberId, '1'),
+    op: 'added',
+    profileId: PROFILE,
+    groupId,
+    memberId,
+    memberType: 'user',
+    version: 1,
+    source: SOURCE,
+    times: TIMES,
+  };
+}
+
+type ChildResult = { ok: boolean; reason?: string; maxRssKiB: number };
+
+/** Runs one applier process until the group has no lag; resolves with its peak RSS. */
+function runChild(config: DirstreamConfig): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
+      env: { ...process.env, BENCH_APPLIER_CONFIG: JSON.stringify(config) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', () => {
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as ChildResult);
+      } catch {
+        reject(new Error(`bench child printed no result: ${out.slice(-500)}`));
+      }
+    });
+  });
+}
+
+async function copyFloor(database: TestDatabase, config: DirstreamConfig, users: number, edges: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'dirstream-bench-'));
+  chmodSync(dir, 0o755);
+  const usersFile = join(dir, 'users.tsv');
+  const edgesFile = join(dir, 'memberships.tsv');
+  const write = (file: string, count: number, line: (i: number) => string) =>
+    new Promise<void>((resolve, reject) => {
+      const out = createWriteStream(file, { mode: 0o644 });
+      out.once('error', reject);
+      for (let i = 0; i < count; i++) out.write(line(i));
+      out.end(resolve);
+    });
+  await write(usersFile, users, (i) => {
+    const u = userAt(i);
+    const s = u.state;
+    return `${PROFILE}\t${u.externalId}\tdirectory\t${s.loginName}\t${s.displayName}\t${s.givenName}\t${s.surname}\t{${s.emails[0]}}\t${s.title}\t${s.company}\t${s.dn}\tt\t1\t${u.eventId}\t{}\n`;
+  });
+  await write(edgesFile, edges, (i) => {
+    const m = membershipAt(i);
+    return `${PROFILE}\t${m.groupId}\t${m.memberId}\tuser\tt\t1\n`;
+  });
+  const db = await openDatabase(config, { poolSize: 1 });
+  try {
+    const started = performance.now();
+    await query(
+      db,
+      `copy users (profile_id, external_id, source, login_name, display_name, given_name, surname, emails, title,
+         company, dn, enabled, version, last_event_id, attributes) from '${usersFile}'`,
+    );
+    await query(db, `copy memberships (profile_id, group_id, member_id, member_type, present, version) from '${edgesFile}'`);
+    return (performance.now() - started) / 1000;
+  } finally {
+    await closeDatabase(db);
+    rmSync(dir, { recursive: true, force: true });
+    void database;
+  }
+}
+
+export async function benchApplier(options: BenchApplierOptions = {}): Promise<BenchRow[]> {
+  const total = options.events ?? 500_000;
+  const partitions = options.partitions ?? 6;
+  const users = Math.ceil(total / 2);
+  const edges = total - users;
+  const infra = loadInfra();
+  const prefix = uniquePrefix('bench-applier');
+  const kafka = createKafka(infra, `${prefix}-bench`);
+  const admin = kafka.admin();
+  await admin.connect();
+  const databases: TestDatabase[] = [];
+  const rows: BenchRow[] = [];
+  try {
+    await ensureTopics(admin, { prefix, partitions });
+    const codec = createCodec();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const produceStarted = performance.now();
+    for (let i = 0; i < users; i += 2_000) {
+      const n = Math.min(2_000, users - i);
+      const userBatch = Array.from({ length: n }, (_, k) => userAt(i + k));
+      await producer.send({
+        topic: `${prefix}.users`,
+        acks: -1,
+        messages: userBatch.map((u) => ({ key: userKey(u.profileId, u.externalId), value: codec.encode('user-event', u) })),
+      });
+    }
+    for (let i = 0; i < edges; i += 2_000) {
+      const n = Math.min(2_000, edges - i);
+      const edgeBatch = Array.from({ length: n }, (_, k) => membershipAt(i + k));
+      await producer.send({
+        topic: `${prefix}.memberships`,
+        acks: -1,
+        messages: edgeBatch.map((m) => ({
+          key: membershipKey(m.profileId, m.groupId, m.memberId),
+          value: codec.encode('membership-event', m),
+        })),
+      });
+    }
+    await producer.disconnect();
+    const produceSeconds = (performance.now() - produceStarted) / 1000;
+
+    const scenario = async (name: string, instances: number) => {
+      const database = await createTestDatabase(infra, 'bench-applier');
+      databases.push(database);
+      const config = benchConfig(database.url, infra.kafka.brokers, prefix, `${prefix}-${randomUUID().slice(0, 8)}`, partitions);
+      await migrate({ config });
+      const started = performance.now();
+      const results = await Promise.all(Array.from({ length: instances }, () => runChild(config)));
+      const seconds = (performance.now() - started) / 1000;
+      const failed = results.find((r) => !r.ok);
+      if (failed !== undefined) throw new Error(`applier failed: ${failed.reason}`);
+      const db = await openDatabase(config, { poolSize: 1 });
+      const [count] = await query<{ u: string; m: string }>(
+        db,
+        'select (select count(*) from users) as u, (select count(*) from memberships) as m',
+      );
+      await closeDatabase(db);
+      if (Number(count?.u) !== users || Number(count?.m) !== edges) {
+        throw new Error(`expected ${users} users and ${edges} edges, found ${count?.u} and ${count?.m}`);
+      }
+      rows.push({
+        benchmark: 'applier',
+        scenario: name,
+        events: total,
+        seconds,
+        eventsPerSecond: total / seconds,
+        peakRssMiB: results.map((r) => r.maxRssKiB / 1024),
+        note: `${partitions} partitions per topic; includes process start, migrations check and group join`,
+      });
+      return config;
+    };
+
+    await scenario('1 instance', 1);
+    await scenario('2 instances, same group', 2);
+
+    const floorDb = await createTestDatabase(infra, 'bench-floor');
+    databases.push(floorDb);
+    const floorConfig = benchConfig(floorDb.url, infra.kafka.brokers, prefix, 'unused', partitions);
+    await migrate({ config: floorConfig });
+    const floorSeconds = await copyFloor(floorDb, floorConfig, users, edges);
+    rows.push({
+      benchmark: 'applier',
+      scenario: 'raw floor: COPY of the same rows',
+      events: total,
+      seconds: floorSeconds,
+      eventsPerSecond: total / floorSeconds,
+      peakRssMiB: [],
+      note: `server-side COPY into the same indexed tables; producing the events took ${produceSeconds.toFixed(1)} s`,
+    });
+    return rows;
+  } finally {
+    await deleteTopics(admin, prefix).catch(() => undefined);
+    await admin.disconnect();
+    for (const db of databases) await db.drop().catch(() => undefined);
+  }
+}
+
+export function formatApplierTable(rows: readonly BenchRow[]): string {
+  const lines = [
+    '| scenario | events | seconds | events/s | peak RSS (MiB) | note |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.scenario} | ${r.events} | ${r.seconds.toFixed(2)} | ${Math.round(r.eventsPerSecond)} | ${
+        r.peakRssMiB.length === 0 ? '–' : r.peakRssMiB.map((m) => m.toFixed(0)).join(' / ')
+      } | ${r.note} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function child(): Promise<void> {
+  const config = JSON.parse(process.env.BENCH_APPLIER_CONFIG ?? '{}') as DirstreamConfig;
+  const controller = new AbortController();
+  process.once('SIGTERM', () => controller.abort());
+  const result = await runApplier({ config, logger: createSilentLogger(), signal: controller.signal }, { untilCaughtUp: true });
+  process.stdout.write(`${JSON.stringify({ ...result, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--child')) {
+    await child();
+  } else {
+    const at = process.argv.indexOf('--events');
+    const events = at > 0 ? Number(process.argv[at + 1]) : 500_000;
+    const rows = await benchApplier({ events });
+    console.log(formatApplierTable(rows));
+  }
+}

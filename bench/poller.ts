@@ -1,0 +1,257 @@
+/**
+ * Poller benchmark: for N users with 2,000 groups (three of 20,000 members) in a private slapd
+ * loaded offline with slapadd: the full-pass time and entries/s of one poller process, the raw
+ * paged `ldapsearch` dump of the same entries and attributes (the floor) and the ratio, the
+ * poller's peak RSS, and the time of a delta pass (accesslog) after 100 changes.
+ *
+ *   node bench/poller.ts --sizes 10000,100000
+ *
+ * Needs Kafka and PostgreSQL from `npm run infra:up`. Prints a markdown table.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type DirstreamConfig, loadConfigFromText } from '@dirstream/config';
+import { createSilentLogger } from '@dirstream/logging';
+import { runPoller } from '@dirstream/poller';
+import { createKafka, createTestDatabase, deleteTopics, loadInfra, uniquePrefix } from '@dirstream/testing';
+import { Attribute, Change, Client } from 'ldapts';
+import { createSlapd, slapdInstance, startSlapd, stopSlapd } from '../infra/local/openldap.ts';
+import { SAMPLE_DISABLED_FILTER, userUid, writeSampleLdif } from '../infra/sample/generate.ts';
+
+export type PollerBenchRow = {
+  readonly benchmark: 'poller';
+  readonly users: number;
+  readonly groups: number;
+  /** Users + groups read by the full pass. */
+  readonly entries: number;
+  readonly fullPassSeconds: number;
+  readonly entriesPerSecond: number;
+  /** Paged ldapsearch of the same entries and attributes (users, groups with members). */
+  readonly floorSeconds: number;
+  readonly ratio: number;
+  readonly peakRssMiB: number;
+  readonly deltaChanges: number;
+  readonly deltaSeconds: number;
+  readonly eventsEmitted: number;
+  readonly note: string;
+};
+
+export type BenchPollerOptions = {
+  readonly sizes?: readonly number[];
+  readonly groups?: number;
+  readonly largeGroups?: number;
+  readonly largeGroupSize?: number;
+  readonly changes?: number;
+  readonly port?: number;
+};
+
+const SUFFIX = 'dc=dirstream,dc=test';
+const BASE = `ou=sample,${SUFFIX}`;
+const USER_ATTRIBUTES = ['entryUUID', 'uid', 'displayName', 'cn', 'modifyTimestamp', 'givenName', 'sn', 'mail', 'telephoneNumber', 'title', 'o'];
+
+type ChildResult = { ok: boolean; reason?: string; seconds: number; maxRssKiB: number; events: number; mode: string };
+
+function time<T>(work: () => Promise<T>): Promise<[T, number]> {
+  const started = process.hrtime.bigint();
+  return work().then((v) => [v, Number(process.hrtime.bigint() - started) / 1e9]);
+}
+
+function runCommand(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}: ${stderr.slice(-2000)}`))));
+  });
+}
+
+/** The floor: what reading the same entries costs with OpenLDAP's own client, output discarded. */
+async function ldapsearchDump(url: string, adminDn: string, password: string): Promise<number> {
+  const common = ['-x', '-LLL', '-H', url, '-D', adminDn, '-w', password, '-E', 'pr=500/noprompt'];
+  const [, users] = await time(() =>
+    runCommand('ldapsearch', [...common, '-b', `ou=people,${BASE}`, '(objectClass=inetOrgPerson)', ...USER_ATTRIBUTES]),
+  );
+  const [, groups] = await time(() =>
+    runCommand('ldapsearch', [...common, '-b', `ou=groups,${BASE}`, '(objectClass=groupOfNames)', 'entryUUID', 'cn', 'description', 'modifyTimestamp', 'member']),
+  );
+  return users + groups;
+}
+
+function runChild(config: DirstreamConfig, full: boolean): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
+      env: { ...process.env, BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as ChildResult);
+      } catch {
+        reject(new Error(`bench child exited ${code}: ${out.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+async function child(): Promise<void> {
+  const config = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as DirstreamConfig;
+  let events = 0;
+  let mode = '';
+  const started = process.hrtime.bigint();
+  const outcome = await runPoller(
+    { config, logger: createSilentLogger(), signal: new AbortController().signal },
+    { once: true, full: process.env.BENCH_FULL === '1', allowMassDisable: true },
+    {
+      onRun: (r) => {
+        const c = r.summary.counts;
+        events = c.created + c.updated + c.renamed + c.moved + c.disabled + c.enabled + c.groupsCreated + c.groupsUpdated + c.groupsRemoved + c.membershipsAdded + c.membershipsRemoved;
+        mode = r.mode;
+      },
+    },
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  process.stdout.write(`${JSON.stringify({ ...outcome, seconds, maxRssKiB: process.resourceUsage().maxRSS, events, mode })}\n`);
+}
+
+async function benchSize(users: number, options: Required<BenchPollerOptions>): Promise<PollerBenchRow> {
+  const infra = loadInfra();
+  const dir = mkdtempSync(join(tmpdir(), `dirstream-bench-poller-${users}-`));
+  const instance = slapdInstance({ dir: join(dir, 'slapd'), port: options.port });
+  const database = await createTestDatabase(infra, 'bench-poller');
+  const prefix = uniquePrefix('bench-poller');
+  try {
+    const ou = join(dir, 'ou.ldif');
+    writeFileSync(ou, `dn: ${BASE}\nobjectClass: top\nobjectClass: organizationalUnit\nou: sample\n\n`);
+    const data = join(dir, 'sample.ldif');
+    await writeSampleLdif(data, {
+      seed: 7,
+      users,
+      groups: options.groups,
+      largeGroups: options.largeGroups,
+      largeGroupSize: options.largeGroupSize,
+      baseDn: BASE,
+      includeBase: false,
+      disabledShare: 0.02,
+    });
+    await createSlapd(instance, [ou, data]);
+    await startSlapd(instance);
+
+    const raw = {
+      kafka: { brokers: infra.kafka.brokers, topicPrefix: prefix, partitions: 6, clientId: 'bench-poller' },
+      database: { url: database.url, pollerSchema: 'dirstream_poller', poolSize: 4 },
+      logLevel: 'warn',
+      profiles: [
+        {
+          id: randomUUID(),
+          name: 'bench',
+          directory: 'openldap',
+          connection: { urls: [instance.url], bindDn: instance.adminDn, bindPassword: { env: 'BENCH_LDAP_PASSWORD' }, pageSize: 500 },
+          users: { baseDn: `ou=people,${BASE}`, disabledFilter: SAMPLE_DISABLED_FILTER },
+          groups: { baseDn: `ou=groups,${BASE}` },
+          schedule: { intervalSeconds: 300, fullEverySeconds: 86_400, delta: 'accesslog', overlapSeconds: 1 },
+          policies: { maxDisableCount: 1_000_000, maxDisablePercent: 100 },
+        },
+      ],
+    };
+    const config = await loadConfigFromText(JSON.stringify(raw), {
+      sourceName: 'bench-poller.yaml',
+      env: { BENCH_LDAP_PASSWORD: instance.adminPassword },
+    });
+
+    const floorSeconds = await ldapsearchDump(instance.url, instance.adminDn, instance.adminPassword);
+    const full = await runChild(config, true);
+    if (!full.ok) throw new Error(`full pass failed: ${full.reason}`);
+
+    // 100 changes: titles of spread-out users (modify), as a delta pass sees them.
+    const client = new Client({ url: instance.url, timeout: 30_000 });
+    await client.bind(instance.adminDn, instance.adminPassword);
+    const step = Math.max(1, Math.floor(users / options.changes));
+    let changed = 0;
+    for (let i = 0; i < users && changed < options.changes; i += step, changed++) {
+      const { searchEntries } = await client.search(`ou=people,${BASE}`, { filter: `(uid=${userUid(i)})`, attributes: ['1.1'] });
+      const dn = searchEntries[0]?.dn;
+      if (!dn) continue;
+      await client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: [`bench ${Date.now()}`] }) }));
+    }
+    await client.unbind();
+    const delta = await runChild(config, false);
+    if (!delta.ok) throw new Error(`delta pass failed: ${delta.reason}`);
+
+    const entries = users + options.groups;
+    return {
+      benchmark: 'poller',
+      users,
+      groups: options.groups,
+      entries,
+      fullPassSeconds: round(full.seconds),
+      entriesPerSecond: Math.round(entries / full.seconds),
+      floorSeconds: round(floorSeconds),
+      ratio: round(full.seconds / floorSeconds),
+      peakRssMiB: Math.round(full.maxRssKiB / 1024),
+      deltaChanges: changed,
+      deltaSeconds: round(delta.seconds),
+      eventsEmitted: full.events,
+      note: `delta mode ${delta.mode}, ${delta.events} events; full pass includes process start, Kafka/DB connect`,
+    };
+  } finally {
+    await stopSlapd(instance).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    await database.drop().catch(() => undefined);
+    const admin = createKafka(infra).admin();
+    await admin.connect();
+    await deleteTopics(admin, prefix).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+export async function benchPoller(options: BenchPollerOptions = {}): Promise<PollerBenchRow[]> {
+  const resolved: Required<BenchPollerOptions> = {
+    sizes: options.sizes ?? [10_000, 100_000],
+    groups: options.groups ?? 2_000,
+    largeGroups: options.largeGroups ?? 3,
+    largeGroupSize: options.largeGroupSize ?? 20_000,
+    changes: options.changes ?? 100,
+    port: options.port ?? 38_511,
+  };
+  const rows: PollerBenchRow[] = [];
+  for (const users of resolved.sizes) rows.push(await benchSize(users, resolved));
+  return rows;
+}
+
+export function formatPollerTable(rows: readonly PollerBenchRow[]): string {
+  const header =
+    '| users | groups | full pass (s) | entries/s | ldapsearch floor (s) | ratio | peak RSS (MiB) | events | delta after N changes (s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+  const lines = rows.map(
+    (r) =>
+      `| ${r.users} | ${r.groups} | ${r.fullPassSeconds} | ${r.entriesPerSecond} | ${r.floorSeconds} | ${r.ratio}× | ${r.peakRssMiB} | ${r.eventsEmitted} | ${r.deltaSeconds} (N=${r.deltaChanges}) |`,
+  );
+  return [header, ...lines].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--child')) {
+    await child();
+  } else {
+    const at = process.argv.indexOf('--sizes');
+    const sizes = at > 0 ? (process.argv[at + 1] ?? '').split(',').map(Number).filter((n) => n > 0) : undefined;
+    const rows = await benchPoller({ sizes });
+    console.log(formatPollerTable(rows));
+  }
+}

@@ -1,0 +1,197 @@
+import { z } from 'zod';
+
+/**
+ * The shape of dirstream.yaml. Every key is documented in docs/configuration.md; the JSON Schema
+ * exported from this (config/dirstream.schema.json) lets editors complete the file.
+ */
+
+/** A secret is never written inline: it comes from an environment variable or a file. */
+export const secretSchema = z
+  .union([
+    z.object({ env: z.string().min(1) }).strict(),
+    z.object({ file: z.string().min(1) }).strict(),
+  ])
+  .describe('A secret: { env: NAME } or { file: /path } (never inline)');
+
+const dn = z.string().min(1);
+/** An LDAP attribute name; empty would silently read nothing. */
+const attribute = z.string().min(1);
+/** An LDAP filter; empty is not a filter. */
+const filter = z.string().min(1);
+const scope = z.enum(['base', 'one', 'sub']).default('sub');
+
+export const connectionSchema = z
+  .object({
+    /** Tried in order; the next one on connection failure. */
+    urls: z.array(z.string().regex(/^ldaps?:\/\//, 'must start with ldap:// or ldaps://')).min(1),
+    startTls: z.boolean().default(false),
+    tls: z
+      .object({
+        caFile: z.string().optional(),
+        /** Verification is on unless explicitly turned off. */
+        rejectUnauthorized: z.boolean().default(true),
+        serverName: z.string().optional(),
+      })
+      .strict()
+      .default({ rejectUnauthorized: true }),
+    bindDn: dn,
+    bindPassword: secretSchema,
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    timeoutMs: z.number().int().positive().default(60_000),
+    pageSize: z.number().int().min(1).max(10_000).default(500),
+  })
+  .strict();
+
+export const userAttributesSchema = z
+  .object({
+    externalId: attribute.optional(),
+    loginName: attribute.optional(),
+    displayName: attribute.optional(),
+    modified: attribute.optional(),
+    givenName: attribute.optional(),
+    surname: attribute.optional(),
+    email: attribute.optional(),
+    phone: attribute.optional(),
+    title: attribute.optional(),
+    company: attribute.optional(),
+    userPrincipalName: attribute.optional(),
+    /** Extra attributes carried in `state.attributes`: output name → LDAP attribute. */
+    extra: z.record(z.string(), attribute).default({}),
+  })
+  .strict()
+  .default({ extra: {} })
+  .describe('Attribute mapping; unset keys take the directory type defaults');
+
+export const usersSchema = z
+  .object({
+    baseDn: dn,
+    scope,
+    filter: filter.optional(),
+    attributes: userAttributesSchema,
+    /** LDAP filter matching disabled users (AD: the userAccountControl bit is always applied). */
+    disabledFilter: filter.optional(),
+  })
+  .strict();
+
+export const groupsSchema = z
+  .object({
+    baseDn: dn,
+    scope,
+    filter: filter.optional(),
+    nameAttribute: attribute.optional(),
+    idAttribute: attribute.optional(),
+    memberAttributes: z.array(z.enum(['member', 'uniqueMember', 'memberUid'])).min(1).optional(),
+    nested: z.boolean().default(true),
+  })
+  .strict();
+
+export const scheduleSchema = z
+  .object({
+    intervalSeconds: z.number().int().positive().default(300),
+    /** Every how many seconds a delta run is replaced by a full pass (the safety net). */
+    fullEverySeconds: z.number().int().positive().default(86_400),
+    /** The differential mechanism; `auto` picks the directory type's best. */
+    delta: z.enum(['auto', 'none', 'timestamp', 'accesslog', 'usn', 'dirsync']).default('auto'),
+    /** Timestamp deltas re-read this many seconds before the cursor (clock skew, same-second writes). */
+    overlapSeconds: z.number().int().min(0).default(5),
+  })
+  .strict()
+  .default({ intervalSeconds: 300, fullEverySeconds: 86_400, delta: 'auto', overlapSeconds: 5 });
+
+export const policiesSchema = z
+  .object({
+    /** What happens to users that leave the directory or the filter. */
+    removedUsers: z.enum(['disable', 'keep']).default('disable'),
+    /** "Synchronize only groups": users outside every synced group are disabled. */
+    onlyGroupMembers: z.boolean().default(false),
+    /** A run that would disable more users than this halts (count). */
+    maxDisableCount: z.number().int().min(0).default(100),
+    /** … or more than this share of the profile's enabled users (percent). */
+    maxDisablePercent: z.number().min(0).max(100).default(10),
+    allowMassDisable: z.boolean().default(false),
+    /** A local account with the same login name: skip the directory user, link them, or fail. */
+    conflictPolicy: z.enum(['skip', 'link', 'fail']).default('skip'),
+    /** Group name → application roles granted to its (effective) members. */
+    groupRoles: z.record(z.string(), z.array(z.string())).default({}),
+  })
+  .strict()
+  .default({
+    removedUsers: 'disable',
+    onlyGroupMembers: false,
+    maxDisableCount: 100,
+    maxDisablePercent: 10,
+    allowMassDisable: false,
+    conflictPolicy: 'skip',
+    groupRoles: {},
+  });
+
+export const profileSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string().min(1),
+    directory: z.enum(['active-directory', 'openldap', 'ldap']),
+    enabled: z.boolean().default(true),
+    connection: connectionSchema,
+    users: usersSchema,
+    groups: groupsSchema.optional(),
+    schedule: scheduleSchema,
+    policies: policiesSchema,
+  })
+  .strict();
+
+export const kafkaSchema = z
+  .object({
+    brokers: z.array(z.string().min(1)).min(1),
+    clientId: z.string().default('dirstream'),
+    topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('dirstream'),
+    partitions: z.number().int().positive().default(12),
+    replicationFactor: z.number().int().positive().default(1),
+    ssl: z.boolean().default(false),
+    sasl: z
+      .object({
+        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+        username: z.string().min(1),
+        password: secretSchema,
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const databaseSchema = z
+  .object({
+    /** postgres://user@host:port/db — put the password in `password`, not in the URL. */
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+    password: secretSchema.optional(),
+    /** Schema of the poller's own state (cursors, hashes, versions). */
+    pollerSchema: z.string().default('dirstream_poller'),
+    poolSize: z.number().int().positive().default(10),
+  })
+  .strict();
+
+export const applierSchema = z
+  .object({
+    groupId: z.string().default('dirstream-applier'),
+    /** Max records applied in one transaction. */
+    maxBatchSize: z.number().int().positive().default(2_000),
+    metricsPort: z.number().int().min(0).max(65_535).default(9464),
+    /** Warn when more enabled directory users than this exist (0 = no limit). */
+    seatLimit: z.number().int().min(0).default(0),
+    applyRetries: z.number().int().min(0).default(3),
+  })
+  .strict()
+  .default({ groupId: 'dirstream-applier', maxBatchSize: 2_000, metricsPort: 9464, seatLimit: 0, applyRetries: 3 });
+
+export const configSchema = z
+  .object({
+    kafka: kafkaSchema,
+    database: databaseSchema,
+    applier: applierSchema,
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    profiles: z.array(profileSchema).default([]),
+  })
+  .strict();
+
+export type Secret = z.infer<typeof secretSchema>;
+export type RawConfig = z.infer<typeof configSchema>;
+export type ProfileConfigRaw = z.infer<typeof profileSchema>;

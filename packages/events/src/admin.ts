@@ -1,0 +1,130 @@
+/**
+ * Topic creation with explicit configs. Auto-created topics get the broker defaults (delete
+ * after 7 days), which would silently lose the entity state the compacted topics exist to keep,
+ * so every dirstream topic is created here and checked when it already exists.
+ */
+import { DirstreamError, toError } from '@dirstream/errors';
+import type { Admin, ConfigResourceTypes } from 'kafkajs';
+import { TOPIC_KINDS, type TopicKind, topicNames } from './topics.ts';
+
+export const TOPIC_MISCONFIGURED = 'EVENT_TOPIC_MISCONFIGURED';
+export const TOPIC_SETUP_FAILED = 'EVENT_TOPIC_SETUP_FAILED';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes.TOPIC;
+
+/**
+ * users / groups: compacted, never tombstoned: the topic is the latest state of every entity.
+ * min.compaction.lag.ms keeps every intermediate event for an hour (a consumer lagging less
+ * sees each change, not just the last); segment.ms rolls segments daily because only closed
+ * segments are compacted; max.compaction.lag.ms bounds how long a superseded record lingers.
+ */
+const COMPACTED: Readonly<Record<string, string>> = {
+  'cleanup.policy': 'compact',
+  'min.compaction.lag.ms': String(60 * 60 * 1000),
+  'max.compaction.lag.ms': String(7 * DAY_MS),
+  'segment.ms': String(DAY_MS),
+  'min.cleanable.dirty.ratio': '0.1',
+};
+
+/**
+ * The policy of each topic. Memberships delete edges with tombstones; delete.retention.ms is
+ * how long a tombstone stays readable after compaction: a consumer offline for longer must
+ * rebuild from offset 0 (it could miss a removal otherwise). user-lifecycle is a stream of
+ * transitions, not state: compaction would drop a user-disabled that a lagging consumer has not
+ * read yet once the user-enabled after it arrives, so it is delete with a long retention.
+ */
+export const TOPIC_CONFIGS: { readonly [K in TopicKind]: Readonly<Record<string, string>> } = {
+  users: COMPACTED,
+  groups: COMPACTED,
+  memberships: { ...COMPACTED, 'delete.retention.ms': String(7 * DAY_MS) },
+  syncRuns: { 'cleanup.policy': 'delete', 'retention.ms': String(90 * DAY_MS) },
+  userLifecycle: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
+  deadLetters: { 'cleanup.policy': 'delete', 'retention.ms': String(90 * DAY_MS) },
+};
+
+export type EnsureTopicsOptions = {
+  readonly prefix?: string;
+  /** Partitions of each new topic (existing topics are left as they are). */
+  readonly partitions: number;
+  /** Replicas of each new topic; default -1 = the broker's default.replication.factor. */
+  readonly replicationFactor?: number;
+};
+
+export type EnsureTopicsResult = {
+  readonly created: readonly string[];
+  readonly existing: readonly string[];
+};
+
+function setupFailed(message: string, cause: unknown): DirstreamError {
+  // A broker that is down or electing a controller can succeed later.
+  return new DirstreamError(TOPIC_SETUP_FAILED, message, { retriable: true, cause: toError(cause) });
+}
+
+async function checkPolicies(admin: Admin, topics: ReadonlyMap<string, TopicKind>): Promise<void> {
+  let described: Awaited<ReturnType<Admin['describeConfigs']>>;
+  try {
+    described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [...topics.keys()].map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['cleanup.policy'] })),
+    });
+  } catch (error) {
+    throw setupFailed('cannot describe the dirstream topics', error);
+  }
+  for (const resource of described.resources) {
+    const kind = topics.get(resource.resourceName);
+    if (kind === undefined) continue;
+    const expected = TOPIC_CONFIGS[kind]['cleanup.policy'];
+    const actual = resource.configEntries.find((entry) => entry.configName === 'cleanup.policy')?.configValue;
+    if (actual !== expected) {
+      throw new DirstreamError(
+        TOPIC_MISCONFIGURED,
+        `topic ${resource.resourceName} exists with cleanup.policy=${actual ?? '(unknown)'}, dirstream needs ${expected}: fix it with kafka-configs.sh or delete the topic`,
+        { retriable: false, details: { topic: resource.resourceName, expected, actual } },
+      );
+    }
+  }
+}
+
+/**
+ * Creates the six topics of a prefix that do not exist yet, with their configs, and checks the
+ * cleanup.policy of those that do. Safe to call on every start and concurrently.
+ * Throws EVENT_TOPIC_MISCONFIGURED (not retriable) or EVENT_TOPIC_SETUP_FAILED (retriable).
+ */
+export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): Promise<EnsureTopicsResult> {
+  const { partitions, replicationFactor = -1 } = options;
+  if (!Number.isInteger(partitions) || partitions < 1) {
+    throw new DirstreamError(TOPIC_SETUP_FAILED, `partitions must be a positive integer, got ${partitions}`);
+  }
+  const names = topicNames(options.prefix);
+  const wanted = new Map<string, TopicKind>(TOPIC_KINDS.map((kind) => [names[kind], kind]));
+
+  let present: Set<string>;
+  try {
+    present = new Set(await admin.listTopics());
+  } catch (error) {
+    throw setupFailed('cannot list topics', error);
+  }
+  const missing = [...wanted].filter(([name]) => !present.has(name));
+  if (missing.length > 0) {
+    try {
+      // Resolves false when another process created them first: fine, they are checked below.
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map(([topic, kind]) => ({
+          topic,
+          numPartitions: partitions,
+          replicationFactor,
+          configEntries: Object.entries(TOPIC_CONFIGS[kind]).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    } catch (error) {
+      throw setupFailed(`cannot create topics ${missing.map(([name]) => name).join(', ')}`, error);
+    }
+  }
+  await checkPolicies(admin, wanted);
+  return {
+    created: missing.map(([name]) => name),
+    existing: [...wanted.keys()].filter((name) => present.has(name)),
+  };
+}

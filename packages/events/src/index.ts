@@ -1,0 +1,10 @@
+export * from './types.ts';
+export * from './keys.ts';
+export * from './ids.ts';
+export * from './versions.ts';
+export * from './topics.ts';
+export * from './admin.ts';
+export * from './codec.ts';
+export * from './schemas.ts';
+export { parsingCanonicalForm } from './canonical-form.ts';
+export { rabinFingerprint64 } from './fingerprint.ts';

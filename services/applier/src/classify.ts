@@ -1,0 +1,59 @@
+/**
+ * Which failures are the data's fault. Only those may ever send a record to the dead-letter
+ * topic; everything else (connection loss, shutdown, permissions, locks, broker trouble, anything
+ * unrecognised) is treated as an outage and retried with backoff, so good data is never
+ * dead-lettered. Decisions read SQLSTATE / error codes along the cause chain, never message text.
+ */
+
+/** SQLSTATE classes that describe the statement's data: 22 data exception, 23 integrity violation. */
+const DATA_SQLSTATE_CLASSES = new Set(['22', '23']);
+
+function codesOf(value: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = value;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    const { code, sqlState } = current as { code?: unknown; sqlState?: unknown };
+    if (typeof sqlState === 'string') codes.push(sqlState);
+    if (typeof code === 'string') codes.push(code);
+    current = current.cause;
+  }
+  return codes;
+}
+
+function isSqlState(code: string): boolean {
+  return /^[0-9A-Z]{5}$/.test(code);
+}
+
+/** True when the failure is caused by the record itself (retrying cannot help). */
+export function isDataError(value: unknown): boolean {
+  for (const code of codesOf(value)) {
+    if (code.startsWith('APPLY_')) return true;
+    if (isSqlState(code)) return DATA_SQLSTATE_CLASSES.has(code.slice(0, 2));
+  }
+  return false;
+}
+
+/** The stable code to report for a failure (SQLSTATE or error code), 'UNKNOWN' otherwise. */
+export function failureCode(value: unknown): string {
+  return codesOf(value)[0] ?? 'UNKNOWN';
+}
+
+/** Exponential backoff with jitter, capped. */
+export function backoffMs(attempt: number, baseMs = 200, maxMs = 10_000): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 16));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/** Resolves after ms, or early when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

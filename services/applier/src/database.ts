@@ -1,0 +1,185 @@
+import type { DirstreamConfig } from '@dirstream/config';
+import { createError } from '@dirstream/errors';
+import type { Logger } from '@dirstream/logging';
+import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { ENTITIES, User } from './entities.ts';
+import { Migration20261122000000Initial } from './migrations/Migration20261122000000_initial.ts';
+
+export type Database = MikroORM;
+
+/** One SQL statement inside a transaction: `?` placeholders, rows back. */
+export type Sql = <T = Record<string, unknown>>(query: string, params?: readonly unknown[]) => Promise<T[]>;
+
+const MIGRATIONS = [{ name: 'Migration20261122000000_initial', class: Migration20261122000000Initial }];
+
+/** Serialises `migrate` across processes that start at the same time. */
+const MIGRATION_LOCK_KEY = 7_340_001;
+
+export type DatabaseOptions = {
+  /** Pool size; defaults to config.database.poolSize. */
+  readonly poolSize?: number;
+};
+
+/** A MikroORM instance on the configured database (the applier's entities and migrations). */
+export async function openDatabase(config: Pick<DirstreamConfig, 'database'>, options: DatabaseOptions = {}): Promise<Database> {
+  return MikroORM.init({
+    clientUrl: config.database.url,
+    ...(config.database.password === undefined ? {} : { password: config.database.password }),
+    entities: [...ENTITIES],
+    extensions: [Migrator],
+    migrations: {
+      migrationsList: MIGRATIONS,
+      tableName: 'dirstream_applier_migrations',
+      transactional: true,
+      allOrNothing: true,
+      silent: true,
+    },
+    pool: { min: 0, max: options.poolSize ?? config.database.poolSize },
+    debug: false,
+    allowGlobalContext: false,
+  });
+}
+
+export async function closeDatabase(db: Database): Promise<void> {
+  await db.close(true);
+}
+
+/** Runs one callback in one database transaction. */
+export async function withTransaction<T>(db: Database, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const connection = db.em.getConnection();
+  return connection.transactional(async (trx) => {
+    const sql: Sql = async <R>(query: string, params: readonly unknown[] = []) =>
+      (await connection.execute(query, params, 'all', trx)) as R[];
+    return fn(sql);
+  });
+}
+
+/** Runs one statement outside an explicit transaction. */
+export async function query<T = Record<string, unknown>>(
+  db: Database,
+  statement: string,
+  params: readonly unknown[] = [],
+): Promise<T[]> {
+  return (await db.em.getConnection().execute(statement, params, 'all')) as T[];
+}
+
+/** Runs the applier's migrations (idempotent; concurrent callers wait for each other). */
+export async function migrate(deps: { config: Pick<DirstreamConfig, 'database'>; logger?: Logger }): Promise<void> {
+  const db = await openDatabase(deps.config, { poolSize: 3 });
+  try {
+    // A session-level advisory lock on a connection of its own, held while the migrator works on
+    // others: appliers starting together migrate one after the other.
+    const pool = await db.em.getConnection().getNativeClient();
+    const lock = await pool.connect();
+    try {
+      await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      const applied = await db.migrator.up();
+      if (applied.length > 0) deps.logger?.info({ migrations: applied.map((m) => m.name) }, 'applier migrations applied');
+    } finally {
+      await lock.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+      lock.release();
+    }
+  } catch (err) {
+    throw createError('APPLIER_MIGRATION_FAILED', 'applier migrations failed', { cause: err, retriable: true });
+  } finally {
+    await closeDatabase(db);
+  }
+}
+
+export type UserRow = {
+  readonly id: number;
+  readonly profileId: string | null;
+  readonly externalId: string | null;
+  readonly source: string;
+  readonly loginName: string;
+  readonly displayName: string;
+  readonly emails: readonly string[];
+  readonly enabled: boolean;
+  readonly disabledReason: string | null;
+  readonly version: number;
+  readonly dn: string | null;
+  readonly sid: string | null;
+};
+
+/** The user with this directory identity, or null. */
+export async function findUser(db: Database, profileId: string, externalId: string): Promise<UserRow | null> {
+  const em = db.em.fork();
+  const row = await em.findOne(User, { profileId, externalId });
+  if (row === null) return null;
+  return {
+    id: Number(row.id),
+    profileId: row.profileId ?? null,
+    externalId: row.externalId ?? null,
+    source: row.source,
+    loginName: row.loginName,
+    displayName: row.displayName,
+    emails: row.emails,
+    enabled: row.enabled,
+    disabledReason: row.disabledReason ?? null,
+    version: Number(row.version),
+    dn: row.dn ?? null,
+    sid: row.sid ?? null,
+  };
+}
+
+/** Users (local or directory) with this login name, case-insensitively. */
+export async function findUsersByLoginName(db: Database, loginName: string): Promise<UserRow[]> {
+  const rows = await query<{ id: string }>(db, 'select id from users where lower(login_name) = lower(?) order by id', [
+    loginName,
+  ]);
+  const em = db.em.fork();
+  const users = await em.find(User, { id: { $in: rows.map((r) => Number(r.id)) } }, { orderBy: { id: 'asc' } });
+  return users.map((row) => ({
+    id: Number(row.id),
+    profileId: row.profileId ?? null,
+    externalId: row.externalId ?? null,
+    source: row.source,
+    loginName: row.loginName,
+    displayName: row.displayName,
+    emails: row.emails,
+    enabled: row.enabled,
+    disabledReason: row.disabledReason ?? null,
+    version: Number(row.version),
+    dn: row.dn ?? null,
+    sid: row.sid ?? null,
+  }));
+}
+
+/** Creates a local (application-owned) account; returns its id. */
+export async function createLocalUser(
+  db: Database,
+  user: { loginName: string; displayName?: string; emails?: readonly string[] },
+): Promise<number> {
+  const rows = await query<{ id: string }>(
+    db,
+    `insert into users (source, login_name, display_name, emails) values ('local', ?, ?, ?::text[]) returning id`,
+    [user.loginName, user.displayName ?? user.loginName, toPgArray(user.emails ?? [])],
+  );
+  return Number(rows[0]?.id);
+}
+
+/** Effective roles of a directory user (through nested groups and config.groupRoles). */
+export async function findUserRoles(db: Database, profileId: string, externalId: string): Promise<string[]> {
+  const rows = await query<{ role: string }>(
+    db,
+    'select role from user_effective_roles where profile_id = ? and external_id = ? order by role',
+    [profileId, externalId],
+  );
+  return rows.map((r) => r.role);
+}
+
+/** Effective (transitive) groups of a directory member. */
+export async function findEffectiveGroups(db: Database, profileId: string, memberId: string): Promise<string[]> {
+  const rows = await query<{ group_id: string }>(
+    db,
+    'select group_id from effective_memberships where profile_id = ? and member_id = ? order by group_id',
+    [profileId, memberId],
+  );
+  return rows.map((r) => r.group_id);
+}
+
+/** A text[] literal for `?::text[]` (the parameters are inlined by the driver layer). */
+export function toPgArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
+}

@@ -1,0 +1,35 @@
+export { runApplier, measureLag, syncConfiguration } from './run.ts';
+export type { RunApplierDeps, RunApplierOptions, RunApplierResult } from './run.ts';
+export {
+  migrate,
+  openDatabase,
+  closeDatabase,
+  findUser,
+  findUsersByLoginName,
+  findUserRoles,
+  findEffectiveGroups,
+  createLocalUser,
+  query,
+  withTransaction,
+} from './database.ts';
+export type { Database, Sql, UserRow } from './database.ts';
+export { canonicalDump } from './canonical.ts';
+export type { CanonicalDump } from './canonical.ts';
+export { applyBatch } from './apply.ts';
+export type { ApplyInput, ApplyResult } from './apply.ts';
+export { relayOnce, outboxBacklog } from './outbox.ts';
+export * from './entities.ts';
+export {
+  planUsers,
+  planGroups,
+  planMemberships,
+  planSyncRuns,
+  latestByKey,
+  lifecycleEventFor,
+  validateUserEvent,
+  validateGroupEvent,
+  validateMembershipEvent,
+  validateSyncRun,
+} from './plan.ts';
+export type { PlanContext, ConflictPolicy, CurrentUser, UserLookup, UserPlan, OutboxRow, LogRow } from './plan.ts';
+export { isDataError, failureCode } from './classify.ts';

@@ -1,0 +1,204 @@
+import { resolve as resolvePath } from 'node:path';
+import { type ConfigEnv, configJsonSchema, configWarnings, type DirstreamConfig, loadConfig, maskConfig } from '@dirstream/config';
+import { createError, errorCode, toError } from '@dirstream/errors';
+import type { Logger } from '@dirstream/logging';
+import { stringify } from 'yaml';
+import { type Command, parseCommand, usageError } from './args.ts';
+import { HELP } from './help.ts';
+import { connectAdmin } from './kafka-admin.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export type CliContext = {
+  readonly argv: readonly string[];
+  readonly env: ConfigEnv;
+  readonly cwd: string;
+  readonly signal: AbortSignal;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /**
+   * The process's one pino root logger, created once the config (and so the level) is known.
+   * Services log NDJSON to stdout; commands whose stdout is a report for people log to stderr.
+   */
+  readonly createLogger: (level: DirstreamConfig['logLevel'], output: 'stdout' | 'stderr') => Logger;
+  /** Loads a service package; tests pass their own. Default: dynamic import(). */
+  readonly importModule?: (specifier: string) => Promise<unknown>;
+};
+
+/** What services receive: the validated config, the root logger, and the shutdown signal. */
+export type ServiceDeps = { readonly config: DirstreamConfig; readonly logger: Logger; readonly signal: AbortSignal };
+export type RunOutcome = { readonly ok: boolean; readonly reason?: string };
+
+/*
+ * The contracts of the service packages, checked when they are imported (dynamically, so that
+ * `config check` works even when a service package does not load).
+ */
+type PollerModule = {
+  runPoller(
+    deps: ServiceDeps,
+    options: { once: boolean; profileId: string | undefined; full: boolean; allowMassDisable: boolean },
+  ): Promise<RunOutcome>;
+  planProfile(deps: ServiceDeps, options: { profileId: string; full: boolean }): Promise<string>;
+};
+type ApplierModule = {
+  runApplier(deps: ServiceDeps, options: { replay: boolean; untilCaughtUp: boolean; groupId: string | undefined }): Promise<RunOutcome>;
+  migrate(deps: ServiceDeps): Promise<unknown>;
+};
+type EventsModule = {
+  ensureTopics(
+    admin: unknown,
+    options: { prefix: string; partitions: number; replicationFactor: number },
+  ): Promise<{ readonly created: readonly string[]; readonly existing: readonly string[] }>;
+};
+
+const dynamicImport = (specifier: string): Promise<unknown> => import(specifier);
+
+async function importService<T>(ctx: CliContext, specifier: string, functionName: keyof T & string): Promise<T> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await (ctx.importModule ?? dynamicImport)(specifier)) as Record<string, unknown>;
+  } catch (error) {
+    throw createError('CLI_MODULE_UNAVAILABLE', `cannot load ${specifier}`, { cause: error });
+  }
+  if (typeof module[functionName] !== 'function') {
+    throw createError('CLI_MODULE_UNAVAILABLE', `${specifier} does not export a function ${functionName}`);
+  }
+  return module as T;
+}
+
+/** --config, else $DIRSTREAM_CONFIG, else ./dirstream.yaml; relative to the working directory. */
+export function configPathFor(configPath: string | undefined, env: ConfigEnv, cwd: string): string {
+  const chosen = configPath ?? (env.DIRSTREAM_CONFIG === undefined || env.DIRSTREAM_CONFIG === '' ? undefined : env.DIRSTREAM_CONFIG);
+  return resolvePath(cwd, chosen ?? 'dirstream.yaml');
+}
+
+/** `--profile` takes a profile's id or its name; services get the id. */
+function profileIdFor(config: DirstreamConfig, wanted: string): string {
+  const profile =
+    config.profiles.find((p) => p.id.toLowerCase() === wanted.toLowerCase()) ?? config.profiles.find((p) => p.name === wanted);
+  if (profile === undefined) {
+    const known = config.profiles.map((p) => `${p.id} (${p.name})`).join(', ');
+    throw usageError(`no profile "${wanted}" in the configuration${known === '' ? ' (it has no profiles)' : `; profiles: ${known}`}`);
+  }
+  return profile.id;
+}
+
+function errorMessage(error: unknown): string {
+  const err = toError(error);
+  const causes: string[] = [];
+  let cause: unknown = err.cause;
+  for (let depth = 0; depth < 4 && cause instanceof Error; depth++) {
+    causes.push(cause.message);
+    cause = cause.cause;
+  }
+  return causes.length === 0 ? err.message : `${err.message}\n  caused by: ${causes.join('\n  caused by: ')}`;
+}
+
+function outcomeExit(ctx: CliContext, outcome: RunOutcome, what: string): number {
+  if (outcome.ok) return EXIT_OK;
+  ctx.stderr(`dirstream ${what} failed: ${outcome.reason ?? 'no reason given'}\n`);
+  return EXIT_FAILED;
+}
+
+async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'help' } | { name: 'config schema' }>): Promise<number> {
+  const file = configPathFor(command.configPath, ctx.env, ctx.cwd);
+  const config = await loadConfig({ path: file, env: ctx.env });
+
+  const warnings = configWarnings(config);
+  if (command.name === 'config check') {
+    for (const warning of warnings) ctx.stderr(`warning: ${warning.path}: ${warning.message}\n`);
+    ctx.stdout(`# ${file}: valid (secrets masked)\n${stringify(maskConfig(config))}`);
+    return EXIT_OK;
+  }
+
+  const reportCommand = command.name === 'plan' || command.name === 'topics create' || command.name === 'migrate';
+  const logger = ctx.createLogger(config.logLevel, reportCommand ? 'stderr' : 'stdout');
+  for (const warning of warnings) logger.warn({ key: warning.path, file }, `configuration: ${warning.message}`);
+  const deps: ServiceDeps = { config, logger, signal: ctx.signal };
+  try {
+    switch (command.name) {
+      case 'poller': {
+        const profileId = command.profileId === undefined ? undefined : profileIdFor(config, command.profileId);
+        const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'runPoller');
+        const outcome = await poller.runPoller(deps, {
+          once: command.once,
+          profileId,
+          full: command.full,
+          allowMassDisable: command.allowMassDisable,
+        });
+        return outcomeExit(ctx, outcome, 'poller');
+      }
+      case 'plan': {
+        const profileId = profileIdFor(config, command.profileId);
+        const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'planProfile');
+        const report = await poller.planProfile(deps, { profileId, full: command.full });
+        ctx.stdout(report.endsWith('\n') ? report : `${report}\n`);
+        return EXIT_OK;
+      }
+      case 'applier': {
+        const applier = await importService<ApplierModule>(ctx, '@dirstream/applier', 'runApplier');
+        const outcome = await applier.runApplier(deps, {
+          replay: command.replay,
+          untilCaughtUp: command.untilCaughtUp,
+          groupId: command.groupId,
+        });
+        return outcomeExit(ctx, outcome, 'applier');
+      }
+      case 'migrate': {
+        const applier = await importService<ApplierModule>(ctx, '@dirstream/applier', 'migrate');
+        await applier.migrate(deps);
+        ctx.stderr('migrations applied\n');
+        return EXIT_OK;
+      }
+      case 'topics create': {
+        const events = await importService<EventsModule>(ctx, '@dirstream/events', 'ensureTopics');
+        const admin = await connectAdmin(config.kafka, logger);
+        try {
+          const result = await events.ensureTopics(admin, {
+            prefix: config.kafka.topicPrefix,
+            partitions: config.kafka.partitions,
+            replicationFactor: config.kafka.replicationFactor,
+          });
+          for (const topic of result.created) ctx.stdout(`created ${topic}\n`);
+          for (const topic of result.existing) ctx.stdout(`exists  ${topic}\n`);
+        } finally {
+          await admin.disconnect();
+        }
+        return EXIT_OK;
+      }
+    }
+  } finally {
+    logger.flush();
+  }
+}
+
+/** Runs one command line; returns the exit code. Never throws. */
+export async function runCli(ctx: CliContext): Promise<number> {
+  try {
+    const command = parseCommand(ctx.argv);
+    if (command.name === 'help') {
+      ctx.stdout(HELP);
+      return EXIT_OK;
+    }
+    if (command.name === 'config schema') {
+      ctx.stdout(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      return EXIT_OK;
+    }
+    return await runCommand(ctx, command);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'CLI_USAGE') {
+      ctx.stderr(`dirstream: ${toError(error).message}\n`);
+      return EXIT_USAGE;
+    }
+    if (code?.startsWith('CONFIG_')) {
+      const hint = code === 'CONFIG_NOT_FOUND' ? '\n(choose the file with --config FILE or DIRSTREAM_CONFIG)' : '';
+      ctx.stderr(`${toError(error).message}${hint}\n`);
+      return EXIT_USAGE;
+    }
+    ctx.stderr(`dirstream: ${errorMessage(error)}\n`);
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,56 @@
+import { type EventSource, eventIdFor, type GroupEvent, type MembershipEvent, type UserEvent } from '@dirstream/events';
+import type { EdgeChange, GroupChange, UserChange } from './types.ts';
+
+/** Turns diff results into contract events. Event IDs are deterministic (profile, entity, version). */
+export type EventContext = {
+  readonly source: EventSource;
+  readonly observedAt: number;
+  readonly emittedAt: number;
+};
+
+export function userEvent(change: UserChange, changedAt: number | null, ctx: EventContext): UserEvent {
+  const profileId = ctx.source.profileId;
+  return {
+    eventId: eventIdFor('user', profileId, change.externalId, change.version),
+    op: change.op,
+    profileId,
+    externalId: change.externalId,
+    version: change.version,
+    state: change.state,
+    changed: change.changed,
+    rename: change.rename,
+    source: ctx.source,
+    times: { changedAt, observedAt: ctx.observedAt, emittedAt: ctx.emittedAt },
+  };
+}
+
+export function groupEvent(change: GroupChange, changedAt: number | null, ctx: EventContext): GroupEvent {
+  const profileId = ctx.source.profileId;
+  return {
+    eventId: eventIdFor('group', profileId, change.externalId, change.version),
+    op: change.op,
+    profileId,
+    externalId: change.externalId,
+    version: change.version,
+    state: change.state,
+    changed: change.changed,
+    rename: change.rename,
+    source: ctx.source,
+    times: { changedAt, observedAt: ctx.observedAt, emittedAt: ctx.emittedAt },
+  };
+}
+
+export function membershipEvent(change: EdgeChange, ctx: EventContext): MembershipEvent {
+  const profileId = ctx.source.profileId;
+  return {
+    eventId: eventIdFor('membership', profileId, change.groupId, change.memberId, change.version),
+    op: change.op,
+    profileId,
+    groupId: change.groupId,
+    memberId: change.memberId,
+    memberType: change.memberType,
+    version: change.version,
+    source: ctx.source,
+    times: { changedAt: null, observedAt: ctx.observedAt, emittedAt: ctx.emittedAt },
+  };
+}

@@ -1,0 +1,41 @@
+import type { Dialect } from '../directory/dialect.ts';
+import { createTimestampDelta } from '../directory/delta-timestamp.ts';
+import { escapeFilterValue } from '../directory/dn.ts';
+import { stringValues } from '../directory/entry.ts';
+
+/** Generic LDAPv3: everything standard, the timestamp delta only. */
+export function createLdapDialect(overrides: Partial<Dialect> = {}): Dialect {
+  return {
+    name: 'ldap',
+    defaultUserFilter: '(|(objectClass=inetOrgPerson)(objectClass=posixAccount))',
+    defaultGroupFilter: '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))',
+    binaryAttributes: [],
+    extraUserAttributes: [],
+    extraGroupAttributes: [],
+    defaultDelta: 'timestamp',
+    supportedDeltas: ['none', 'timestamp'],
+    normaliseId(value) {
+      return (typeof value === 'string' ? value : value.toString('hex')).trim().toLowerCase();
+    },
+    idFilter(attribute, externalId) {
+      return `(${attribute}=${escapeFilterValue(externalId)})`;
+    },
+    disabledFilter(profileFilter) {
+      return profileFilter ?? null;
+    },
+    async readMembers(entry, mapping) {
+      const dns: string[] = [];
+      const loginNames: string[] = [];
+      for (const attribute of mapping.memberAttributes) {
+        if (attribute === 'memberUid') loginNames.push(...stringValues(entry, attribute));
+        else dns.push(...stringValues(entry, attribute));
+      }
+      return { dns, loginNames };
+    },
+    createDelta(kind) {
+      if (kind === 'timestamp') return createTimestampDelta();
+      return null;
+    },
+    ...overrides,
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * Distinguished names compared in a normalised form (RFC 4514 string form, RFC 4517 matching
+ * approximated): attribute types lowercase, values unescaped then re-escaped canonically and
+ * lowercased (the naming attributes we meet — cn, uid, ou, dc, o, l — all match case-insensitively),
+ * insignificant spaces removed, multi-valued RDNs sorted. `cn=Doe\, John` and `CN=doe\2C john`
+ * normalise to the same string.
+ */
+
+export type Ava = { readonly type: string; readonly value: string };
+export type Rdn = readonly Ava[];
+
+const HEX = /^[0-9a-fA-F]{2}$/;
+
+/** Splits a DN string into RDNs of (type, unescaped value). Throws on a malformed DN. */
+export function parseDn(dn: string): Rdn[] {
+  const rdns: Rdn[] = [];
+  if (dn.trim() === '') return rdns;
+  let avas: Ava[] = [];
+  let i = 0;
+  const n = dn.length;
+  while (i < n) {
+    while (i < n && dn[i] === ' ') i++;
+    let type = '';
+    while (i < n && dn[i] !== '=') type += dn[i++];
+    if (i >= n) throw new Error(`malformed DN: missing "=" in ${JSON.stringify(dn)}`);
+    i++; // '='
+    type = type.trim().toLowerCase();
+    if (type === '') throw new Error(`malformed DN: empty attribute type in ${JSON.stringify(dn)}`);
+    let value = '';
+    if (dn[i] === '#') {
+      // BER-encoded value: keep the hex form, compare it lowercase.
+      while (i < n && dn[i] !== ',' && dn[i] !== '+' && dn[i] !== ';') value += dn[i++];
+      value = value.trim().toLowerCase();
+    } else {
+      // Plain characters are appended as they are; runs of \XX escapes are decoded as UTF-8 bytes.
+      let trailingSpaces = 0;
+      let leading = true;
+      while (i < n) {
+        const ch = dn[i] as string;
+        if (ch === ',' || ch === '+' || ch === ';') break;
+        if (ch === '\\') {
+          if (HEX.test(dn.slice(i + 1, i + 3))) {
+            const bytes: number[] = [];
+            while (dn[i] === '\\' && HEX.test(dn.slice(i + 1, i + 3))) {
+              bytes.push(Number.parseInt(dn.slice(i + 1, i + 3), 16));
+              i += 3;
+            }
+            value += Buffer.from(bytes).toString('utf8');
+          } else if (i + 1 < n) {
+            value += dn[i + 1] as string;
+            i += 2;
+          } else {
+            throw new Error(`malformed DN: trailing backslash in ${JSON.stringify(dn)}`);
+          }
+          trailingSpaces = 0;
+          leading = false;
+          continue;
+        }
+        i++;
+        if (ch === ' ' && leading) continue;
+        leading = false;
+        trailingSpaces = ch === ' ' ? trailingSpaces + 1 : 0;
+        value += ch;
+      }
+      // Unescaped trailing spaces are not part of the value (RFC 4514 §3).
+      if (trailingSpaces > 0) value = value.slice(0, value.length - trailingSpaces);
+    }
+    avas.push({ type, value });
+    if (i < n && dn[i] === '+') {
+      i++;
+      continue;
+    }
+    rdns.push(avas);
+    avas = [];
+    if (i < n) i++; // ',' or ';'
+  }
+  if (avas.length > 0) rdns.push(avas);
+  return rdns;
+}
+
+/** RFC 4514 §2.4 escaping of one attribute value. */
+export function escapeDnValue(value: string): string {
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i] as string;
+    if (ch === ',' || ch === '+' || ch === '"' || ch === '\\' || ch === '<' || ch === '>' || ch === ';' || ch === '=') {
+      out += `\\${ch}`;
+    } else if (ch === '\0') {
+      out += '\\00';
+    } else if ((ch === ' ' && (i === 0 || i === value.length - 1)) || (ch === '#' && i === 0)) {
+      out += `\\${ch}`;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+function formatRdn(rdn: Rdn, lower: boolean): string {
+  const parts = rdn.map((ava) => `${ava.type}=${ava.value.startsWith('#') && /^#[0-9a-f]+$/.test(ava.value) ? ava.value : escapeDnValue(lower ? ava.value.toLowerCase() : ava.value)}`);
+  if (parts.length > 1) parts.sort();
+  return parts.join('+');
+}
+
+/** The comparison form of a DN. Malformed input falls back to a trimmed lowercase string. */
+export function normaliseDn(dn: string): string {
+  try {
+    return parseDn(dn)
+      .map((rdn) => formatRdn(rdn, true))
+      .join(',');
+  } catch {
+    return dn.trim().toLowerCase();
+  }
+}
+
+/** The normalised parent DN ('' for a single-RDN DN). */
+export function parentDn(dn: string): string {
+  const norm = normaliseDn(dn);
+  const rdns = splitNormalised(norm);
+  return rdns.slice(1).join(',');
+}
+
+/** The normalised first RDN. */
+export function firstRdn(dn: string): string {
+  return splitNormalised(normaliseDn(dn))[0] ?? '';
+}
+
+/** True when `dn` is `base` or below it (both compared normalised). */
+export function isUnderDn(dn: string, base: string): boolean {
+  const d = normaliseDn(dn);
+  const b = normaliseDn(base);
+  if (b === '') return true;
+  return d === b || d.endsWith(`,${b}`);
+}
+
+/** Splits a normalised DN on unescaped commas. */
+function splitNormalised(norm: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (let i = 0; i < norm.length; i++) {
+    const ch = norm[i] as string;
+    if (ch === '\\' && i + 1 < norm.length) {
+      current += ch + (norm[i + 1] as string);
+      i++;
+    } else if (ch === ',') {
+      out.push(current);
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  if (norm !== '') out.push(current);
+  return out;
+}
+
+/** How a DN changed between two versions of an entry: `moved` wins when the parent changed. */
+export function dnChange(previousDn: string, nextDn: string): 'none' | 'renamed' | 'moved' {
+  if (normaliseDn(previousDn) === normaliseDn(nextDn)) return 'none';
+  return parentDn(previousDn) === parentDn(nextDn) ? 'renamed' : 'moved';
+}
+
+/** RFC 4515 escaping of a value placed in a search filter. */
+export function escapeFilterValue(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    if (ch === '*' || ch === '(' || ch === ')' || ch === '\\' || ch === '\0') {
+      out += `\\${(ch.codePointAt(0) as number).toString(16).padStart(2, '0')}`;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,562 @@
+import { randomUUID } from 'node:crypto';
+import { type ProfileConfig, resolveDeltaMechanism, resolveUserMapping, userMappingAttributes } from '@dirstream/config';
+import { createError, errorCode, toError } from '@dirstream/errors';
+import {
+  eventIdFor,
+  type EventSource,
+  type GroupEvent,
+  type MembershipEvent,
+  type RunCounts,
+  type RunError,
+  type RunStatus,
+  type SyncMode,
+  type SyncRunEvent,
+  type UserEvent,
+} from '@dirstream/events';
+import type { Logger } from '@dirstream/logging';
+import { type CurrentMember, diffEdges, diffGroup, diffUser, removeEdge, removeGroup, removeUser, restoreUser } from '../core/diff.ts';
+import { type EventContext, groupEvent, membershipEvent, userEvent } from '../core/events.ts';
+import { chooseMode, decideRun } from '../core/safety.ts';
+import type { EdgeChange, GroupChange, StoredGroup, UserChange } from '../core/types.ts';
+import type { EventSink } from '../delivery/sink.ts';
+import { connectDirectory, type DirectoryConnection } from '../directory/client.ts';
+import type { DeltaChanges, DeltaKind, DeltaSource, Dialect } from '../directory/dialect.ts';
+import { normaliseDn } from '../directory/dn.ts';
+import type { LdapEntry } from '../directory/entry.ts';
+import { groupAttributeList, mapGroup, mapUser, readExternalId, resolveGroupReadMapping } from '../directory/mapping.ts';
+import type { PollerDatabase, Session } from '../state/database.ts';
+import { createRunScratch, createStateStore, toStoredGroup, toStoredUser } from '../state/store.ts';
+import { createProgress } from './progress.ts';
+
+export type RunHooks = {
+  /** Called after Kafka acknowledged a batch and before its checkpoint (crash tests). */
+  readonly afterProduce?: (info: { readonly batch: number }) => void | Promise<void>;
+};
+
+export type SyncDeps = {
+  readonly profile: ProfileConfig;
+  readonly dialect: Dialect;
+  readonly db: PollerDatabase;
+  /** A dedicated connection (the one holding the profile lock) for the run's scratch tables. */
+  readonly session: Session;
+  readonly sink: EventSink;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** Dry run: nothing is checkpointed (the sink decides whether anything is sent). */
+  readonly dryRun: boolean;
+  readonly now?: () => number;
+  readonly hooks?: RunHooks;
+  readonly progressIntervalMs?: number;
+};
+
+export type SyncOptions = { readonly full?: boolean; readonly allowMassDisable?: boolean };
+
+export type SyncResult = {
+  readonly runId: string;
+  readonly mode: SyncMode;
+  readonly status: RunStatus;
+  readonly reason: string | null;
+  readonly summary: SyncRunEvent;
+  /** What a halted run would have disabled (first entries), for the report. */
+  readonly wouldDisable: readonly string[];
+};
+
+type Counts = { -readonly [K in keyof RunCounts]: number };
+
+const MAX_ERRORS_KEPT = 50;
+/** Above this many changed entries a delta run becomes a full pass. */
+const DELTA_LIMIT = 20_000;
+const REMOVAL_PAGE = 500;
+const GROUP_MEMBER_PAGE = 50;
+
+function zeroCounts(): Counts {
+  return {
+    created: 0,
+    updated: 0,
+    renamed: 0,
+    moved: 0,
+    disabled: 0,
+    enabled: 0,
+    groupsCreated: 0,
+    groupsUpdated: 0,
+    groupsRemoved: 0,
+    membershipsAdded: 0,
+    membershipsRemoved: 0,
+    errors: 0,
+    entriesRead: 0,
+  };
+}
+
+/** The profile's page size, capped by the server's own limit (AD: MaxPageSize 1000). */
+function pageSizeFor(profile: ProfileConfig, dialect: Dialect): number {
+  return dialect.maxPageSize === undefined ? profile.connection.pageSize : Math.min(profile.connection.pageSize, dialect.maxPageSize);
+}
+
+function and(...filters: (string | null | undefined)[]): string {
+  const parts = filters.filter((f): f is string => typeof f === 'string' && f.length > 0).map((f) => (f.startsWith('(') ? f : `(${f})`));
+  if (parts.length === 1) return parts[0] as string;
+  return `(&${parts.join('')})`;
+}
+
+/** One sync run of one profile: read, diff, produce, checkpoint; then the summary on sync-runs. */
+export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Promise<SyncResult> {
+  const { profile, dialect, db, session, sink, signal } = deps;
+  const now = deps.now ?? Date.now;
+  const runId = randomUUID();
+  const startedAt = now();
+  const logger = deps.logger.child({ runId });
+  const store = createStateStore(db, profile.id);
+  const scratch = createRunScratch(session, db, profile.id);
+  const counts = zeroCounts();
+  const errors: RunError[] = [];
+  const recordError = (error: RunError) => {
+    counts.errors++;
+    if (errors.length < MAX_ERRORS_KEPT) errors.push(error);
+    logger.warn({ dn: error.dn, code: error.code }, error.message);
+  };
+
+  const userMapping = resolveUserMapping(profile);
+  const groupMapping = resolveGroupReadMapping(profile);
+  const deltaKind = resolveDeltaMechanism(profile) as DeltaKind;
+  const delta: DeltaSource | null =
+    deltaKind === 'none'
+      ? null
+      : dialect.createDelta(deltaKind, {
+          usersBaseDn: profile.users.baseDn,
+          groupsBaseDn: profile.groups?.baseDn ?? null,
+          idAttribute: userMapping.externalId,
+        });
+  const previous = await store.profileState();
+  const usersBefore = await store.userCounts();
+  let mode: SyncMode = chooseMode({
+    forceFull: options.full === true || (previous !== null && previous.cursorKind !== deltaKind),
+    hasDelta: delta !== null,
+    cursor: previous?.cursor ?? null,
+    lastFullAtMs: previous?.lastFullAtMs ?? null,
+    fullEverySeconds: profile.schedule.fullEverySeconds,
+    nowMs: startedAt,
+  });
+  const cursorBefore = previous?.cursor ?? null;
+  let cursorAfter: string | null = cursorBefore;
+  let server = profile.connection.urls[0] ?? '';
+  let complete = true;
+  let incompleteReason: string | null = null;
+  let status: RunStatus = 'succeeded';
+  let reason: string | null = null;
+  let wouldDisable: string[] = [];
+  let batchNo = 0;
+  let position: string | null = null;
+  const allowMassDisable = options.allowMassDisable === true || profile.policies.allowMassDisable;
+  const progress = createProgress(logger, {
+    intervalMs: deps.progressIntervalMs ?? 10_000,
+    tty: process.stderr.isTTY === true && !deps.dryRun,
+    label: profile.name,
+  });
+  const changedAtOf = new Map<string, number | null>();
+
+  const source = (): EventSource => ({
+    profileId: profile.id,
+    directoryType: profile.directory,
+    server,
+    position,
+    runId,
+    mode,
+  });
+
+  async function emit(users: readonly UserChange[], groups: readonly GroupChange[], edges: readonly EdgeChange[]): Promise<void> {
+    if (users.length === 0 && groups.length === 0 && edges.length === 0) return;
+    const t = now();
+    const ctx: EventContext = { source: source(), observedAt: t, emittedAt: t };
+    const userEvents: UserEvent[] = users.map((c) => userEvent(c, changedAtOf.get(c.externalId) ?? null, ctx));
+    const groupEvents: GroupEvent[] = groups.map((c) => groupEvent(c, changedAtOf.get(c.externalId) ?? null, ctx));
+    const membershipEvents: MembershipEvent[] = edges.map((c) => membershipEvent(c, ctx));
+    await sink.send({ users: userEvents, groups: groupEvents, memberships: membershipEvents });
+    batchNo++;
+    await deps.hooks?.afterProduce?.({ batch: batchNo });
+    if (!deps.dryRun) await store.checkpoint({ users, groups, edges });
+    for (const c of users) {
+      if (c.op === 'created') counts.created++;
+      else if (c.op === 'updated') counts.updated++;
+      else if (c.op === 'renamed') counts.renamed++;
+      else if (c.op === 'moved') counts.moved++;
+      else if (c.op === 'disabled') counts.disabled++;
+      else if (c.op === 'enabled') counts.enabled++;
+    }
+    for (const c of groups) {
+      if (c.op === 'created') counts.groupsCreated++;
+      else if (c.op === 'removed') counts.groupsRemoved++;
+      else counts.groupsUpdated++;
+    }
+    for (const c of edges) {
+      if (c.op === 'added') counts.membershipsAdded++;
+      else counts.membershipsRemoved++;
+    }
+    for (const c of users) changedAtOf.delete(c.externalId);
+    for (const c of groups) changedAtOf.delete(c.externalId);
+  }
+
+  let directory: DirectoryConnection | null = null;
+  let scratchOpen = false;
+  try {
+    await scratch.open();
+    scratchOpen = true;
+    directory = await connectDirectory(profile.connection, logger);
+    server = directory.url;
+    const conn = directory;
+
+    let changes: DeltaChanges | null = null;
+    if (mode === 'delta' && delta && cursorBefore !== null) {
+      try {
+        changes = await delta.changesSince(conn, cursorBefore, profile.schedule.overlapSeconds, DELTA_LIMIT);
+        position = changes.nextCursor;
+      } catch (cause) {
+        const code = errorCode(cause);
+        // DELTA_CURSOR_INVALID: the cursor belongs to another server (AD: another or restored DC).
+        if (code !== 'DELTA_TOO_LARGE' && code !== 'DELTA_CURSOR_INVALID') throw cause;
+        logger.info({ err: cause }, code === 'DELTA_TOO_LARGE' ? 'delta too large, running a full pass' : 'delta cursor not valid here, running a full pass');
+        mode = 'full';
+      }
+    }
+    const fullCursor = mode === 'full' && delta ? await delta.startCursor(conn, startedAt, profile.schedule.overlapSeconds) : null;
+    logger.info({ mode, delta: deltaKind, cursor: cursorBefore, server, dryRun: deps.dryRun }, 'sync run started');
+
+    const clauses: readonly (string | null)[] = mode === 'full' ? [null] : (changes?.clauses ?? []);
+    const found = new Set<string>();
+    let usersRead = 0;
+    let idless = 0;
+
+    // ---- users ----
+    const disabledRule = dialect.disabledFilter(profile.users.disabledFilter);
+    const userFilter = userMapping.filter ?? dialect.defaultUserFilter;
+    const userAttributes = [...new Set([...userMappingAttributes(userMapping), ...dialect.extraUserAttributes])];
+    const variants: { filter: (clause: string | null) => string; disabled: boolean }[] = disabledRule
+      ? [
+          { filter: (c) => and(userFilter, c, `(!${disabledRule.startsWith('(') ? disabledRule : `(${disabledRule})`})`), disabled: false },
+          { filter: (c) => and(userFilter, c, disabledRule), disabled: true },
+        ]
+      : [{ filter: (c) => and(userFilter, c), disabled: false }];
+
+    async function processUserPage(page: readonly LdapEntry[], disabled: boolean): Promise<void> {
+      usersRead += page.length;
+      counts.entriesRead += page.length;
+      const mapped = page.map((entry) => mapUser(entry, userMapping, dialect, disabled));
+      const ids: string[] = [];
+      for (const m of mapped) {
+        if (m.externalId !== null) ids.push(m.externalId);
+        if (!m.ok) {
+          if (m.externalId === null) idless++;
+          recordError(m.error);
+        }
+      }
+      for (const id of ids) if (mode === 'delta') found.add(id);
+      if (mode === 'full') await scratch.markSeen('user', ids);
+      const ok = mapped.filter((m) => m.ok);
+      const prev = await store.loadUsers(ok.map((m) => m.externalId));
+      const direct: UserChange[] = [];
+      const held: UserChange[] = [];
+      const t = now();
+      for (const m of ok) {
+        let state = m.state;
+        const before = prev.get(m.externalId) ?? null;
+        // "Synchronize only groups" decides after the groups were read: keep its verdict until then.
+        if (profile.policies.onlyGroupMembers && state.enabled && before?.state.disabledReason === 'not-in-synced-group') {
+          state = { ...state, enabled: false, disabledReason: 'not-in-synced-group' };
+        }
+        const change = diffUser(before, state, t);
+        if (!change) continue;
+        changedAtOf.set(change.externalId, m.changedAt);
+        // Disabling changes wait for the safety decision at the end of the run.
+        if (change.disables) held.push(change);
+        else direct.push(change);
+      }
+      await scratch.holdBack(held);
+      await emit(direct, [], []);
+      progress.add(page.length, 'users');
+    }
+
+    let usersBaseMissing = false;
+    for (const clause of clauses) {
+      for (const variant of variants) {
+        const pages = conn.searchPages(
+          {
+            baseDn: profile.users.baseDn,
+            scope: profile.users.scope,
+            filter: variant.filter(clause),
+            attributes: userAttributes,
+            binary: dialect.binaryAttributes,
+            ignoreReferrals: dialect.ignoreReferrals,
+            pageSize: pageSizeFor(profile, dialect),
+          },
+          signal,
+        );
+        try {
+          for await (const page of pages) await processUserPage(page, variant.disabled);
+        } catch (cause) {
+          // A base DN that does not exist reads as "no users": the zero-entries rule decides below.
+          if (errorCode(cause) !== 'LDAP_NO_SUCH_OBJECT' || usersRead > 0) throw cause;
+          usersBaseMissing = true;
+        }
+      }
+    }
+    if (usersBaseMissing && (mode === 'delta' || usersBefore.present === 0)) {
+      throw createError('LDAP_NO_SUCH_OBJECT', `users base DN ${profile.users.baseDn} does not exist`, { retriable: false });
+    }
+
+    // ---- groups: entities first (so group→group members resolve), then the edges ----
+    if (profile.groups && groupMapping) {
+      const groups = profile.groups;
+      const groupFilter = groupMapping.filter ?? dialect.defaultGroupFilter;
+      for (const clause of clauses) {
+        for await (const page of conn.searchPages(
+          {
+            baseDn: groups.baseDn,
+            scope: groups.scope,
+            filter: and(groupFilter, clause),
+            attributes: [...groupAttributeList(groupMapping, false), ...dialect.extraGroupAttributes],
+            binary: dialect.binaryAttributes,
+            ignoreReferrals: dialect.ignoreReferrals,
+            pageSize: pageSizeFor(profile, dialect),
+          },
+          signal,
+        )) {
+          counts.entriesRead += page.length;
+          const mapped = page.map((entry) => mapGroup(entry, groupMapping, dialect));
+          const ids: string[] = [];
+          for (const m of mapped) {
+            if (m.externalId !== null) ids.push(m.externalId);
+            if (!m.ok) {
+              if (m.externalId === null) idless++;
+              recordError(m.error);
+            }
+          }
+          for (const id of ids) if (mode === 'delta') found.add(id);
+          if (mode === 'full') await scratch.markSeen('group', ids);
+          const ok = mapped.filter((m) => m.ok);
+          const prev = await store.loadGroups(ok.map((m) => m.externalId));
+          const t = now();
+          const out: GroupChange[] = [];
+          for (const m of ok) {
+            const change = diffGroup(prev.get(m.externalId) ?? null, m.state, t);
+            if (change) {
+              changedAtOf.set(change.externalId, m.changedAt);
+              out.push(change);
+            }
+          }
+          await emit([], out, []);
+          progress.add(page.length, 'groups');
+        }
+      }
+      let unresolved = 0;
+      for (const clause of clauses) {
+        for await (const page of conn.searchPages(
+          {
+            baseDn: groups.baseDn,
+            scope: groups.scope,
+            filter: and(groupFilter, clause),
+            attributes: [groupMapping.externalId, ...groupMapping.memberAttributes],
+            binary: dialect.binaryAttributes,
+            ignoreReferrals: dialect.ignoreReferrals,
+            pageSize: GROUP_MEMBER_PAGE,
+          },
+          signal,
+        )) {
+          const listed: { groupId: string; dns: string[]; logins: string[] }[] = [];
+          for (const entry of page) {
+            const groupId = readExternalId(entry, groupMapping.externalId, dialect);
+            if (groupId === null) continue;
+            const members = await dialect.readMembers(entry, groupMapping, conn);
+            listed.push({
+              groupId,
+              dns: members.dns.map(normaliseDn),
+              logins: members.loginNames.map((l) => l.toLowerCase()),
+            });
+          }
+          const known = await store.loadGroups(listed.map((g) => g.groupId));
+          const present = listed.filter((g) => known.get(g.groupId)?.state.present === true);
+          const resolved = await store.resolveMembers(
+            present.flatMap((g) => g.dns),
+            present.flatMap((g) => g.logins),
+          );
+          const previousEdges = await store.loadEdges(present.map((g) => g.groupId));
+          const t = now();
+          const edges: EdgeChange[] = [];
+          for (const g of present) {
+            const current: CurrentMember[] = [];
+            for (const dn of g.dns) {
+              const member = resolved.byDn.get(dn);
+              if (!member) unresolved++;
+              else if (member.memberType === 'user' || groups.nested) current.push(member);
+            }
+            for (const login of g.logins) {
+              const member = resolved.byLogin.get(login);
+              if (member) current.push(member);
+              else unresolved++;
+            }
+            const diff = diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t);
+            edges.push(...diff.added, ...diff.removed);
+          }
+          await emit([], [], edges);
+        }
+      }
+      if (unresolved > 0) logger.debug({ unresolved }, 'member values outside the synced users and groups were skipped');
+    }
+
+    // ---- removals: decided only on a complete read ----
+    const removedGroups: StoredGroup[] = [];
+    if (idless > 0) {
+      complete = false;
+      incompleteReason = `${idless} entries had no ${userMapping.externalId}: absence cannot be decided`;
+    }
+    if (complete && mode === 'full') {
+      if (profile.policies.onlyGroupMembers && profile.groups) {
+        for (let after = ''; ; ) {
+          const page = await store.usersWithoutGroup(after, REMOVAL_PAGE);
+          if (page.length === 0) break;
+          after = page[page.length - 1]?.externalId as string;
+          const t = now();
+          await scratch.holdBack(page.filter((u) => u.state.enabled).map((u) => removeUser(u, 'not-in-synced-group', 'disable', t)).filter((c): c is UserChange => c !== null));
+        }
+        for (let after = ''; ; ) {
+          const page = await store.usersBackInGroup(after, REMOVAL_PAGE);
+          if (page.length === 0) break;
+          after = page[page.length - 1]?.externalId as string;
+          const t = now();
+          await emit(page.map((u) => restoreUser(u, t)).filter((c): c is UserChange => c !== null), [], []);
+        }
+      }
+      for (let after = ''; ; ) {
+        const rows = await scratch.unseen('user', after, REMOVAL_PAGE);
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1]?.external_id as string;
+        const t = now();
+        const changesOut = rows
+          .map((r) => removeUser(toStoredUser(r), 'removed-from-directory', profile.policies.removedUsers, t))
+          .filter((c): c is UserChange => c !== null);
+        await scratch.holdBack(changesOut);
+      }
+      for (let after = ''; ; ) {
+        const rows = await scratch.unseen('group', after, REMOVAL_PAGE);
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1]?.external_id as string;
+        removedGroups.push(...rows.map(toStoredGroup));
+        // Bounded by the group count of a profile (thousands), not by users.
+      }
+    }
+    if (complete && mode === 'delta' && changes) {
+      const deletedUsers = await store.loadUsers(changes.deletedIds);
+      const deletedGroups = await store.loadGroups(changes.deletedIds);
+      const left = (changes.requestedIds ?? []).filter((id) => !found.has(id));
+      const leftUsers = await store.loadUsers(left);
+      const leftGroups = await store.loadGroups(left);
+      const t = now();
+      const held: UserChange[] = [];
+      for (const u of deletedUsers.values()) {
+        if (!u.present) continue;
+        const c = removeUser(u, 'removed-from-directory', profile.policies.removedUsers, t);
+        if (c) held.push(c);
+      }
+      for (const u of leftUsers.values()) {
+        if (!u.present) continue;
+        const c = removeUser(u, 'outside-filter', profile.policies.removedUsers, t);
+        if (c) held.push(c);
+      }
+      await scratch.holdBack(held);
+      for (const g of [...deletedGroups.values(), ...leftGroups.values()]) if (g.present) removedGroups.push(g);
+      // Refint rewrites `member` when a member is deleted without touching the group's
+      // modifyTimestamp or entryCSN: derive those edge removals from the state.
+      const gone = [...deletedUsers.keys(), ...leftUsers.keys()];
+      const stale = await store.edgesTouching(gone);
+      await emit([], [], stale.map((e) => removeEdge(e, t)));
+    }
+
+    if (complete) {
+      const disables = await scratch.heldBackDisables();
+      const decision = decideRun({
+        mode,
+        complete,
+        incompleteReason,
+        usersRead,
+        usersKnown: usersBefore.present,
+        enabledBefore: usersBefore.enabled,
+        disables,
+        maxDisableCount: profile.policies.maxDisableCount,
+        maxDisablePercent: profile.policies.maxDisablePercent,
+        allowMassDisable,
+      });
+      if (decision.action === 'apply') {
+        for (let after = ''; ; ) {
+          const page = await scratch.heldBack(after, REMOVAL_PAGE);
+          if (page.length === 0) break;
+          after = page[page.length - 1]?.externalId as string;
+          await emit(page, [], []);
+        }
+        for (let i = 0; i < removedGroups.length; i += REMOVAL_PAGE) {
+          const chunk = removedGroups.slice(i, i + REMOVAL_PAGE);
+          const t = now();
+          const edges = await store.edgesTouching(chunk.map((g) => g.externalId));
+          await emit(
+            [],
+            chunk.map((g) => removeGroup(g, t)).filter((c): c is GroupChange => c !== null),
+            edges.map((e) => removeEdge(e, t)),
+          );
+        }
+        cursorAfter = mode === 'full' ? fullCursor : (changes?.nextCursor ?? cursorBefore);
+      } else {
+        status = decision.action === 'halt' ? 'halted' : 'failed';
+        reason = decision.reason;
+        wouldDisable = (await scratch.heldBack('', 200)).filter((c) => c.disables).slice(0, 20).map((c) => `${c.state.loginName} (${c.state.dn}) ${c.state.disabledReason}`);
+        logger.warn({ disables, removedGroups: removedGroups.length, examples: wouldDisable }, `run halted: ${decision.reason}`);
+      }
+    } else {
+      status = 'failed';
+      reason = `incomplete read: ${incompleteReason}; nothing removed or disabled`;
+    }
+  } catch (cause) {
+    const err = toError(cause);
+    status = 'failed';
+    complete = false;
+    const code = errorCode(err) ?? 'RUN_FAILED';
+    reason = code === 'RUN_ABORTED' ? 'aborted: shutting down' : `incomplete read: ${err.message}; nothing removed or disabled`;
+    // A failure to deliver or to store is not an entry error; record it with its code.
+    recordError({ dn: null, code, message: err.message });
+    logger.error({ err }, 'sync run failed');
+  } finally {
+    progress.done();
+    if (directory) await directory.close();
+    if (scratchOpen) await scratch.close();
+  }
+
+  const finishedAt = now();
+  const summary: SyncRunEvent = {
+    eventId: eventIdFor('sync-run', profile.id, runId),
+    runId,
+    profileId: profile.id,
+    directoryType: profile.directory,
+    mode,
+    status,
+    reason,
+    startedAt,
+    finishedAt,
+    counts: { ...counts },
+    errors,
+    cursorBefore,
+    cursorAfter: status === 'succeeded' ? cursorAfter : cursorBefore,
+  };
+  if (!deps.dryRun) {
+    await sink.sendRun(summary);
+    await store.checkpoint({
+      profile: {
+        cursorKind: status === 'succeeded' ? deltaKind : (previous?.cursorKind ?? null),
+        cursor: summary.cursorAfter,
+        lastFullAtMs: status === 'succeeded' && mode === 'full' ? startedAt : null,
+        runId,
+        status,
+      },
+    });
+  }
+  logger.info(
+    { mode, status, reason, counts, durationMs: finishedAt - startedAt, cursorAfter: summary.cursorAfter },
+    `sync run ${status}`,
+  );
+  return { runId, mode, status, reason, summary, wouldDisable };
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { dnChange, escapeDnValue, escapeFilterValue, isUnderDn, normaliseDn, parentDn, parseDn } from '../src/directory/dn.ts';
+
+describe('normaliseDn', () => {
+  const same: [string, string][] = [
+    ['uid=alice,ou=People,dc=Example,dc=test', 'UID=Alice, OU=people , DC=example,DC=TEST'],
+    ['cn=Doe\\, John,ou=x', 'CN=doe\\2C john,OU=X'],
+    ['cn=Doe\\, John,ou=x', 'cn="Doe\\, John",ou=x'.replace('"', '').replace('"', '')],
+    ['cn=a+uid=b,dc=x', 'uid=B+cn=A,dc=x'],
+    ['cn=Jürgen,dc=x', 'cn=J\\C3\\BCrgen,dc=x'],
+    ['cn=\\ lead,dc=x', 'cn=\\20lead,dc=x'],
+    ['cn=trail\\ ,dc=x', 'cn=trail\\20,dc=x'],
+  ];
+  for (const [a, b] of same) {
+    it(`${a} ≡ ${b}`, () => assert.equal(normaliseDn(a), normaliseDn(b)));
+  }
+  const different: [string, string][] = [
+    ['cn=Doe\\, John,ou=x', 'cn=Doe,cn=John,ou=x'],
+    ['cn=a,ou=x', 'cn=a,ou=y'],
+    ['cn=a b,dc=x', 'cn=ab,dc=x'],
+  ];
+  for (const [a, b] of different) {
+    it(`${a} ≠ ${b}`, () => assert.notEqual(normaliseDn(a), normaliseDn(b)));
+  }
+  it('keeps an escaped comma escaped in the normal form', () => {
+    assert.equal(normaliseDn('CN=Doe\\, John,OU=X'), 'cn=doe\\, john,ou=x');
+  });
+  it('parses types and values', () => {
+    assert.deepEqual(parseDn('cn=a\\+b+uid=c,dc=x'), [
+      [
+        { type: 'cn', value: 'a+b' },
+        { type: 'uid', value: 'c' },
+      ],
+      [{ type: 'dc', value: 'x' }],
+    ]);
+  });
+});
+
+describe('dn helpers', () => {
+  const cases: [string, string, 'none' | 'renamed' | 'moved'][] = [
+    ['uid=a,ou=p,dc=x', 'UID=A,ou=P,dc=x', 'none'],
+    ['uid=a,ou=p,dc=x', 'uid=b,ou=p,dc=x', 'renamed'],
+    ['uid=a,ou=p,dc=x', 'uid=a,ou=q,dc=x', 'moved'],
+    ['uid=a,ou=p,dc=x', 'uid=b,ou=q,dc=x', 'moved'],
+  ];
+  for (const [from, to, expected] of cases) it(`${from} → ${to}: ${expected}`, () => assert.equal(dnChange(from, to), expected));
+  it('parent and subtree', () => {
+    assert.equal(parentDn('cn=Doe\\, J,OU=P,dc=x'), 'ou=p,dc=x');
+    assert.ok(isUnderDn('uid=a,ou=P,dc=x', 'ou=p,DC=x'));
+    assert.ok(!isUnderDn('uid=a,ou=Pp,dc=x', 'ou=p,dc=x'));
+  });
+  it('escapes values for DNs and filters', () => {
+    assert.equal(escapeDnValue('Doe, John+#'), 'Doe\\, John\\+#');
+    assert.equal(escapeDnValue('#x '), '\\#x\\ ');
+    assert.equal(escapeFilterValue('a*(b)\\'), 'a\\2a\\28b\\29\\5c');
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * Profile variants against the real slapd: the generic `ldap` dialect with the timestamp delta
+ * and posixGroup memberUid, "synchronize only groups", policy keep, entry errors, and the
+ * dry-run plan that changes nothing.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createSilentLogger } from '@dirstream/logging';
+import { planProfile } from '../src/run/poller.ts';
+import { setupPollerTest } from './poller-support.ts';
+
+describe('profile variants', () => {
+  it('generic ldap: timestamp delta and posixGroup memberUid', async () => {
+    const t = await setupPollerTest('ldap-ts');
+    try {
+      const a = await t.ldap.addUser('tsa');
+      await t.ldap.addUser('tsb');
+      await t.ldap.client.add(`cn=posix,${t.ldap.groupsDn}`, { objectClass: ['top', 'posixGroup'], cn: 'posix', gidNumber: '5000', memberUid: ['tsa', 'tsb', 'unknown'] });
+      const overrides = { directory: 'ldap', schedule: { delta: 'auto' } };
+      const first = await t.run({ overrides });
+      assert.equal(first.ok, true, first.reason);
+      assert.equal(first.events?.users.length, 2);
+      assert.equal(first.events?.memberships.length, 2, 'memberUid resolved by login name; unknown skipped');
+      await t.ldap.modify(a, { title: 'Boss' });
+      const delta = await t.run({ overrides });
+      assert.equal(delta.result?.mode, 'delta');
+      assert.deepEqual(delta.events?.users.map((e) => `${e.op}:${e.state.loginName}:${e.changed.join(',')}`), ['updated:tsa:title']);
+      assert.equal(delta.events?.summary.cursorBefore !== null, true);
+      const quiet = await t.run({ overrides });
+      assert.deepEqual(quiet.events?.users, []);
+      await t.ldap.modify(`cn=posix,${t.ldap.groupsDn}`, { memberUid: ['tsb'] });
+      const removed = await t.run({ overrides });
+      assert.deepEqual(removed.events?.memberships.map((e) => e.op), ['removed']);
+      assert.equal(removed.events?.tombstones.length, 1);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('synchronize only groups: users outside every synced group are disabled, and come back', async () => {
+    const t = await setupPollerTest('onlygroups');
+    try {
+      const a = await t.ldap.addUser('oga');
+      const b = await t.ldap.addUser('ogb');
+      const g = await t.ldap.addGroup('members', [a]);
+      const overrides = { policies: { onlyGroupMembers: true } };
+      const first = await t.run({ overrides });
+      assert.equal(first.ok, true, first.reason);
+      const byLogin = new Map(first.events?.users.map((e) => [e.state.loginName, e]) ?? []);
+      assert.equal(byLogin.get('oga')?.state.enabled, true);
+      // ogb was created enabled, then disabled once the groups were read.
+      const ogb = first.events?.users.filter((e) => e.state.loginName === 'ogb').map((e) => `${e.op}:${e.state.disabledReason}`);
+      assert.deepEqual(ogb, ['created:null', 'disabled:not-in-synced-group']);
+      await t.ldap.modify(g, { member: [a, b] });
+      const back = await t.run({ overrides, full: true });
+      assert.deepEqual(back.events?.users.map((e) => `${e.op}:${e.state.loginName}`), ['enabled:ogb']);
+      const quiet = await t.run({ overrides, full: true });
+      assert.deepEqual(quiet.events?.users, []);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('policy keep: a deleted user is not disabled', async () => {
+    const t = await setupPollerTest('keep');
+    try {
+      const a = await t.ldap.addUser('ka');
+      await t.ldap.addUser('kb');
+      const overrides = { policies: { removedUsers: 'keep' } };
+      assert.equal((await t.run({ overrides })).ok, true);
+      await t.ldap.client.del(a);
+      const r = await t.run({ overrides, full: true });
+      assert.equal(r.ok, true, r.reason);
+      assert.deepEqual(r.events?.users, []);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('an entry missing a required attribute is an entry error; the run goes on', async () => {
+    const t = await setupPollerTest('entryerr');
+    try {
+      await t.ldap.addUser('good');
+      // inetOrgPerson without uid: no login name.
+      const bad = `cn=No Login,${t.ldap.peopleDn}`;
+      await t.ldap.client.add(bad, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: 'No Login', sn: 'x' });
+      const r = await t.run();
+      assert.equal(r.ok, true, r.reason);
+      assert.deepEqual(r.events?.users.map((e) => e.state.loginName), ['good']);
+      assert.equal(r.events?.summary.counts.errors, 1);
+      assert.equal(r.events?.summary.errors[0]?.code, 'ENTRY_MISSING_ATTRIBUTE');
+      assert.equal(r.events?.summary.errors[0]?.dn?.toLowerCase(), bad.toLowerCase());
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('plan is a dry run: reports what would be emitted, sends and stores nothing', async () => {
+    const t = await setupPollerTest('plan');
+    try {
+      const a = await t.ldap.addUser('pa');
+      await t.ldap.addUser('pb');
+      await t.ldap.addGroup('pg', [a]);
+      const config = await t.config();
+      const report = await planProfile({ config, logger: createSilentLogger(), signal: new AbortController().signal }, { profileId: t.profileId });
+      assert.match(report, /full pass/);
+      assert.match(report, /user created: 2/);
+      assert.match(report, /group created: 1/);
+      const again = await planProfile({ config, logger: createSilentLogger(), signal: new AbortController().signal }, { profileId: t.profileId });
+      assert.match(again, /user created: 2/, 'nothing was stored by the first plan');
+      const run = await t.run();
+      assert.equal(run.events?.users.length, 2, 'the real run still creates everything');
+      assert.equal(run.events?.summary.counts.created, 2);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
