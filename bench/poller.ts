@@ -15,10 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DirstreamConfig, loadConfigFromText } from '@dirstream/config';
-import { createSilentLogger } from '@dirstream/logging';
+import { createLogger, createSilentLogger } from '@dirstream/logging';
 import { runPoller } from '@dirstream/poller';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, uniquePrefix } from '@dirstream/testing';
 import { Attribute, Change, Client } from 'ldapts';
+import { destination } from 'pino';
 import { createSlapd, slapdInstance, startSlapd, stopSlapd } from '../infra/local/openldap.ts';
 import { SAMPLE_DISABLED_FILTER, userUid, writeSampleLdif } from '../infra/sample/generate.ts';
 
@@ -112,7 +113,11 @@ async function child(): Promise<void> {
   let mode = '';
   const started = process.hrtime.bigint();
   const outcome = await runPoller(
-    { config, logger: createSilentLogger(), signal: new AbortController().signal },
+    {
+      config,
+      logger: process.env.BENCH_LOG ? createLogger({ name: 'bench-poller', level: process.env.BENCH_LOG, destination: destination({ fd: 2, sync: true }) }) : createSilentLogger(),
+      signal: new AbortController().signal,
+    },
     { once: true, full: process.env.BENCH_FULL === '1', allowMassDisable: true },
     {
       onRun: (r) => {

@@ -120,7 +120,8 @@ export function createKafkaComponent(options: KafkaOptions = kafkaOptions()): Co
   return {
     name: 'kafka',
     async up(log) {
-      if (isRunning(pidFile) && (await kafkaAnswers(brokers))) return { brokers };
+      // A broker already answering on the port is reused, whoever started it (another checkout).
+      if (await kafkaAnswers(brokers)) return { brokers };
       await stopDaemon(pidFile);
       const libs = await ensureJars(options, log);
       mkdirSync(options.dir, { recursive: true });

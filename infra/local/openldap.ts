@@ -227,6 +227,16 @@ export function createOpenLdapComponent(instance: SlapdInstance = defaultSlapd()
   return {
     name: 'openldap',
     async up(log) {
+      const endpoints = {
+        url: instance.url,
+        suffix: instance.suffix,
+        adminDn: instance.adminDn,
+        adminPassword: instance.adminPassword,
+        sampleBaseDn: `ou=sample,${instance.suffix}`,
+        dir: instance.dir,
+      };
+      // A slapd already answering with our suffix and admin is reused, whoever started it.
+      if (await slapdAnswers(instance)) return endpoints;
       if (!existsSync(join(instance.dir, 'slapd.d', 'cn=config.ldif'))) {
         log(`creating the OpenLDAP instance in ${instance.dir} (sample: ou=sample, ${DEFAULT_SAMPLE.users} users)`);
         await ensureAptPackages(OPENLDAP_PACKAGES, log);
@@ -239,14 +249,7 @@ export function createOpenLdapComponent(instance: SlapdInstance = defaultSlapd()
       }
       log(`starting slapd on ${instance.url}`);
       await startSlapd(instance);
-      return {
-        url: instance.url,
-        suffix: instance.suffix,
-        adminDn: instance.adminDn,
-        adminPassword: instance.adminPassword,
-        sampleBaseDn: `ou=sample,${instance.suffix}`,
-        dir: instance.dir,
-      };
+      return endpoints;
     },
     down: () => stopSlapd(instance),
     async status() {

@@ -5,8 +5,11 @@
  * dead-lettered. Decisions read SQLSTATE / error codes along the cause chain, never message text.
  */
 
-/** SQLSTATE classes that describe the statement's data: 22 data exception, 23 integrity violation. */
-const DATA_SQLSTATE_CLASSES = new Set(['22', '23']);
+/**
+ * SQLSTATE classes that describe the statement's data: 22 data exception, 23 integrity
+ * violation, 54 program limit exceeded (e.g. a value too large for its index).
+ */
+const DATA_SQLSTATE_CLASSES = new Set(['22', '23', '54']);
 
 function codesOf(value: unknown): string[] {
   const codes: string[] = [];

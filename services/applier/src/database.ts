@@ -93,34 +93,54 @@ export type UserRow = {
   readonly externalId: string | null;
   readonly source: string;
   readonly loginName: string;
+  readonly userPrincipalName: string | null;
   readonly displayName: string;
+  readonly givenName: string | null;
+  readonly surname: string | null;
   readonly emails: readonly string[];
+  readonly phone: string | null;
+  readonly title: string | null;
+  readonly company: string | null;
+  readonly dn: string | null;
+  readonly sid: string | null;
   readonly enabled: boolean;
   readonly disabledReason: string | null;
   readonly version: number;
-  readonly dn: string | null;
-  readonly sid: string | null;
+  readonly attributes: Readonly<Record<string, readonly string[]>>;
+  readonly linkedAt: Date | null;
 };
 
-/** The user with this directory identity, or null. */
-export async function findUser(db: Database, profileId: string, externalId: string): Promise<UserRow | null> {
-  const em = db.em.fork();
-  const row = await em.findOne(User, { profileId, externalId });
-  if (row === null) return null;
+type UserEntity = InstanceType<typeof User.class>;
+
+function toUserRow(row: UserEntity): UserRow {
   return {
     id: Number(row.id),
     profileId: row.profileId ?? null,
     externalId: row.externalId ?? null,
     source: row.source,
     loginName: row.loginName,
+    userPrincipalName: row.userPrincipalName ?? null,
     displayName: row.displayName,
+    givenName: row.givenName ?? null,
+    surname: row.surname ?? null,
     emails: row.emails,
+    phone: row.phone ?? null,
+    title: row.title ?? null,
+    company: row.company ?? null,
+    dn: row.dn ?? null,
+    sid: row.sid ?? null,
     enabled: row.enabled,
     disabledReason: row.disabledReason ?? null,
     version: Number(row.version),
-    dn: row.dn ?? null,
-    sid: row.sid ?? null,
+    attributes: row.attributes,
+    linkedAt: row.linkedAt ?? null,
   };
+}
+
+/** The user with this directory identity, or null. */
+export async function findUser(db: Database, profileId: string, externalId: string): Promise<UserRow | null> {
+  const row = await db.em.fork().findOne(User, { profileId, externalId });
+  return row === null ? null : toUserRow(row);
 }
 
 /** Users (local or directory) with this login name, case-insensitively. */
@@ -128,22 +148,10 @@ export async function findUsersByLoginName(db: Database, loginName: string): Pro
   const rows = await query<{ id: string }>(db, 'select id from users where lower(login_name) = lower(?) order by id', [
     loginName,
   ]);
-  const em = db.em.fork();
-  const users = await em.find(User, { id: { $in: rows.map((r) => Number(r.id)) } }, { orderBy: { id: 'asc' } });
-  return users.map((row) => ({
-    id: Number(row.id),
-    profileId: row.profileId ?? null,
-    externalId: row.externalId ?? null,
-    source: row.source,
-    loginName: row.loginName,
-    displayName: row.displayName,
-    emails: row.emails,
-    enabled: row.enabled,
-    disabledReason: row.disabledReason ?? null,
-    version: Number(row.version),
-    dn: row.dn ?? null,
-    sid: row.sid ?? null,
-  }));
+  const users = await db.em
+    .fork()
+    .find(User, { id: { $in: rows.map((r) => Number(r.id)) } }, { orderBy: { id: 'asc' } });
+  return users.map(toUserRow);
 }
 
 /** Creates a local (application-owned) account; returns its id. */

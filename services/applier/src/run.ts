@@ -176,7 +176,11 @@ export async function runApplier(deps: RunApplierDeps, options: RunApplierOption
     await patiently('kafka admin', () => admin.connect());
     cleanups.push(() => admin.disconnect());
     await patiently('topics', () =>
-      ensureTopics(admin, { prefix: config.kafka.topicPrefix, partitions: config.kafka.partitions }),
+      ensureTopics(admin, {
+        prefix: config.kafka.topicPrefix,
+        partitions: config.kafka.partitions,
+        replicationFactor: config.kafka.replicationFactor,
+      }),
     );
 
     const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -205,6 +209,9 @@ export async function runApplier(deps: RunApplierDeps, options: RunApplierOption
       rebalanceTimeout: 30_000,
       heartbeatInterval: 1_000,
       maxWaitTimeInMs: 500,
+      // Bounds what one fetch holds in memory (records are decoded and applied chunk by chunk).
+      maxBytes: 4 * 1024 * 1024,
+      maxBytesPerPartition: 512 * 1024,
       retry: { initialRetryTime: 300, retries: 10 },
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {

@@ -224,6 +224,8 @@ describe('validation and classification', () => {
     { name: 'unknown error', error: new Error('x'), data: false },
     { name: 'invalid text 22P02', error: Object.assign(new Error('x'), { code: '22P02' }), data: true },
     { name: 'not null violation 23502', error: Object.assign(new Error('x'), { code: '23502' }), data: true },
+    { name: 'index row too large 54000', error: Object.assign(new Error('x'), { code: '54000' }), data: true },
+    { name: 'database not accepting connections 55000', error: Object.assign(new Error('x'), { code: '55000' }), data: false },
     {
       name: 'SQLSTATE in the cause chain',
       error: new Error('wrapped', { cause: Object.assign(new Error('x'), { sqlState: '22001' }) }),

@@ -33,7 +33,7 @@ describe('active-directory dialect on Samba', () => {
   let connection: DirectoryConnection;
   before(async () => {
     ou = await createAdOu(samba, 'ad-dialect');
-    connection = await connectAd(samba, adProfile(samba, ou));
+    connection = await connectAd(adProfile(samba, ou));
   });
   after(async () => {
     await connection?.close();

@@ -19,8 +19,11 @@ function sambaTool(args: readonly string[]): Promise<void> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const collect = (d: Buffer) => {
+      output += d.toString();
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`samba-tool ${args.join(' ')} exited ${code}: ${output.slice(-1500)}`))));
   });
@@ -38,9 +41,9 @@ describe('active-directory events on Samba', () => {
   });
 
   /** An OU, a poller on it, and the ID → name map that keeps membership lines readable. */
-  async function setup(label: string): Promise<{ ou: AdOu; poller: AdPoller; pass: () => Promise<string[]>; last: () => CollectedRun }> {
+  async function setup(label: string, delta: 'usn' | 'dirsync' = 'usn'): Promise<{ ou: AdOu; poller: AdPoller; pass: () => Promise<string[]>; last: () => CollectedRun }> {
     const ou = await createAdOu(samba, label);
-    const poller = await createAdPoller(adProfile(samba, ou), database.url);
+    const poller = await createAdPoller(adProfile(samba, ou, { delta }), database.url);
     cleanups.push(() => poller.close(), () => ou.cleanup());
     const names = new Map<string, string>();
     let latest: CollectedRun | undefined;
@@ -138,6 +141,29 @@ describe('active-directory events on Samba', () => {
       `membership removed team ← user ${ou.login('frank')}`,
       `user disabled ${ou.login('frank')} (removed-from-directory)`,
     ]);
+    assert.deepEqual(await pass(), []);
+  });
+
+  it('a deleted group is removed with its memberships', async () => {
+    const { ou, pass } = await setup('ad-group-delete');
+    const olga = await ou.addUser('olga');
+    const group = await ou.addGroup('temp', [olga]);
+    await pass();
+    await ou.client.del(group);
+    assert.deepEqual(await pass(), ['group removed temp', `membership removed temp ← user ${ou.login('olga')}`]);
+    assert.deepEqual(await pass(), []);
+  });
+
+  it('DirSync as the delta: create, modify, delete', async () => {
+    const { ou, pass, last } = await setup('ad-dirsync', 'dirsync');
+    const pia = await ou.addUser('pia');
+    assert.deepEqual(await pass(), [`user created ${ou.login('pia')}`]);
+    assert.equal(last().result.mode, 'delta');
+    assert.match(last().result.summary.cursorAfter ?? '', /^ad-dirsync:/);
+    await ou.modify(pia, { title: 'Via DirSync' });
+    assert.deepEqual(await pass(), [`user updated ${ou.login('pia')}`]);
+    await ou.client.del(pia);
+    assert.deepEqual(await pass(), [`user disabled ${ou.login('pia')} (removed-from-directory)`]);
     assert.deepEqual(await pass(), []);
   });
 

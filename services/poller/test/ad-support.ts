@@ -160,7 +160,7 @@ export function adProfile(
   return { ...raw, connection: { ...raw.connection, bindPassword: samba.adminPassword } } as unknown as ProfileConfig;
 }
 
-export async function connectAd(samba: SambaEndpoints, profile: ProfileConfig): Promise<DirectoryConnection> {
+export async function connectAd(profile: ProfileConfig): Promise<DirectoryConnection> {
   return connectDirectory(profile.connection, createSilentLogger());
 }
 

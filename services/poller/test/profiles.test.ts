@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSilentLogger } from '@dirstream/logging';
-import { planProfile } from '../src/run/poller.ts';
+import { createLogger, createSilentLogger } from '@dirstream/logging';
+import { planProfile, runPoller } from '../src/run/poller.ts';
 import { setupPollerTest } from './poller-support.ts';
 
 describe('profile variants', () => {
@@ -111,6 +111,58 @@ describe('profile variants', () => {
       const run = await t.run();
       assert.equal(run.events?.users.length, 2, 'the real run still creates everything');
       assert.equal(run.events?.summary.counts.created, 2);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('binary extra attributes are carried base64; the bind password never reaches logs or errors', async () => {
+    const t = await setupPollerTest('binary');
+    try {
+      const photo = Buffer.from([0xff, 0xd8, 0xff, 0x00, 0x80, 0x81]);
+      await t.ldap.addUser('bin', { jpegPhoto: photo as unknown as string });
+      const lines: string[] = [];
+      const logger = createLogger({ name: 'test', level: 'trace', destination: { write: (s: string) => lines.push(s) } as never });
+      const overrides = { users: { attributes: { extra: { photo: 'jpegPhoto' } } } };
+      const r = await t.run({ overrides, logger });
+      assert.equal(r.ok, true, r.reason);
+      assert.deepEqual(r.events?.users[0]?.state.attributes.photo, [photo.toString('base64')]);
+      const wrong = 'not-the-password-0xCAFE';
+      const bad = await t.run({ logger, overrides: { connection: { urls: ['ldap://127.0.0.1:1', t.infra.openldap.url] } }, full: true });
+      assert.equal(bad.ok, true, 'failover to the second URL');
+      const cfg = await t.config();
+      const badConfig = { ...cfg, profiles: cfg.profiles.map((p) => ({ ...p, connection: { ...p.connection, bindPassword: wrong } })) };
+      const outcome = await runPoller({ config: badConfig, logger, signal: new AbortController().signal }, { once: true });
+      assert.equal(outcome.ok, false);
+      assert.match(outcome.reason ?? '', /bind failed/);
+      const text = lines.join('');
+      assert.ok(!text.includes(wrong), 'wrong password not in logs');
+      assert.ok(!text.includes(t.infra.openldap.adminPassword), 'password not in logs');
+      assert.ok(!(outcome.reason ?? '').includes(wrong));
+      assert.match(text, /LDAP_BIND_FAILED/);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('a user leaving the filter is disabled as outside-filter (delta and full pass), and comes back', async () => {
+    const t = await setupPollerTest('outside');
+    try {
+      const a = await t.ldap.addUser('oa');
+      const b = await t.ldap.addUser('ob');
+      await t.ldap.addUser('oc');
+      const overrides = { users: { filter: '(&(objectClass=inetOrgPerson)(!(title=contractor)))' } };
+      assert.equal((await t.run({ overrides })).ok, true);
+      await t.ldap.modify(a, { title: 'contractor' });
+      const delta = await t.run({ overrides });
+      assert.equal(delta.result?.mode, 'delta');
+      assert.deepEqual(delta.events?.users.map((e) => `${e.op}:${e.state.loginName}:${e.state.disabledReason}`), ['disabled:oa:outside-filter']);
+      await t.ldap.modify(b, { title: 'contractor' });
+      const full = await t.run({ overrides, full: true });
+      assert.deepEqual(full.events?.users.map((e) => `${e.op}:${e.state.loginName}:${e.state.disabledReason}`), ['disabled:ob:outside-filter']);
+      await t.ldap.modify(a, { title: null });
+      const back = await t.run({ overrides });
+      assert.deepEqual(back.events?.users.map((e) => `${e.op}:${e.state.loginName}`), ['enabled:oa']);
     } finally {
       await t.cleanup();
     }

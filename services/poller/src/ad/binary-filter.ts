@@ -38,7 +38,7 @@ function fixValues(filter: Filter): void {
     if (typeof filter.value === 'string') {
       const bytes = Buffer.from(filter.value, 'latin1');
       // Keep plain text as a string (ldapts lower-cases objectClass values it can read).
-      filter.value = /^[\x00-\x7f]*$/.test(filter.value) ? filter.value : bytes;
+      filter.value = bytes.every((b) => b < 0x80) ? filter.value : bytes;
     }
     return;
   }

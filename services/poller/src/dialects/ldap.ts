@@ -9,7 +9,8 @@ export function createLdapDialect(overrides: Partial<Dialect> = {}): Dialect {
     name: 'ldap',
     defaultUserFilter: '(|(objectClass=inetOrgPerson)(objectClass=posixAccount))',
     defaultGroupFilter: '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))',
-    binaryAttributes: [],
+    // Binary syntaxes of the standard schemas: read as bytes (carried base64), never decoded as UTF-8.
+    binaryAttributes: ['jpegPhoto', 'photo', 'audio', 'userCertificate', 'userCertificate;binary', 'userSMIMECertificate', 'userPKCS12'],
     extraUserAttributes: [],
     extraGroupAttributes: [],
     defaultDelta: 'timestamp',

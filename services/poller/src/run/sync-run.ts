@@ -21,8 +21,10 @@ import type { EdgeChange, GroupChange, StoredGroup, UserChange } from '../core/t
 import type { EventSink } from '../delivery/sink.ts';
 import { connectDirectory, type DirectoryConnection } from '../directory/client.ts';
 import type { DeltaChanges, DeltaKind, DeltaSource, Dialect } from '../directory/dialect.ts';
+import { chunkedIdClauses } from '../directory/delta-timestamp.ts';
 import { normaliseDn } from '../directory/dn.ts';
 import type { LdapEntry } from '../directory/entry.ts';
+import { lookahead } from '../directory/lookahead.ts';
 import { groupAttributeList, mapGroup, mapUser, readExternalId, resolveGroupReadMapping } from '../directory/mapping.ts';
 import type { PollerDatabase, Session } from '../state/database.ts';
 import { createRunScratch, createStateStore, toStoredGroup, toStoredUser } from '../state/store.ts';
@@ -67,7 +69,7 @@ const MAX_ERRORS_KEPT = 50;
 /** Above this many changed entries a delta run becomes a full pass. */
 const DELTA_LIMIT = 20_000;
 const REMOVAL_PAGE = 500;
-const GROUP_MEMBER_PAGE = 50;
+const GROUP_MEMBER_PAGE = 200;
 
 function zeroCounts(): Counts {
   return {
@@ -153,6 +155,13 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     label: profile.name,
   });
   const changedAtOf = new Map<string, number | null>();
+  const phases: Record<string, number> = {};
+  let phaseStarted = now();
+  const phaseDone = (name: string) => {
+    const t = now();
+    phases[name] = t - phaseStarted;
+    phaseStarted = t;
+  };
 
   const source = (): EventSource => ({
     profileId: profile.id,
@@ -193,6 +202,21 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     }
     for (const c of users) changedAtOf.delete(c.externalId);
     for (const c of groups) changedAtOf.delete(c.externalId);
+  }
+
+  // Page N is produced and checkpointed while page N+1 is read and diffed; emits stay in order
+  // (each waits for the previous one) and a phase ends only when its emits are all stored.
+  let inFlight: Promise<void> = Promise.resolve();
+  let emitFailure: unknown = null;
+  function queueEmit(users: readonly UserChange[], groups: readonly GroupChange[], edges: readonly EdgeChange[]): void {
+    if (emitFailure !== null) throw emitFailure;
+    inFlight = inFlight.then(() => emit(users, groups, edges));
+    inFlight.catch((cause: unknown) => {
+      emitFailure ??= cause;
+    });
+  }
+  async function flushEmits(): Promise<void> {
+    await inFlight;
   }
 
   let directory: DirectoryConnection | null = null;
@@ -249,9 +273,11 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
         }
       }
       for (const id of ids) if (mode === 'delta') found.add(id);
-      if (mode === 'full') await scratch.markSeen('user', ids);
       const ok = mapped.filter((m) => m.ok);
-      const prev = await store.loadUsers(ok.map((m) => m.externalId));
+      const [prev] = await Promise.all([
+        store.loadUsers(ok.map((m) => m.externalId)),
+        mode === 'full' ? scratch.markSeen('user', ids) : undefined,
+      ]);
       const direct: UserChange[] = [];
       const held: UserChange[] = [];
       const t = now();
@@ -270,14 +296,35 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
         else direct.push(change);
       }
       await scratch.holdBack(held);
-      await emit(direct, [], []);
+      queueEmit(direct, [], []);
       progress.add(page.length, 'users');
+    }
+
+    /** Which of these user IDs still exist below the users base, whatever the filter. */
+    async function existingIds(connection: DirectoryConnection, ids: readonly string[]): Promise<Set<string>> {
+      const out = new Set<string>();
+      if (usersBaseMissing) return out;
+      for (const clause of chunkedIdClauses(ids, (id) => dialect.idFilter(userMapping.externalId, id))) {
+        const entries = await connection.searchAll({
+          baseDn: profile.users.baseDn,
+          scope: profile.users.scope,
+          filter: clause,
+          attributes: [userMapping.externalId],
+          binary: dialect.binaryAttributes,
+          ignoreReferrals: dialect.ignoreReferrals,
+        });
+        for (const entry of entries) {
+          const id = readExternalId(entry, userMapping.externalId, dialect);
+          if (id !== null) out.add(id);
+        }
+      }
+      return out;
     }
 
     let usersBaseMissing = false;
     for (const clause of clauses) {
       for (const variant of variants) {
-        const pages = conn.searchPages(
+        const pages = lookahead(conn.searchPages(
           {
             baseDn: profile.users.baseDn,
             scope: profile.users.scope,
@@ -288,7 +335,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
             pageSize: pageSizeFor(profile, dialect),
           },
           signal,
-        );
+        ));
         try {
           for await (const page of pages) await processUserPage(page, variant.disabled);
         } catch (cause) {
@@ -302,12 +349,14 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       throw createError('LDAP_NO_SUCH_OBJECT', `users base DN ${profile.users.baseDn} does not exist`, { retriable: false });
     }
 
+    await flushEmits();
+    phaseDone('users');
     // ---- groups: entities first (so group→group members resolve), then the edges ----
     if (profile.groups && groupMapping) {
       const groups = profile.groups;
       const groupFilter = groupMapping.filter ?? dialect.defaultGroupFilter;
       for (const clause of clauses) {
-        for await (const page of conn.searchPages(
+        for await (const page of lookahead(conn.searchPages(
           {
             baseDn: groups.baseDn,
             scope: groups.scope,
@@ -318,7 +367,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
             pageSize: pageSizeFor(profile, dialect),
           },
           signal,
-        )) {
+        ))) {
           counts.entriesRead += page.length;
           const mapped = page.map((entry) => mapGroup(entry, groupMapping, dialect));
           const ids: string[] = [];
@@ -342,13 +391,15 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
               out.push(change);
             }
           }
-          await emit([], out, []);
+          queueEmit([], out, []);
           progress.add(page.length, 'groups');
         }
       }
+      await flushEmits();
+      phaseDone('groups');
       let unresolved = 0;
       for (const clause of clauses) {
-        for await (const page of conn.searchPages(
+        for await (const page of lookahead(conn.searchPages(
           {
             baseDn: groups.baseDn,
             scope: groups.scope,
@@ -359,7 +410,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
             pageSize: GROUP_MEMBER_PAGE,
           },
           signal,
-        )) {
+        ))) {
           const listed: { groupId: string; dns: string[]; logins: string[] }[] = [];
           for (const entry of page) {
             const groupId = readExternalId(entry, groupMapping.externalId, dialect);
@@ -371,13 +422,16 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
               logins: members.loginNames.map((l) => l.toLowerCase()),
             });
           }
-          const known = await store.loadGroups(listed.map((g) => g.groupId));
+          const [known, resolved, previousEdges] = await Promise.all([
+            store.loadGroups(listed.map((g) => g.groupId)),
+            store.resolveMembers(
+              listed.flatMap((g) => g.dns),
+              listed.flatMap((g) => g.logins),
+            ),
+            store.loadEdges(listed.map((g) => g.groupId)),
+          ]);
+          // Edges only for groups the state knows as present (a group whose entry failed mapping keeps its edges).
           const present = listed.filter((g) => known.get(g.groupId)?.state.present === true);
-          const resolved = await store.resolveMembers(
-            present.flatMap((g) => g.dns),
-            present.flatMap((g) => g.logins),
-          );
-          const previousEdges = await store.loadEdges(present.map((g) => g.groupId));
           const t = now();
           const edges: EdgeChange[] = [];
           for (const g of present) {
@@ -395,9 +449,11 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
             const diff = diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t);
             edges.push(...diff.added, ...diff.removed);
           }
-          await emit([], [], edges);
+          queueEmit([], [], edges);
         }
       }
+      await flushEmits();
+      phaseDone('memberships');
       if (unresolved > 0) logger.debug({ unresolved }, 'member values outside the synced users and groups were skipped');
     }
 
@@ -428,9 +484,18 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
         const rows = await scratch.unseen('user', after, REMOVAL_PAGE);
         if (rows.length === 0) break;
         after = rows[rows.length - 1]?.external_id as string;
+        // Still below the users base but no longer matching the filter → outside-filter.
+        const stillThere = await existingIds(conn, rows.map((r) => r.external_id));
         const t = now();
         const changesOut = rows
-          .map((r) => removeUser(toStoredUser(r), 'removed-from-directory', profile.policies.removedUsers, t))
+          .map((r) =>
+            removeUser(
+              toStoredUser(r),
+              stillThere.has(r.external_id) ? 'outside-filter' : 'removed-from-directory',
+              profile.policies.removedUsers,
+              t,
+            ),
+          )
           .filter((c): c is UserChange => c !== null);
         await scratch.holdBack(changesOut);
       }
@@ -512,6 +577,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       reason = `incomplete read: ${incompleteReason}; nothing removed or disabled`;
     }
   } catch (cause) {
+    // Let an emit still in flight settle: the summary must not overtake it.
+    await inFlight.catch(() => undefined);
     const err = toError(cause);
     status = 'failed';
     complete = false;
@@ -521,6 +588,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     recordError({ dn: null, code, message: err.message });
     logger.error({ err }, 'sync run failed');
   } finally {
+    phaseDone('removals');
     progress.done();
     if (directory) await directory.close();
     if (scratchOpen) await scratch.close();
@@ -555,7 +623,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     });
   }
   logger.info(
-    { mode, status, reason, counts, durationMs: finishedAt - startedAt, cursorAfter: summary.cursorAfter },
+    { mode, status, reason, counts, durationMs: finishedAt - startedAt, phasesMs: phases, cursorAfter: summary.cursorAfter },
     `sync run ${status}`,
   );
   return { runId, mode, status, reason, summary, wouldDisable };

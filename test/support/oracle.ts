@@ -1,0 +1,190 @@
+/**
+ * The convergence oracle: what the database must hold, computed independently of the poller and
+ * the applier from a plain `ldapsearch` snapshot of the directory (test/support/ldif.ts) and the
+ * product rules of DESIGN.md, then compared with the tables.
+ *
+ * Rules modelled (openldap profile, users under usersBaseDn, groupOfNames under groupsBaseDn,
+ * disabled = `employeeType: inactive`, conflict policy `skip`):
+ * - a user in the directory is a row keyed by entryUUID with login = uid, display name =
+ *   displayName else cn, enabled = not disabled, dn = its DN;
+ * - a user that left (deleted, moved out of the base) keeps its last row, disabled;
+ * - a directory user never stored whose login (case-insensitive) is a local account's is not
+ *   stored (skip) — once stored, a user stays whatever its login becomes;
+ * - groups keyed by entryUUID with name = cn, present while in the directory;
+ * - direct memberships: each `member` DN of a group that is a user or a group of the snapshot
+ *   (anything else, e.g. the refint placeholder cn=admin, is dangling and ignored).
+ */
+import { ldapsearch } from './ldif.ts';
+
+export type ExpectedUser = {
+  readonly loginName: string;
+  readonly displayName: string;
+  readonly enabled: boolean;
+  readonly dn: string;
+};
+export type ExpectedGroup = { readonly name: string; readonly present: boolean };
+
+export type ModelState = {
+  readonly users: ReadonlyMap<string, ExpectedUser>;
+  readonly groups: ReadonlyMap<string, ExpectedGroup>;
+  /** `${groupId}|${memberId}` → memberType. */
+  readonly edges: ReadonlyMap<string, 'user' | 'group'>;
+};
+
+export type SnapshotUser = ExpectedUser;
+export type DirectorySnapshot = {
+  readonly users: ReadonlyMap<string, SnapshotUser>;
+  readonly groups: ReadonlyMap<string, { readonly name: string; readonly dn: string }>;
+  readonly edges: ReadonlyMap<string, 'user' | 'group'>;
+};
+
+/** DN comparison form: lower case, no blanks around `,` and `=` (all the tests' DNs are plain). */
+export function comparableDn(dn: string): string {
+  return dn.toLowerCase().replace(/\s*([,=])\s*/g, '$1').trim();
+}
+
+export type SnapshotOptions = {
+  readonly url: string;
+  readonly bindDn: string;
+  readonly passwordFile: string;
+  readonly usersBaseDn: string;
+  readonly groupsBaseDn: string;
+};
+
+export async function snapshotDirectory(options: SnapshotOptions): Promise<DirectorySnapshot> {
+  const common = { url: options.url, bindDn: options.bindDn, passwordFile: options.passwordFile };
+  const [userEntries, groupEntries] = await Promise.all([
+    ldapsearch({
+      ...common,
+      baseDn: options.usersBaseDn,
+      filter: '(objectClass=inetOrgPerson)',
+      attributes: ['entryUUID', 'uid', 'cn', 'displayName', 'employeeType'],
+    }),
+    ldapsearch({ ...common, baseDn: options.groupsBaseDn, filter: '(objectClass=groupOfNames)', attributes: ['entryUUID', 'cn', 'member'] }),
+  ]);
+  const users = new Map<string, SnapshotUser>();
+  const byDn = new Map<string, { id: string; type: 'user' | 'group' }>();
+  for (const entry of userEntries) {
+    const id = entry.attributes.get('entryuuid')?.[0];
+    const login = entry.attributes.get('uid')?.[0];
+    const name = entry.attributes.get('displayname')?.[0] ?? entry.attributes.get('cn')?.[0];
+    if (id === undefined || login === undefined || name === undefined) continue; // not a valid user
+    const enabled = !(entry.attributes.get('employeetype') ?? []).some((v) => v.toLowerCase() === 'inactive');
+    users.set(id, { loginName: login, displayName: name, enabled, dn: entry.dn });
+    byDn.set(comparableDn(entry.dn), { id, type: 'user' });
+  }
+  const groups = new Map<string, { name: string; dn: string }>();
+  for (const entry of groupEntries) {
+    const id = entry.attributes.get('entryuuid')?.[0];
+    const name = entry.attributes.get('cn')?.[0];
+    if (id === undefined || name === undefined) continue;
+    groups.set(id, { name, dn: entry.dn });
+    byDn.set(comparableDn(entry.dn), { id, type: 'group' });
+  }
+  const edges = new Map<string, 'user' | 'group'>();
+  for (const entry of groupEntries) {
+    const id = entry.attributes.get('entryuuid')?.[0];
+    if (id === undefined || !groups.has(id)) continue;
+    for (const memberDn of entry.attributes.get('member') ?? []) {
+      const member = byDn.get(comparableDn(memberDn));
+      if (member !== undefined) edges.set(`${id}|${member.id}`, member.type);
+    }
+  }
+  return { users, groups, edges };
+}
+
+/** The expected database, advanced after each successful sync with the directory as it was read. */
+export function createModel() {
+  const users = new Map<string, ExpectedUser>();
+  const groups = new Map<string, ExpectedGroup>();
+  let edges = new Map<string, 'user' | 'group'>();
+  return {
+    /** `localLogins`: local accounts' login names at the time of the sync. */
+    observe(snapshot: DirectorySnapshot, localLogins: ReadonlySet<string> = new Set()): void {
+      const locals = new Set([...localLogins].map((l) => l.toLowerCase()));
+      for (const [id, user] of snapshot.users) {
+        if (!users.has(id) && locals.has(user.loginName.toLowerCase())) continue;
+        users.set(id, user);
+      }
+      for (const [id, user] of users) if (!snapshot.users.has(id) && user.enabled) users.set(id, { ...user, enabled: false });
+      for (const [id, group] of snapshot.groups) groups.set(id, { name: group.name, present: true });
+      for (const [id, group] of groups) if (!snapshot.groups.has(id)) groups.set(id, { ...group, present: false });
+      edges = new Map(snapshot.edges);
+    },
+    expected(): ModelState {
+      return { users: new Map(users), groups: new Map(groups), edges: new Map(edges) };
+    },
+  };
+}
+
+type Query = (sql: string, params?: readonly unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** What the applier's tables hold for one profile. */
+export async function readDatabase(query: Query, profileId: string): Promise<ModelState> {
+  const users = new Map<string, ExpectedUser>();
+  for (const row of await query(
+    'select external_id, login_name, display_name, enabled, dn from users where profile_id = $1',
+    [profileId],
+  )) {
+    users.set(String(row.external_id), {
+      loginName: String(row.login_name),
+      displayName: String(row.display_name),
+      enabled: row.enabled === true,
+      dn: String(row.dn ?? ''),
+    });
+  }
+  const groups = new Map<string, ExpectedGroup>();
+  for (const row of await query('select external_id, name, present from groups where profile_id = $1', [profileId])) {
+    groups.set(String(row.external_id), { name: String(row.name), present: row.present === true });
+  }
+  const edges = new Map<string, 'user' | 'group'>();
+  for (const row of await query('select group_id, member_id, member_type from memberships where profile_id = $1 and present', [profileId])) {
+    edges.set(`${String(row.group_id)}|${String(row.member_id)}`, row.member_type === 'group' ? 'group' : 'user');
+  }
+  return { users, groups, edges };
+}
+
+function sameUser(a: ExpectedUser, b: ExpectedUser): boolean {
+  return a.loginName === b.loginName && a.displayName === b.displayName && a.enabled === b.enabled && comparableDn(a.dn) === comparableDn(b.dn);
+}
+
+/** The first difference between the expected and the actual state (sorted, so stable), or null. */
+export function firstDifference(expected: ModelState, actual: ModelState): string | null {
+  const ids = (a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>) => [...new Set([...a.keys(), ...b.keys()])].sort();
+  for (const id of ids(expected.users, actual.users)) {
+    const e = expected.users.get(id);
+    const a = actual.users.get(id);
+    if (e === undefined) return `user ${id}: in the database but not expected: ${JSON.stringify(a)}`;
+    if (a === undefined) return `user ${id}: expected ${JSON.stringify(e)}, missing from the database`;
+    if (!sameUser(e, a)) return `user ${id}: expected ${JSON.stringify(e)}, database has ${JSON.stringify(a)}`;
+  }
+  for (const id of ids(expected.groups, actual.groups)) {
+    const e = expected.groups.get(id);
+    const a = actual.groups.get(id);
+    if (JSON.stringify(e) !== JSON.stringify(a)) return `group ${id}: expected ${JSON.stringify(e ?? null)}, database has ${JSON.stringify(a ?? null)}`;
+  }
+  for (const key of ids(expected.edges, actual.edges)) {
+    const e = expected.edges.get(key);
+    const a = actual.edges.get(key);
+    if (e !== a) return `membership ${key}: expected ${e ?? 'absent'}, database has ${a ?? 'absent'}`;
+  }
+  return null;
+}
+
+/** Replaces the entity IDs in a difference message with their name and DN (for people). */
+export function annotate(message: string, snapshot: DirectorySnapshot, expected: ModelState): string {
+  return message.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (id) => {
+    const user = snapshot.users.get(id) ?? expected.users.get(id);
+    if (user !== undefined) return `${id} (user ${user.loginName}, ${user.dn})`;
+    const group = snapshot.groups.get(id);
+    if (group !== undefined) return `${id} (group ${group.name}, ${group.dn})`;
+    return id;
+  });
+}
+
+/** Counts for a progress line. */
+export function describeState(state: ModelState): string {
+  const enabled = [...state.users.values()].filter((u) => u.enabled).length;
+  const present = [...state.groups.values()].filter((g) => g.present).length;
+  return `${state.users.size} users (${enabled} enabled), ${present}/${state.groups.size} groups present, ${state.edges.size} memberships`;
+}
