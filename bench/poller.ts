@@ -35,6 +35,8 @@ export type PollerBenchRow = {
   readonly floorSeconds: number;
   readonly ratio: number;
   readonly peakRssMiB: number;
+  /** A second full pass over the unchanged directory (the periodic safety net). */
+  readonly steadyFullSeconds: number;
   readonly deltaChanges: number;
   readonly deltaSeconds: number;
   readonly eventsEmitted: number;
@@ -179,6 +181,9 @@ async function benchSize(users: number, options: Required<BenchPollerOptions>): 
     const floorSeconds = await ldapsearchDump(instance.url, instance.adminDn, instance.adminPassword);
     const full = await runChild(config, true);
     if (!full.ok) throw new Error(`full pass failed: ${full.reason}`);
+    // The periodic safety net: a full pass over an unchanged directory (compare only, no events).
+    const again = await runChild(config, true);
+    if (!again.ok || again.events !== 0) throw new Error(`second full pass: ${again.reason ?? `${again.events} events`}`);
 
     // 100 changes: titles of spread-out users (modify), as a delta pass sees them.
     const client = new Client({ url: instance.url, timeout: 30_000 });
@@ -206,6 +211,7 @@ async function benchSize(users: number, options: Required<BenchPollerOptions>): 
       floorSeconds: round(floorSeconds),
       ratio: round(full.seconds / floorSeconds),
       peakRssMiB: Math.round(full.maxRssKiB / 1024),
+      steadyFullSeconds: round(again.seconds),
       deltaChanges: changed,
       deltaSeconds: round(delta.seconds),
       eventsEmitted: full.events,
@@ -242,10 +248,10 @@ export async function benchPoller(options: BenchPollerOptions = {}): Promise<Pol
 
 export function formatPollerTable(rows: readonly PollerBenchRow[]): string {
   const header =
-    '| users | groups | full pass (s) | entries/s | ldapsearch floor (s) | ratio | peak RSS (MiB) | events | delta after N changes (s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+    '| users | groups | full pass (s) | entries/s | ldapsearch floor (s) | ratio | peak RSS (MiB) | events | unchanged full pass (s) | delta after N changes (s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const lines = rows.map(
     (r) =>
-      `| ${r.users} | ${r.groups} | ${r.fullPassSeconds} | ${r.entriesPerSecond} | ${r.floorSeconds} | ${r.ratio}× | ${r.peakRssMiB} | ${r.eventsEmitted} | ${r.deltaSeconds} (N=${r.deltaChanges}) |`,
+      `| ${r.users} | ${r.groups} | ${r.fullPassSeconds} | ${r.entriesPerSecond} | ${r.floorSeconds} | ${r.ratio}× | ${r.peakRssMiB} | ${r.eventsEmitted} | ${r.steadyFullSeconds} | ${r.deltaSeconds} (N=${r.deltaChanges}) |`,
   );
   return [header, ...lines].join('\n');
 }

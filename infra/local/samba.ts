@@ -250,15 +250,15 @@ export async function startSambaDc(dc: SambaDc, log: (line: string) => void = ()
     logFile,
     pidFile,
   });
+  // Like waitFor, but a samba that exited fails at once (with its log) instead of at the deadline.
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (!isRunning(pidFile)) {
+    const exited = !isRunning(pidFile);
+    if (!exited && (await sambaAnswers(dc))) break;
+    if (exited || Date.now() > deadline) {
       const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2_000) : '';
-      throw new Error(`samba in ${dc.dir} exited during start-up\n--- ${logFile} (tail) ---\n${tail}`);
-    }
-    if (await sambaAnswers(dc)) break;
-    if (Date.now() > deadline) {
-      await waitFor(async () => sambaAnswers(dc), { timeoutMs: 1, what: `Samba AD DC on ${dc.ip} (${dc.dir})`, logFile });
+      const what = exited ? 'exited during start-up' : 'did not answer within 60 s';
+      throw new Error(`samba in ${dc.dir} on ${dc.ip} ${what}\n--- ${logFile} (tail) ---\n${tail}`);
     }
     await sleep(300);
   }

@@ -13,7 +13,7 @@
  * --users N       directory size (default 3000); --groups M (default 150)
  * --interval S    poller interval in seconds (default 2)
  * --timeout S     bound of each wait (default: 120 s, more for large directories)
- * --name NAME     subtree ou=NAME, database dirstream_NAME, topics NAME-…, state .dirstream/NAME
+ * --name NAME     subtree ou=NAME, database dirstream_NAME, topics NAME.<run>.…, state .dirstream/NAME
  *                 (default demo; the test uses a unique name)
  * --cleanup       at the end remove the subtree, database, topics and state folder (tests)
  *
@@ -38,6 +38,9 @@ process.removeAllListeners('warning');
 process.on('warning', (warning) => {
   if (warning.name !== 'TimeoutNegativeWarning') console.error(`${warning.name}: ${warning.message}`);
 });
+
+// `npm run demo | head` closes stdout early: keep going (and clean up) instead of dying on EPIPE.
+process.stdout.on('error', () => undefined);
 
 const { values: args } = parseArgs({
   options: {
@@ -86,7 +89,13 @@ function profileIdFor(name: string): string {
 }
 
 /** Polls `probe` until it returns a value; throws StepFailed naming `what` after `timeoutMs`. */
-async function waitUntil<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, services: readonly Service[], timeoutMs = WAIT_MS): Promise<T> {
+async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  services: readonly Service[],
+  lastSeen: () => string = () => '',
+  timeoutMs = WAIT_MS,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -97,7 +106,10 @@ async function waitUntil<T>(what: string, probe: () => Promise<T | undefined> | 
         throw new StepFailed(`the ${service.name} stopped (${ended}) while waiting for ${what}; its log ends with:\n${tail(service.logFile)}`);
       }
     }
-    if (Date.now() > deadline) throw new StepFailed(`timed out after ${seconds(timeoutMs)} waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const last = lastSeen();
+      throw new StepFailed(`timed out after ${seconds(timeoutMs)} waiting for ${what}${last === '' ? '' : ` (last seen: ${last})`}`);
+    }
     await sleep(100);
   }
 }
@@ -105,8 +117,9 @@ async function waitUntil<T>(what: string, probe: () => Promise<T | undefined> | 
 type Check = { readonly label: string; readonly probe: () => Promise<{ line: string; at: number } | undefined> | { line: string; at: number } | undefined; readonly what: string };
 type ChangeTiming = { readonly change: string; readonly latencies: Record<string, number> };
 
+const started = Date.now();
+
 async function main(): Promise<number> {
-  const started = Date.now();
   const timings: Record<string, number> = {};
   const changeTimings: ChangeTiming[] = [];
   mkdirSync(STATE, { recursive: true });
@@ -131,20 +144,25 @@ async function main(): Promise<number> {
 
   // 1. Infrastructure
   let t = Date.now();
-  process.stdout.write('[1/8] infrastructure: PostgreSQL, Kafka, OpenLDAP … ');
-  const infraRun = await runLogged(NODE, ['infra/local/cli.ts', 'up', 'postgres', 'kafka', 'openldap'], logs.infra, 20 * 60_000);
+  say(`[1/8] infrastructure: PostgreSQL, Kafka, OpenLDAP (node infra/local/cli.ts up; the first time it installs packages and downloads Kafka)`);
+  const infraRun = await runLogged(NODE, ['infra/local/cli.ts', 'up', 'postgres', 'kafka', 'openldap'], logs.infra, 20 * 60_000, (line) => {
+    if (line.startsWith('[infra] ')) say(`      ${line.slice('[infra] '.length)}`);
+  });
   if (infraRun.code !== 0) throw new StepFailed(`\`node infra/local/cli.ts up\` failed (${infraRun.code}); ${rel(logs.infra)} ends with:\n${tail(logs.infra)}`);
   const infra: Infra = loadInfra();
   timings.infrastructure = Date.now() - t;
-  say(`ready (${seconds(timings.infrastructure)})`);
-  say(`      Kafka ${infra.kafka.brokers.join(',')} · OpenLDAP ${infra.openldap.url} · PostgreSQL ${infra.postgres.url}`);
+  say(`      ready (${seconds(timings.infrastructure)}): Kafka ${infra.kafka.brokers.join(',')} · OpenLDAP ${infra.openldap.url} · PostgreSQL ${infra.postgres.url}`);
 
   // 2. Directory
   const access: DirectoryAccess = { url: infra.openldap.url, adminDn: infra.openldap.adminDn, adminPassword: infra.openldap.adminPassword };
   const baseDn = `ou=${NAME},${infra.openldap.suffix}`;
   t = Date.now();
-  process.stdout.write(`[2/8] directory: seeding ${baseDn} … `);
+  say(`[2/8] directory: ${baseDn}`);
+  process.stdout.write('      removing what a previous demo left … ');
   const removed = await removeSubtree(access, baseDn);
+  say(removed > 0 ? `${count(removed)} entries (${seconds(Date.now() - t)})` : 'nothing');
+  const seedStarted = Date.now();
+  process.stdout.write('      seeding a sample directory online (ldapts, 4 connections) … ');
   const largeGroupSize = Math.min(1_000, Math.floor(USERS / 3));
   const seeded = await seedSubtree(access, {
     seed: 42,
@@ -156,18 +174,19 @@ async function main(): Promise<number> {
     includeBase: false,
     disabledShare: 0.02,
   });
-  timings.seed = Date.now() - t;
+  timings.seed = Date.now() - seedStarted;
   const disabledAtStart = seeded.users.filter((u) => u.disabled).length;
   say(`done (${seconds(timings.seed)})`);
   say(
     `      ${count(seeded.users.length)} users (${disabledAtStart} disabled by ${SAMPLE_DISABLED_FILTER}), ${count(seeded.groups.length)} groups ` +
-      `(nested, one cycle, one of ${count(largeGroupSize)} members), ${count(seeded.edges)} direct memberships` +
-      (removed > 0 ? `; the previous demo subtree (${count(removed)} entries) was removed first` : ''),
+      `(nested, one cycle, one of ${count(largeGroupSize)} members), ${count(seeded.edges)} direct memberships`,
   );
 
   // 3. Configuration, database, topic prefix
   const profileId = profileIdFor(NAME);
-  const prefix = `${NAME}-${Date.now().toString(36)}`;
+  // `<name>.<run>`: a name has no dot, so this run's prefix and earlier runs' topics are told apart
+  // from other demos' (`demo` vs `demo-2`).
+  const prefix = `${NAME}.${Date.now().toString(36)}`;
   const admin = new pg.Client({ connectionString: infra.postgres.url });
   await admin.connect();
   try {
@@ -184,7 +203,7 @@ async function main(): Promise<number> {
   const kafka = createKafkaClient(infra.kafka.brokers);
   const kafkaAdmin = kafka.admin();
   await kafkaAdmin.connect();
-  const oldTopics = (await kafkaAdmin.listTopics()).filter((name) => name.startsWith(`${NAME}-`) && name !== prefix);
+  const oldTopics = (await kafkaAdmin.listTopics()).filter((topic) => topic.split('.').length === 3 && topic.split('.')[0] === NAME);
   if (oldTopics.length > 0) await kafkaAdmin.deleteTopics({ topics: oldTopics, timeout: 30_000 }).catch(() => undefined);
   await kafkaAdmin.disconnect();
   writeFileSync(join(STATE, 'ldap-password'), `${infra.openldap.adminPassword}\n`, { mode: 0o600 });
@@ -247,13 +266,16 @@ async function main(): Promise<number> {
     // 6. Full sync
     process.stdout.write('[6/8] full sync: waiting for every user, group and membership in PostgreSQL … ');
     const expectedEnabled = seeded.users.length - disabledAtStart;
+    let lastCounts: Counts = { users: 0, enabled: 0, groups: 0, memberships: 0 };
     const full = await waitUntil(
       `the full sync (${seeded.users.length} users, ${seeded.groups.length} groups, ${seeded.edges} memberships in ${DATABASE})`,
       async () => {
         const c = await tableCounts(db, profileId);
+        lastCounts = c;
         return c.users === seeded.users.length && c.groups === seeded.groups.length && c.memberships === seeded.edges ? c : undefined;
       },
       services,
+      () => `${lastCounts.users} users, ${lastCounts.groups} groups, ${lastCounts.memberships} memberships in the database`,
     );
     timings.fullSync = Date.now() - syncStarted;
     say(`done (${seconds(timings.fullSync)}, ${count(Math.round(seeded.users.length / (timings.fullSync / 1000)))} users/s end to end)`);
@@ -315,7 +337,6 @@ async function main(): Promise<number> {
     say(`  npm run example:consumer -- --brokers ${infra.kafka.brokers.join(',')} --prefix ${prefix} --from-beginning`);
     say(`  logs: ${rel(logs.poller)}, ${rel(logs.applier)}, ${rel(logs.setup)}, ${rel(logs.infra)}`);
     say();
-    say(`demo: every step succeeded (${seconds(Date.now() - started)})`);
     return 0;
   } finally {
     await finish(state);
@@ -662,6 +683,7 @@ process.once('SIGINT', () => {
 let code = 1;
 try {
   code = await main();
+  say(`demo: every step succeeded (${seconds(Date.now() - started)})`);
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
   console.log(`\ndemo FAILED: ${message}`);

@@ -78,11 +78,35 @@ export async function removeSubtree(access: DirectoryAccess, baseDn: string): Pr
   const ous = dns.filter((dn) => /^ou=/i.test(dn)).sort((a, b) => depth(b) - depth(a));
   const single = await connect(access);
   try {
+    if (leaves.length > 0) await waitForRefint(single, baseDn);
     for (const dn of ous) await single.del(dn);
   } finally {
     await single.unbind().catch(() => undefined);
   }
   return dns.length;
+}
+
+/**
+ * slapd's refint overlay rewrites `member` values in a background task after a delete has
+ * returned. Entries re-created under the same DNs right away (the next demo run) would lose their
+ * group memberships to those late rewrites. refint works through its queue in order, so once it
+ * has handled a probe user deleted last, it has handled every earlier delete too.
+ */
+async function waitForRefint(client: Client, parentDn: string): Promise<void> {
+  const userDn = `uid=refint-probe,${parentDn}`;
+  const groupDn = `cn=refint-probe,${parentDn}`;
+  await client.add(userDn, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: 'refint-probe', cn: 'probe', sn: 'probe' });
+  await client.add(groupDn, { objectClass: ['top', 'groupOfNames'], cn: 'refint-probe', member: [userDn, 'cn=refint-anchor'] });
+  await client.del(userDn);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { searchEntries } = await client.search(groupDn, { scope: 'base', attributes: ['member'] });
+    const members = [searchEntries[0]?.member ?? []].flat().map((m) => String(m).toLowerCase());
+    if (!members.includes(userDn.toLowerCase())) break;
+    if (Date.now() > deadline) throw new Error(`slapd's refint overlay did not process the deletes under ${parentDn} within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await client.del(groupDn);
 }
 
 function values(entry: LdifEntry, name: string): string[] {

@@ -15,16 +15,27 @@ export const CLI = join(ROOT, 'services', 'cli', 'src', 'main.ts');
 export type CommandOutcome = { readonly code: number | null; readonly seconds: number; readonly output: string };
 
 /** Runs a command to its end with its output appended to `logFile`; kills it after `timeoutMs`. */
-export function runLogged(command: string, args: readonly string[], logFile: string, timeoutMs: number): Promise<CommandOutcome> {
+export function runLogged(
+  command: string,
+  args: readonly string[],
+  logFile: string,
+  timeoutMs: number,
+  onLine?: (line: string) => void,
+): Promise<CommandOutcome> {
   const started = Date.now();
   const fd = openSync(logFile, 'a');
   writeFileSync(fd, `\n$ ${[command, ...args].join(' ')}\n`);
   return new Promise((done) => {
     const child = spawn(command, [...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: withoutConfigEnv() });
     let output = '';
+    let partial = '';
     const collect = (chunk: Buffer) => {
       output += chunk.toString('utf8');
       writeFileSync(fd, chunk);
+      if (onLine === undefined) return;
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) onLine(line);
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);

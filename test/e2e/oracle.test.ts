@@ -303,11 +303,12 @@ test(`directory → database converges after every sync (seed ${SEED})`, async (
     const expected = model.expected();
     const actual = await readDatabase(pipeline.query, pipeline.profileId);
     const difference = firstDifference(expected, actual);
+    note(`-- sync ${index} (${full ? 'full' : 'delta'})`);
     console.log(`# sync ${index} (${full ? 'full' : 'delta'}): expected ${describeState(expected)}${difference === null ? ' — equal' : ''}`);
     if (difference !== null) {
       assert.fail(
         `seed ${SEED}, sync ${index} (${full ? 'full' : 'delta'} pass): the database differs from the directory model\n` +
-          `first difference: ${annotate(difference, snapshot, expected)}\nlast operations:\n  ${journal.slice(-25).join('\n  ')}\n` +
+          `first difference: ${annotate(difference, snapshot, expected)}\nlast operations:\n  ${journal.slice(-40).join('\n  ')}\n` +
           `replay: DIRSTREAM_ORACLE_SEED=${SEED} node_modules/.bin/node --test test/e2e/oracle.test.ts`,
       );
     }

@@ -38,9 +38,35 @@ export type DirectorySnapshot = {
   readonly edges: ReadonlyMap<string, 'user' | 'group'>;
 };
 
-/** DN comparison form: lower case, no blanks around `,` and `=` (all the tests' DNs are plain). */
+/**
+ * DN comparison form (RFC 4514): RDNs split on unescaped `,`, each `type=value` with the value
+ * unescaped (`\,` and `\2C` are the same comma, `\E5\B1\B1` is 山), lower-cased, outer blanks
+ * trimmed; joined with NUL, which no DN value here holds.
+ */
 export function comparableDn(dn: string): string {
-  return dn.toLowerCase().replace(/\s*([,=])\s*/g, '$1').trim();
+  const rdns: string[] = [];
+  let bytes: number[] = [];
+  const flush = () => {
+    rdns.push(Buffer.from(bytes).toString('utf8').trim().toLowerCase().replace(/\s*=\s*/, '='));
+    bytes = [];
+  };
+  const text = Buffer.from(dn, 'utf8');
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as number;
+    if (c === 0x5c /* \ */ && i + 1 < text.length) {
+      const hex = text.subarray(i + 1, i + 3).toString('latin1');
+      if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+        bytes.push(Number.parseInt(hex, 16));
+        i += 2;
+      } else {
+        bytes.push(text[i + 1] as number);
+        i += 1;
+      }
+    } else if (c === 0x2c /* , */) flush();
+    else bytes.push(c);
+  }
+  flush();
+  return rdns.join('\u0000');
 }
 
 export type SnapshotOptions = {

@@ -146,4 +146,16 @@ describe('active-directory dialect on Samba', () => {
     const again = await delta.changesSince(connection, changes.nextCursor, 0, 1_000);
     assert.deepEqual([again.requestedIds, again.deletedIds], [[], []]);
   });
+
+  it('ignores the referral to CN=Configuration from the domain root (and only when asked to)', async () => {
+    const request = { baseDn: samba.baseDn, scope: 'sub' as const, filter: '(objectClass=organizationalUnit)', attributes: ['1.1'] };
+    let read = 0;
+    for await (const page of connection.searchPages({ ...request, ignoreReferrals: true })) read += page.length;
+    assert.ok(read >= 3, `OUs read: ${read}`);
+    await assert.rejects(async () => {
+      for await (const _ of connection.searchPages(request)) {
+        // drain
+      }
+    }, { code: 'LDAP_REFERRAL_NOT_FOLLOWED' });
+  });
 });

@@ -11,6 +11,7 @@ describe('normaliseDn', () => {
     ['cn=Jürgen,dc=x', 'cn=J\\C3\\BCrgen,dc=x'],
     ['cn=\\ lead,dc=x', 'cn=\\20lead,dc=x'],
     ['cn=trail\\ ,dc=x', 'cn=trail\\20,dc=x'],
+    ['cn=a,ou=b,dc=x', '2.5.4.3=A,OID.2.5.4.11=b,0.9.2342.19200300.100.1.25=x'],
   ];
   for (const [a, b] of same) {
     it(`${a} ≡ ${b}`, () => assert.equal(normaliseDn(a), normaliseDn(b)));

@@ -167,4 +167,31 @@ describe('profile variants', () => {
       await t.cleanup();
     }
   });
+
+  it('a group that already lists a user gets the edge when the user enters the scope (delta)', async () => {
+    const t = await setupPollerTest('enter');
+    try {
+      const x = await t.ldap.addUser('ex', { title: 'contractor' });
+      const y = await t.ldap.addUser('ey');
+      await t.ldap.addGroup('eg', [x, y]);
+      const overrides = { users: { filter: '(&(objectClass=inetOrgPerson)(!(title=contractor)))' } };
+      const first = await t.run({ overrides });
+      assert.equal(first.events?.memberships.length, 1, 'only the user in scope has an edge');
+      await t.ldap.modify(x, { title: null });
+      const delta = await t.run({ overrides });
+      assert.equal(delta.result?.mode, 'delta');
+      assert.deepEqual(delta.events?.users.map((e) => `${e.op}:${e.state.loginName}`), ['created:ex']);
+      assert.equal(delta.events?.memberships.length, 1, 'the existing group now names the user');
+      assert.equal(delta.events?.memberships[0]?.op, 'added');
+      const full = await t.run({ overrides, full: true });
+      assert.deepEqual(full.events?.users, []);
+      assert.deepEqual(full.events?.memberships, []);
+      // The unchanged full pass skipped the group's member list; a later change is still seen.
+      await t.ldap.modify(`cn=eg,${t.ldap.groupsDn}`, { member: [y] });
+      const removed = await t.run({ overrides, full: true });
+      assert.deepEqual(removed.events?.memberships.map((e) => e.op), ['removed']);
+    } finally {
+      await t.cleanup();
+    }
+  });
 });

@@ -16,6 +16,8 @@ export type StoredGroup = {
   readonly version: number;
   readonly present: boolean;
   readonly state: GroupState;
+  /** Hash of the member list whose edges are stored; null when unknown or some member did not resolve. */
+  readonly membersHash?: string | null;
 };
 
 export type StoredEdge = {

@@ -1,7 +1,7 @@
 import type { GroupState, UserState } from '@dirstream/events';
 import { AD_MAX_PAGE_SIZE, domainDnOf } from '../ad/domain.ts';
 import { escapeBinaryFilterValue, guidStringToBytes, isGuidString, objectGuidToString } from '../ad/guid.ts';
-import { findRangedAttribute, nextRangeRequest, parseRangedAttribute, rangeRequest } from '../ad/range.ts';
+import { parseRangedAttribute, type RangedAttribute, rangeRequest } from '../ad/range.ts';
 import { sidRid, sidStringToBytes, sidToString } from '../ad/sid.ts';
 import { accountStatus } from '../ad/user-account-control.ts';
 import type { DirectoryConnection } from '../directory/client.ts';
@@ -42,16 +42,19 @@ function binaryToText(value: string | Buffer): string | null {
   }
 }
 
-/** Values of a multi-valued attribute as it came back, ranged or not; empty placeholders skipped. */
-function rangedValues(entry: LdapEntry, attribute: string): { values: string[]; next: string | null } | null {
-  const names = [...entry.attributes.keys()].filter((n) => (entry.attributes.get(n)?.length ?? 0) > 0);
-  const ranged = findRangedAttribute(names, attribute);
-  if (!ranged) return null;
-  const key = names.find((n) => {
-    const p = parseRangedAttribute(n);
-    return p !== null && p.attribute.toLowerCase() === attribute.toLowerCase();
-  })!;
-  return { values: stringValues(entry, key), next: nextRangeRequest(ranged) };
+/**
+ * The ranged chunk of `attribute` in an entry (`member;range=0-1499`), or null when the server
+ * answered unranged. ldapts adds an empty placeholder for each requested name the server did not
+ * return (`member;range=1500-2999` when the answer is `member;range=1500-*`): those are skipped.
+ */
+function rangedChunk(entry: LdapEntry, attribute: string): { values: string[]; range: RangedAttribute } | null {
+  const wanted = attribute.toLowerCase();
+  for (const [name, list] of entry.attributes) {
+    if (list.length === 0) continue;
+    const range = parseRangedAttribute(name);
+    if (range && range.attribute.toLowerCase() === wanted) return { values: stringValues(entry, name), range };
+  }
+  return null;
 }
 
 /**
@@ -71,20 +74,17 @@ export async function readRangedAttribute(
   while (request !== null) {
     const [entry] = await connection.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes: [request] });
     if (!entry) break;
-    const chunk = rangedValues(entry, attribute);
+    const chunk = rangedChunk(entry, attribute);
     if (chunk === null) {
-      // The server answered unranged (it had no more than one chunk to give).
+      // Answered unranged: everything there is, in one go.
       out.push(...stringValues(entry, attribute));
       break;
     }
     out.push(...chunk.values);
-    const parsed = findRangedAttribute(
-      [...entry.attributes.keys()].filter((n) => (entry.attributes.get(n)?.length ?? 0) > 0),
-      attribute,
-    );
-    if (!parsed || parsed.low <= lastLow) break;
-    lastLow = parsed.low;
-    request = parsed.high === null ? null : rangeRequest(attribute, parsed.high + 1, options.step);
+    // A server that does not move forward would loop for ever: stop.
+    if (chunk.range.low <= lastLow) break;
+    lastLow = chunk.range.low;
+    request = chunk.range.high === null ? null : rangeRequest(attribute, chunk.range.high + 1, options.step);
   }
   return out;
 }
@@ -182,17 +182,16 @@ export function createActiveDirectoryDialect(options: ActiveDirectoryOptions = {
           dns.push(...(await readRangedAttribute(connection, entry.dn, attribute, { step: options.memberRangeStep })));
           continue;
         }
-        const ranged = rangedValues(entry, attribute);
-        if (ranged === null) {
+        const first = rangedChunk(entry, attribute);
+        if (first === null) {
           dns.push(...stringValues(entry, attribute));
           continue;
         }
-        dns.push(...ranged.values);
-        const first = findRangedAttribute(
-          [...entry.attributes.keys()].filter((n) => (entry.attributes.get(n)?.length ?? 0) > 0),
-          attribute,
-        )!;
-        if (first.high !== null) dns.push(...(await readRangedAttribute(connection, entry.dn, attribute, { low: first.high + 1 })));
+        // AD answered `member;range=0-1499`: fetch the rest from where it stopped.
+        dns.push(...first.values);
+        if (first.range.high !== null) {
+          dns.push(...(await readRangedAttribute(connection, entry.dn, attribute, { low: first.range.high + 1 })));
+        }
       }
       if (options.primaryGroupMembership !== false) {
         let sidValue = values(entry, 'objectSid')[0];

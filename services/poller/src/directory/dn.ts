@@ -11,6 +11,24 @@ export type Rdn = readonly Ava[];
 
 const HEX = /^[0-9a-fA-F]{2}$/;
 
+/** RFC 4514 §3: a type may be given as its OID; the naming attributes we meet, by name. */
+const TYPE_BY_OID: Readonly<Record<string, string>> = {
+  '2.5.4.3': 'cn',
+  '2.5.4.6': 'c',
+  '2.5.4.7': 'l',
+  '2.5.4.8': 'st',
+  '2.5.4.9': 'street',
+  '2.5.4.10': 'o',
+  '2.5.4.11': 'ou',
+  '0.9.2342.19200300.100.1.1': 'uid',
+  '0.9.2342.19200300.100.1.25': 'dc',
+};
+
+function canonicalType(type: string): string {
+  const t = type.startsWith('oid.') ? type.slice(4) : type;
+  return TYPE_BY_OID[t] ?? t;
+}
+
 /** Splits a DN string into RDNs of (type, unescaped value). Throws on a malformed DN. */
 export function parseDn(dn: string): Rdn[] {
   const rdns: Rdn[] = [];
@@ -24,7 +42,7 @@ export function parseDn(dn: string): Rdn[] {
     while (i < n && dn[i] !== '=') type += dn[i++];
     if (i >= n) throw new Error(`malformed DN: missing "=" in ${JSON.stringify(dn)}`);
     i++; // '='
-    type = type.trim().toLowerCase();
+    type = canonicalType(type.trim().toLowerCase());
     if (type === '') throw new Error(`malformed DN: empty attribute type in ${JSON.stringify(dn)}`);
     let value = '';
     if (dn[i] === '#') {

@@ -52,8 +52,21 @@ async function acquireLock(
 ): Promise<Session | null> {
   let announced = false;
   while (!signal.aborted) {
-    const session = await db.session();
-    if (await tryLockProfile(session, profileId)) return session;
+    let session: Session;
+    try {
+      session = await db.session();
+    } catch (cause) {
+      // The state database is down: wait and retry, like a standby.
+      logger.warn({ err: toError(cause) }, 'state database unreachable; retrying');
+      if (Date.now() >= deadline) return null;
+      await abortableSleep(retryMs, signal);
+      continue;
+    }
+    const locked = await tryLockProfile(session, profileId).catch((cause: unknown) => {
+      logger.warn({ err: toError(cause) }, 'profile lock query failed; retrying');
+      return false;
+    });
+    if (locked) return session;
     await session.release();
     if (!announced) {
       logger.info('another poller is active for this profile: standing by');
@@ -176,6 +189,9 @@ async function runProfileForever(
     try {
       while (!rt.signal.aborted) {
         const started = Date.now();
+        // The lock lives as long as this connection: if it died, another poller may be active
+        // by now, so go back to standby instead of running (the catch below).
+        await session.query('select 1');
         try {
           const result = await syncProfile(
             { profile, dialect: dialectFor(profile.directory), db: rt.db, session, sink: rt.sink, logger, signal: rt.signal, dryRun: false, hooks: internals.hooks },

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type ProfileConfig, resolveDeltaMechanism, resolveUserMapping, userMappingAttributes } from '@dirstream/config';
 import { createError, errorCode, toError } from '@dirstream/errors';
 import {
@@ -12,17 +12,19 @@ import {
   type SyncMode,
   type SyncRunEvent,
   type UserEvent,
+  type UserState,
 } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
 import { type CurrentMember, diffEdges, diffGroup, diffUser, removeEdge, removeGroup, removeUser, restoreUser } from '../core/diff.ts';
 import { type EventContext, groupEvent, membershipEvent, userEvent } from '../core/events.ts';
+import { stateHash } from '../core/hash.ts';
 import { chooseMode, decideRun } from '../core/safety.ts';
 import type { EdgeChange, GroupChange, StoredGroup, UserChange } from '../core/types.ts';
 import type { EventSink } from '../delivery/sink.ts';
 import { connectDirectory, type DirectoryConnection } from '../directory/client.ts';
 import type { DeltaChanges, DeltaKind, DeltaSource, Dialect } from '../directory/dialect.ts';
 import { chunkedIdClauses } from '../directory/delta-timestamp.ts';
-import { normaliseDn } from '../directory/dn.ts';
+import { escapeFilterValue, normaliseDn } from '../directory/dn.ts';
 import type { LdapEntry } from '../directory/entry.ts';
 import { lookahead } from '../directory/lookahead.ts';
 import { groupAttributeList, mapGroup, mapUser, readExternalId, resolveGroupReadMapping } from '../directory/mapping.ts';
@@ -69,7 +71,8 @@ const MAX_ERRORS_KEPT = 50;
 /** Above this many changed entries a delta run becomes a full pass. */
 const DELTA_LIMIT = 20_000;
 const REMOVAL_PAGE = 500;
-const GROUP_MEMBER_PAGE = 200;
+const GROUP_MEMBER_PAGE = 100;
+const EDGE_SLICE = 5_000;
 
 function zeroCounts(): Counts {
   return {
@@ -98,6 +101,13 @@ function and(...filters: (string | null | undefined)[]): string {
   const parts = filters.filter((f): f is string => typeof f === 'string' && f.length > 0).map((f) => (f.startsWith('(') ? f : `(${f})`));
   if (parts.length === 1) return parts[0] as string;
   return `(&${parts.join('')})`;
+}
+
+/** The identity of a group's member list as read (normalised, order-free) and of how it is read. */
+function membersHash(dns: readonly string[], logins: readonly string[], attributes: readonly string[], nested: boolean): string {
+  return createHash('sha256')
+    .update(JSON.stringify([nested, [...attributes].sort(), [...dns].sort(), [...logins].sort()]))
+    .digest('base64url');
 }
 
 /** One sync run of one profile: read, diff, produce, checkpoint; then the summary on sync-runs. */
@@ -155,6 +165,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     label: profile.name,
   });
   const changedAtOf = new Map<string, number | null>();
+  /** Set when this run changed what a member DN or login resolves to: no member list is skipped then. */
+  let resolutionChanged = false;
   const phases: Record<string, number> = {};
   let phaseStarted = now();
   const phaseDone = (name: string) => {
@@ -172,8 +184,18 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     mode,
   });
 
-  async function emit(users: readonly UserChange[], groups: readonly GroupChange[], edges: readonly EdgeChange[]): Promise<void> {
-    if (users.length === 0 && groups.length === 0 && edges.length === 0) return;
+  async function emit(
+    users: readonly UserChange[],
+    groups: readonly GroupChange[],
+    edges: readonly EdgeChange[],
+    membersHashes: readonly { groupId: string; hash: string | null }[] = [],
+  ): Promise<void> {
+    if (users.length === 0 && groups.length === 0 && edges.length === 0) {
+      if (membersHashes.length > 0 && !deps.dryRun) await store.checkpoint({ membersHashes });
+      return;
+    }
+    for (const c of users) if (c.op === 'created' || c.op === 'enabled' || c.rename !== null || c.changed.includes('loginName')) resolutionChanged = true;
+    for (const c of groups) if (c.op === 'created' || c.rename !== null) resolutionChanged = true;
     const t = now();
     const ctx: EventContext = { source: source(), observedAt: t, emittedAt: t };
     const userEvents: UserEvent[] = users.map((c) => userEvent(c, changedAtOf.get(c.externalId) ?? null, ctx));
@@ -182,7 +204,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     await sink.send({ users: userEvents, groups: groupEvents, memberships: membershipEvents });
     batchNo++;
     await deps.hooks?.afterProduce?.({ batch: batchNo });
-    if (!deps.dryRun) await store.checkpoint({ users, groups, edges });
+    if (!deps.dryRun) await store.checkpoint({ users, groups, edges, membersHashes });
     for (const c of users) {
       if (c.op === 'created') counts.created++;
       else if (c.op === 'updated') counts.updated++;
@@ -208,9 +230,16 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
   // (each waits for the previous one) and a phase ends only when its emits are all stored.
   let inFlight: Promise<void> = Promise.resolve();
   let emitFailure: unknown = null;
-  function queueEmit(users: readonly UserChange[], groups: readonly GroupChange[], edges: readonly EdgeChange[]): void {
+  async function queueEmit(
+    users: readonly UserChange[],
+    groups: readonly GroupChange[],
+    edges: readonly EdgeChange[],
+    membersHashes: readonly { groupId: string; hash: string | null }[] = [],
+  ): Promise<void> {
+    // Back-pressure: at most one emit in flight, so memory holds two pages, never a backlog.
+    await inFlight.catch(() => undefined);
     if (emitFailure !== null) throw emitFailure;
-    inFlight = inFlight.then(() => emit(users, groups, edges));
+    inFlight = inFlight.then(() => emit(users, groups, edges, membersHashes));
     inFlight.catch((cause: unknown) => {
       emitFailure ??= cause;
     });
@@ -246,6 +275,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
 
     const clauses: readonly (string | null)[] = mode === 'full' ? [null] : (changes?.clauses ?? []);
     const found = new Set<string>();
+    /** Users that entered the scope in a delta: groups already listing them are re-read too. */
+    const entered: { dn: string; login: string }[] = [];
     let usersRead = 0;
     let idless = 0;
 
@@ -274,29 +305,39 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       }
       for (const id of ids) if (mode === 'delta') found.add(id);
       const ok = mapped.filter((m) => m.ok);
-      const [prev] = await Promise.all([
-        store.loadUsers(ok.map((m) => m.externalId)),
+      // Compare hashes first: the stored state is read only for entries that changed.
+      const [heads] = await Promise.all([
+        store.loadUserHeads(ok.map((m) => m.externalId)),
         mode === 'full' ? scratch.markSeen('user', ids) : undefined,
       ]);
+      const candidates: { m: (typeof ok)[number]; state: UserState; hash: string }[] = [];
+      for (const m of ok) {
+        let state = m.state;
+        const head = heads.get(m.externalId);
+        // "Synchronize only groups" decides after the groups were read: keep its verdict until then.
+        if (profile.policies.onlyGroupMembers && state.enabled && head?.disabledReason === 'not-in-synced-group') {
+          state = { ...state, enabled: false, disabledReason: 'not-in-synced-group' };
+        }
+        const hash = stateHash(state);
+        if (head && head.present && head.hash === hash) continue;
+        candidates.push({ m, state, hash });
+      }
+      const prev = await store.loadUsers(candidates.filter((c) => heads.has(c.m.externalId)).map((c) => c.m.externalId));
       const direct: UserChange[] = [];
       const held: UserChange[] = [];
       const t = now();
-      for (const m of ok) {
-        let state = m.state;
+      for (const { m, state } of candidates) {
         const before = prev.get(m.externalId) ?? null;
-        // "Synchronize only groups" decides after the groups were read: keep its verdict until then.
-        if (profile.policies.onlyGroupMembers && state.enabled && before?.state.disabledReason === 'not-in-synced-group') {
-          state = { ...state, enabled: false, disabledReason: 'not-in-synced-group' };
-        }
         const change = diffUser(before, state, t);
         if (!change) continue;
+        if (mode === 'delta' && (before === null || !before.present)) entered.push({ dn: state.dn, login: state.loginName });
         changedAtOf.set(change.externalId, m.changedAt);
         // Disabling changes wait for the safety decision at the end of the run.
         if (change.disables) held.push(change);
         else direct.push(change);
       }
       await scratch.holdBack(held);
-      queueEmit(direct, [], []);
+      await queueEmit(direct, [], []);
       progress.add(page.length, 'users');
     }
 
@@ -355,7 +396,19 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     if (profile.groups && groupMapping) {
       const groups = profile.groups;
       const groupFilter = groupMapping.filter ?? dialect.defaultGroupFilter;
-      for (const clause of clauses) {
+      // A group may list a user before the user entered the scope (created, back in the filter):
+      // no change of the group marks it, so a delta re-reads the groups naming these users.
+      const memberClauses: string[] = [];
+      for (let i = 0; i < entered.length; i += 50) {
+        const parts = entered.slice(i, i + 50).flatMap((u) =>
+          groupMapping.memberAttributes.map((attribute) =>
+            attribute === 'memberUid' ? `(memberUid=${escapeFilterValue(u.login)})` : `(${attribute}=${escapeFilterValue(u.dn)})`,
+          ),
+        );
+        memberClauses.push(parts.length === 1 ? (parts[0] as string) : `(|${parts.join('')})`);
+      }
+      const groupClauses: readonly (string | null)[] = mode === 'full' ? clauses : [...clauses, ...memberClauses];
+      for (const clause of groupClauses) {
         for await (const page of lookahead(conn.searchPages(
           {
             baseDn: groups.baseDn,
@@ -391,14 +444,15 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
               out.push(change);
             }
           }
-          queueEmit([], out, []);
+          await queueEmit([], out, []);
           progress.add(page.length, 'groups');
         }
+        await flushEmits();
       }
       await flushEmits();
       phaseDone('groups');
       let unresolved = 0;
-      for (const clause of clauses) {
+      for (const clause of groupClauses) {
         for await (const page of lookahead(conn.searchPages(
           {
             baseDn: groups.baseDn,
@@ -422,35 +476,50 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
               logins: members.loginNames.map((l) => l.toLowerCase()),
             });
           }
-          const [known, resolved, previousEdges] = await Promise.all([
-            store.loadGroups(listed.map((g) => g.groupId)),
-            store.resolveMembers(
-              listed.flatMap((g) => g.dns),
-              listed.flatMap((g) => g.logins),
-            ),
-            store.loadEdges(listed.map((g) => g.groupId)),
-          ]);
-          // Edges only for groups the state knows as present (a group whose entry failed mapping keeps its edges).
+          // A group whose member list is unchanged since its edges were last stored (and which had
+          // no unresolved member) is skipped, unless this run changed what DNs resolve to.
+          const known = await store.loadGroups(listed.map((g) => g.groupId));
           const present = listed.filter((g) => known.get(g.groupId)?.state.present === true);
+          const hashes = new Map(present.map((g) => [g.groupId, membersHash(g.dns, g.logins, groupMapping.memberAttributes, groups.nested)]));
+          const work = resolutionChanged ? present : present.filter((g) => known.get(g.groupId)?.membersHash !== hashes.get(g.groupId));
+          const [resolved, previousEdges] = await Promise.all([
+            store.resolveMembers(
+              work.flatMap((g) => g.dns),
+              work.flatMap((g) => g.logins),
+            ),
+            store.loadEdges(work.map((g) => g.groupId)),
+          ]);
           const t = now();
           const edges: EdgeChange[] = [];
-          for (const g of present) {
+          const stored: { groupId: string; hash: string | null }[] = [];
+          for (const g of work) {
             const current: CurrentMember[] = [];
+            let missing = 0;
             for (const dn of g.dns) {
               const member = resolved.byDn.get(dn);
-              if (!member) unresolved++;
+              if (!member) missing++;
               else if (member.memberType === 'user' || groups.nested) current.push(member);
             }
             for (const login of g.logins) {
               const member = resolved.byLogin.get(login);
               if (member) current.push(member);
-              else unresolved++;
+              else missing++;
             }
+            unresolved += missing;
             const diff = diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t);
             edges.push(...diff.added, ...diff.removed);
+            const hash = missing === 0 ? (hashes.get(g.groupId) ?? null) : null;
+            if (hash !== known.get(g.groupId)?.membersHash) stored.push({ groupId: g.groupId, hash });
           }
-          queueEmit([], [], edges);
+          // A page with very large groups is produced in slices: memory follows the slice, not the
+          // page. The member-list hashes go with the last slice, once every edge of the page is stored.
+          const slices = Math.max(1, Math.ceil(edges.length / EDGE_SLICE));
+          for (let i = 0; i < slices; i++) {
+            await queueEmit([], [], edges.slice(i * EDGE_SLICE, (i + 1) * EDGE_SLICE), i === slices - 1 ? stored : []);
+          }
         }
+        // A group matching several delta clauses must see the edges its first reading stored.
+        await flushEmits();
       }
       await flushEmits();
       phaseDone('memberships');
@@ -459,6 +528,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
 
     // ---- removals: decided only on a complete read ----
     const removedGroups: StoredGroup[] = [];
+    const goneMembers: string[] = [];
     if (idless > 0) {
       complete = false;
       incompleteReason = `${idless} entries had no ${userMapping.externalId}: absence cannot be decided`;
@@ -498,6 +568,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           )
           .filter((c): c is UserChange => c !== null);
         await scratch.holdBack(changesOut);
+        // A user that left the profile's scope keeps no direct edges (without refint a group may still list it).
+        goneMembers.push(...changesOut.filter((c) => !c.present).map((c) => c.externalId));
       }
       for (let after = ''; ; ) {
         const rows = await scratch.unseen('group', after, REMOVAL_PAGE);
@@ -529,9 +601,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       for (const g of [...deletedGroups.values(), ...leftGroups.values()]) if (g.present) removedGroups.push(g);
       // Refint rewrites `member` when a member is deleted without touching the group's
       // modifyTimestamp or entryCSN: derive those edge removals from the state.
-      const gone = [...deletedUsers.keys(), ...leftUsers.keys()];
-      const stale = await store.edgesTouching(gone);
-      await emit([], [], stale.map((e) => removeEdge(e, t)));
+      // Applied with the removals, after the safety decision.
+      goneMembers.push(...deletedUsers.keys(), ...leftUsers.keys());
     }
 
     if (complete) {
@@ -554,6 +625,11 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           if (page.length === 0) break;
           after = page[page.length - 1]?.externalId as string;
           await emit(page, [], []);
+        }
+        for (let i = 0; i < goneMembers.length; i += REMOVAL_PAGE) {
+          const stale = await store.edgesTouching(goneMembers.slice(i, i + REMOVAL_PAGE));
+          const t = now();
+          await emit([], [], stale.map((e) => removeEdge(e, t)));
         }
         for (let i = 0; i < removedGroups.length; i += REMOVAL_PAGE) {
           const chunk = removedGroups.slice(i, i + REMOVAL_PAGE);
@@ -583,7 +659,12 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     status = 'failed';
     complete = false;
     const code = errorCode(err) ?? 'RUN_FAILED';
-    reason = code === 'RUN_ABORTED' ? 'aborted: shutting down' : `incomplete read: ${err.message}; nothing removed or disabled`;
+    reason =
+      code === 'RUN_ABORTED'
+        ? 'aborted: shutting down'
+        : code.startsWith('LDAP_')
+          ? `incomplete read: ${err.message}; nothing removed or disabled`
+          : `${code}: ${err.message}; the state was not advanced past what Kafka acknowledged`;
     // A failure to deliver or to store is not an entry error; record it with its code.
     recordError({ dn: null, code, message: err.message });
     logger.error({ err }, 'sync run failed');
@@ -611,6 +692,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     cursorAfter: status === 'succeeded' ? cursorAfter : cursorBefore,
   };
   if (!deps.dryRun) {
+    await store.analyzeIfWritten().catch((cause: unknown) => logger.warn({ err: toError(cause) }, 'analyze of the state tables failed'));
     await sink.sendRun(summary);
     await store.checkpoint({
       profile: {

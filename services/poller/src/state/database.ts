@@ -127,6 +127,7 @@ export async function ensureSchema(database: PollerDatabase): Promise<void> {
       state jsonb not null,
       primary key (profile_id, kind, external_id)
     )`);
+    await tx.query(`alter table ${s}.entity add column if not exists members_hash text`);
     await tx.query(`create index if not exists entity_dn_idx on ${s}.entity (profile_id, dn_norm) where present`);
     await tx.query(`create index if not exists entity_login_idx on ${s}.entity (profile_id, login_norm) where present and kind = 'user'`);
     await tx.query(`create table if not exists ${s}.edge (

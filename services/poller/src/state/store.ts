@@ -20,6 +20,8 @@ export type Checkpoint = {
   readonly users?: readonly UserChange[];
   readonly groups?: readonly GroupChange[];
   readonly edges?: readonly EdgeChange[];
+  /** Member-list hashes of groups whose edges this checkpoint completes. */
+  readonly membersHashes?: readonly { readonly groupId: string; readonly hash: string | null }[];
   readonly profile?: {
     readonly cursorKind: string | null;
     readonly cursor: string | null;
@@ -33,7 +35,7 @@ export type ResolvedMember = { readonly memberId: string; readonly memberType: M
 
 export type StateStore = ReturnType<typeof createStateStore>;
 
-type EntityRow = { external_id: string; hash: string; version: string; present: boolean; state: unknown };
+type EntityRow = { external_id: string; hash: string; version: string; present: boolean; state: unknown; members_hash?: string | null };
 
 function parseState<T>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
@@ -56,16 +58,28 @@ export function toStoredGroup(row: EntityRow): StoredGroup {
     version: Number(row.version),
     present: row.present,
     state: parseState<GroupState>(row.state),
+    membersHash: row.members_hash ?? null,
   };
 }
 
+/** Rows written between two ANALYZE runs of the state tables. */
+const ANALYZE_EVERY_ROWS = 20_000;
+
 export function createStateStore(db: PollerDatabase, profileId: string) {
   const s = quoteIdent(db.schema);
+  // A first full pass fills the tables faster than autovacuum analyses them; with stale
+  // statistics the planner scans the whole profile for every page (quadratic). Analyse as we go.
+  let writtenSinceAnalyze = 0;
+  async function analyze(): Promise<void> {
+    writtenSinceAnalyze = 0;
+    await db.query(`analyze ${s}.entity`);
+    await db.query(`analyze ${s}.edge`);
+  }
 
   async function loadEntities(kind: 'user' | 'group', ids: readonly string[]): Promise<EntityRow[]> {
     if (ids.length === 0) return [];
     return db.query<EntityRow>(
-      `select external_id, hash, version, present, state from ${s}.entity
+      `select external_id, hash, version, present, state, members_hash from ${s}.entity
         where profile_id = $1 and kind = $2 and external_id = any($3::text[])`,
       [profileId, kind, ids],
     );
@@ -129,6 +143,15 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
         [profileId, JSON.stringify(removed.map((e) => ({ group_id: e.groupId, member_id: e.memberId })))],
       );
     }
+    const hashes = checkpoint.membersHashes ?? [];
+    if (hashes.length > 0) {
+      await tx.query(
+        `update ${s}.entity e set members_hash = r.hash
+           from jsonb_to_recordset($2::jsonb) as r(group_id text, hash text)
+          where e.profile_id = $1 and e.kind = 'group' and e.external_id = r.group_id`,
+        [profileId, JSON.stringify(hashes.map((h) => ({ group_id: h.groupId, hash: h.hash })))],
+      );
+    }
     const p = checkpoint.profile;
     if (p) {
       await tx.query(
@@ -146,6 +169,18 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
     async loadUsers(ids: readonly string[]): Promise<Map<string, StoredUser>> {
       const rows = await loadEntities('user', ids);
       return new Map(rows.map((r) => [r.external_id, toStoredUser(r)]));
+    },
+    /** Hash, presence and disabled reason only: enough to skip unchanged users without their state. */
+    async loadUserHeads(
+      ids: readonly string[],
+    ): Promise<Map<string, { hash: string; present: boolean; disabledReason: string | null }>> {
+      if (ids.length === 0) return new Map();
+      const rows = await db.query<{ external_id: string; hash: string; present: boolean; reason: string | null }>(
+        `select external_id, hash, present, state->>'disabledReason' as reason from ${s}.entity
+          where profile_id = $1 and kind = 'user' and external_id = any($2::text[])`,
+        [profileId, ids],
+      );
+      return new Map(rows.map((r) => [r.external_id, { hash: r.hash, present: r.present, disabledReason: r.reason }]));
     },
     async loadGroups(ids: readonly string[]): Promise<Map<string, StoredGroup>> {
       const rows = await loadEntities('group', ids);
@@ -256,6 +291,12 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
     /** Stores what Kafka acknowledged, in one transaction. */
     async checkpoint(checkpoint: Checkpoint): Promise<void> {
       await db.transaction((tx) => writeCheckpoint(tx, checkpoint));
+      writtenSinceAnalyze += (checkpoint.users?.length ?? 0) + (checkpoint.groups?.length ?? 0) + (checkpoint.edges?.length ?? 0);
+      if (writtenSinceAnalyze >= ANALYZE_EVERY_ROWS) await analyze();
+    },
+    /** Refreshes planner statistics when the run wrote rows since the last analysis. */
+    async analyzeIfWritten(): Promise<void> {
+      if (writtenSinceAnalyze > 0) await analyze();
     },
   };
 }

@@ -1,0 +1,11 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSlapd, slapdInstance, startSlapd } from '../infra/local/openldap.ts';
+import { writeSampleLdif } from '../infra/sample/generate.ts';
+const BASE = 'ou=sample,dc=dirstream,dc=test';
+const instance = slapdInstance({ dir: '/tmp/pt/s100/slapd', port: 38_600 });
+writeFileSync('/tmp/pt/s100/ou.ldif', `dn: ${BASE}\nobjectClass: top\nobjectClass: organizationalUnit\nou: sample\n\n`);
+await writeSampleLdif('/tmp/pt/s100/sample.ldif', { seed: 7, users: 100000, groups: 2000, largeGroups: 3, largeGroupSize: 20000, baseDn: BASE, includeBase: false, disabledShare: 0.02 });
+await createSlapd(instance, ['/tmp/pt/s100/ou.ldif', '/tmp/pt/s100/sample.ldif']);
+await startSlapd(instance);
+console.log('up', instance.url);

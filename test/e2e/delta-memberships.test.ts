@@ -1,0 +1,72 @@
+/**
+ * Two membership cases the convergence oracle found (seeds 1075491027 and 1512601270), pinned as
+ * deterministic tests: after each pass the database's direct memberships equal the ones the
+ * directory states (read with plain ldapsearch).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { annotate, createModel, firstDifference, readDatabase, snapshotDirectory } from '../support/oracle.ts';
+import { createPipeline, describeResult, type Pipeline } from '../support/pipeline.ts';
+
+let pipeline: Pipeline;
+before(async () => {
+  pipeline = await createPipeline({ label: 'delta-members', profile: { users: { disabledFilter: '(employeeType=inactive)' } } });
+});
+after(async () => {
+  await pipeline?.cleanup();
+});
+
+async function syncAndCompare(what: string, full: boolean): Promise<void> {
+  const polled = await pipeline.runPoller(full ? ['--full'] : []);
+  assert.equal(polled.code, 0, describeResult(polled));
+  await pipeline.applyUntilCaughtUp();
+  const snapshot = await snapshotDirectory({
+    url: pipeline.infra.openldap.url,
+    bindDn: pipeline.infra.openldap.adminDn,
+    passwordFile: pipeline.passwordFile,
+    usersBaseDn: pipeline.ldap.peopleDn,
+    groupsBaseDn: pipeline.ldap.groupsDn,
+  });
+  const model = createModel();
+  model.observe(snapshot);
+  const expected = model.expected();
+  const actual = await readDatabase(pipeline.query, pipeline.profileId);
+  // Users that left keep their rows (the model above knows only this snapshot): compare edges only.
+  const difference = firstDifference({ ...expected, users: new Map(), groups: new Map() }, { ...actual, users: new Map(), groups: new Map() });
+  assert.equal(difference === null ? null : annotate(difference, snapshot, expected), null, `${what} (${full ? 'full' : 'delta'} pass)`);
+}
+
+for (const full of [false, true]) {
+  test(`a user disabled and renamed in the same ${full ? 'full' : 'delta'} pass keeps its memberships`, async () => {
+    const { ldap } = pipeline;
+    const suffix = full ? 'f' : 'd';
+    const alice = await ldap.addUser(`alice-${suffix}`);
+    const bob = await ldap.addUser(`bob-${suffix}`);
+    await ldap.addGroup(`team-${suffix}`, [alice, bob]);
+    await syncAndCompare('initial', true);
+
+    await ldap.modify(alice, { employeeType: 'inactive' });
+    await ldap.client.modifyDN(alice, `uid=alice2-${suffix},${ldap.peopleDn}`);
+    // The group changes too, so a delta pass reads it again.
+    await ldap.modify(`cn=team-${suffix},${ldap.groupsDn}`, { description: 'changed' });
+    await syncAndCompare('after disable + rename', full);
+  });
+}
+
+test('a user moved out of the users base and back in gets its memberships back in a delta pass', async () => {
+  const { ldap } = pipeline;
+  const attic = `ou=attic,${ldap.baseDn}`;
+  await ldap.client.add(attic, { objectClass: ['top', 'organizationalUnit'], ou: 'attic' });
+  const carol = await ldap.addUser('carol');
+  const dave = await ldap.addUser('dave');
+  await ldap.addGroup('crew', [carol, dave]);
+  await syncAndCompare('initial', true);
+
+  await ldap.client.modifyDN(carol, `uid=carol,${attic}`);
+  await syncAndCompare('after the move out', false);
+  await syncAndCompare('a full pass while outside', true);
+
+  // Refint rewrites crew's member value back without touching crew's modifyTimestamp/entryCSN.
+  await ldap.client.modifyDN(`uid=carol,${attic}`, carol);
+  await syncAndCompare('after the move back in', false);
+});

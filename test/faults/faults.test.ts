@@ -1,0 +1,120 @@
+/**
+ * The short fault suite (in `npm test`; the long one is faults.long.test.ts): a private slapd with
+ * 3,000 users, the poller and the applier killed with -9 during full syncs, the database's
+ * connections terminated, slapd killed mid-page. After each scenario the database equals the
+ * oracle model, nobody was falsely disabled and each user-disabled transition has exactly one
+ * event ID. Shared servers (Kafka, PostgreSQL) are never restarted here: other files run in parallel.
+ * DIRSTREAM_FAULT_SEED=<n> replays the random timings.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Attribute, Change, Client } from 'ldapts';
+import {
+  chaosApplier,
+  checkScenario,
+  createFaultPipeline,
+  createModel,
+  type FaultPipeline,
+  killPollerRuns,
+  newFigures,
+  pollUntilSucceeded,
+  random,
+  sleep,
+  snapshot,
+  terminateConnections,
+} from './support.ts';
+
+const SEED = Number(process.env.DIRSTREAM_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const rnd = random(SEED);
+const figures = newFigures();
+const model = createModel();
+const mayDisable = new Set<string>();
+const mustDisable = new Set<string>();
+let pipeline: FaultPipeline;
+
+before(async () => {
+  console.log(`# fault seed ${SEED} (replay with DIRSTREAM_FAULT_SEED=${SEED})`);
+  pipeline = await createFaultPipeline('faults', { users: 3_000, groups: 60 });
+});
+after(async () => {
+  console.log(`# figures: ${JSON.stringify(figures)}`);
+  await pipeline?.cleanup();
+});
+
+test('initial full sync with the poller and the applier killed -9', async () => {
+  const applier = chaosApplier(pipeline, { minMs: 800, maxMs: 2_500, rnd, maxKills: 2 }, figures);
+  try {
+    await killPollerRuns(pipeline, { kills: 2, full: true, minMs: 700, maxMs: 1_900, rnd }, figures);
+    await pollUntilSucceeded(pipeline, true, figures);
+  } finally {
+    await applier.stop();
+  }
+  await pipeline.applyUntilCaughtUp([], { timeoutMs: 300_000 });
+  await checkScenario(pipeline, 'initial full sync', model, { mayDisable, mustDisable }, figures);
+  assert.ok(figures.pollerKills >= 1, 'the poller was never killed mid-run');
+});
+
+test('disables, deletions and enables synced through kills and terminated connections', async () => {
+  const before = await snapshot(pipeline);
+  const enabled = [...before.users].filter(([, u]) => u.enabled);
+  const disabled = [...before.users].filter(([, u]) => !u.enabled);
+  const ldap = new Client({ url: pipeline.directory.instance.url });
+  await ldap.bind(pipeline.directory.instance.adminDn, pipeline.directory.instance.adminPassword);
+  try {
+    for (const [id, user] of enabled.slice(0, 40)) {
+      await ldap.modify(user.dn, [new Change({ operation: 'replace', modification: new Attribute({ type: 'employeeType', values: ['inactive'] }) })]);
+      mayDisable.add(id);
+      mustDisable.add(id);
+    }
+    for (const [id, user] of enabled.slice(40, 50)) {
+      await ldap.del(user.dn);
+      mayDisable.add(id);
+      mustDisable.add(id);
+    }
+    for (const [, user] of disabled.slice(0, 10)) {
+      await ldap.modify(user.dn, [new Change({ operation: 'replace', modification: new Attribute({ type: 'employeeType', values: [] }) })]);
+    }
+  } finally {
+    await ldap.unbind();
+  }
+
+  const applier = chaosApplier(pipeline, { minMs: 600, maxMs: 1_500, rnd, maxKills: 2 }, figures);
+  try {
+    await killPollerRuns(pipeline, { kills: 1, full: true, minMs: 600, maxMs: 1_400, rnd }, figures);
+    const running = pipeline.runPoller(['--full']);
+    await sleep(500 + rnd() * 700);
+    await terminateConnections(pipeline, figures);
+    figures.pollerRuns++;
+    if ((await running).code !== 0) await pollUntilSucceeded(pipeline, true, figures);
+  } finally {
+    await applier.stop();
+  }
+  await pipeline.applyUntilCaughtUp([], { timeoutMs: 300_000 });
+  await checkScenario(pipeline, 'changes under kills', model, { mayDisable, mustDisable }, figures);
+});
+
+test('slapd killed mid-page: the run fails, nothing is disabled, the next pass converges', async () => {
+  let hit = false;
+  // Adaptive: too early (nothing read yet) → later; too late (the run finished) → earlier.
+  let delayMs = 900;
+  for (let attempt = 0; attempt < 8 && !hit; attempt++) {
+    const poller = pipeline.startPoller(['--once', '--full']);
+    await sleep(delayMs + rnd() * 200);
+    pipeline.directory.kill();
+    figures.slapdKills++;
+    const result = await poller.exited;
+    await pipeline.directory.start();
+    await pipeline.applyUntilCaughtUp();
+    const [run] = await pipeline.query<{ status: string; read: string }>(
+      `select status, counts->>'entriesRead' as read from sync_runs order by finished_at desc limit 1`,
+    );
+    // Mid-page: the run had read entries, not all of them, and failed.
+    hit = result.code !== 0 && run?.status === 'failed' && Number(run.read) > 0 && Number(run.read) < pipeline.directory.users;
+    if (!hit) delayMs = result.code === 0 ? Math.max(300, delayMs - 250) : delayMs + 250;
+    await checkScenario(pipeline, `slapd killed (attempt ${attempt + 1}, ${hit ? 'mid-page' : `exit ${result.code}, read ${run?.read}`})`, model, { mayDisable, mustDisable }, figures);
+  }
+  assert.ok(hit, 'slapd was never killed in the middle of a paged read');
+  await pollUntilSucceeded(pipeline, true, figures);
+  await pipeline.applyUntilCaughtUp();
+  await checkScenario(pipeline, 'after slapd came back', model, { mayDisable, mustDisable }, figures);
+});

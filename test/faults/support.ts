@@ -1,0 +1,438 @@
+/**
+ * Shared parts of the fault suites (faults.test.ts, short, in `npm test`; faults.long.test.ts,
+ * `npm run test:faults`): a private slapd loaded offline with a sample directory (so it can be
+ * killed mid-page without touching other tests), the pipeline over it, and the checks made after
+ * every scenario — database = oracle model, nobody falsely disabled, each user-disabled
+ * transition published once per event ID.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createCodec, topicNames, type UserLifecycleEvent } from '@dirstream/events';
+import { createKafka, type Infra, loadInfra, readTopics } from '@dirstream/testing';
+import { createSlapd, type SlapdInstance, slapdInstance, slapdPid, startSlapd, stopSlapd } from '../../infra/local/openldap.ts';
+import { type SampleOptions, writeSampleLdif } from '../../infra/sample/generate.ts';
+import { ldapsearch } from '../support/ldif.ts';
+import {
+  annotate,
+  comparableDn,
+  createModel,
+  type DirectorySnapshot,
+  describeState,
+  firstDifference,
+  readDatabase,
+  snapshotDirectory,
+} from '../support/oracle.ts';
+import { type CommandResult, createPipeline, describeResult, type Pipeline, type RunningProcess } from '../support/pipeline.ts';
+
+export const SUFFIX = 'dc=dirstream,dc=test';
+export const PEOPLE = `ou=people,${SUFFIX}`;
+export const GROUPS = `ou=groups,${SUFFIX}`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export type PrivateDirectory = {
+  readonly instance: SlapdInstance;
+  /** The shared infra with `openldap` pointing at this slapd. */
+  readonly infra: Infra;
+  readonly users: number;
+  /** kill -9 slapd (mid-page when a search runs). */
+  kill(): void;
+  start(): Promise<void>;
+  cleanup(): Promise<void>;
+};
+
+/** A private slapd on a free loopback port, loaded offline (slapadd) with a sample directory. */
+export async function createPrivateDirectory(label: string, sample: Partial<SampleOptions>): Promise<PrivateDirectory> {
+  const dir = await mkdtemp(join(tmpdir(), `dirstream-${label}-slapd-`));
+  const instance = slapdInstance({ dir: join(dir, 'slapd'), port: await freePort() });
+  const ldif = join(dir, 'sample.ldif');
+  const options: SampleOptions = {
+    seed: 7,
+    users: 3_000,
+    groups: 60,
+    largeGroups: 0,
+    largeGroupSize: 0,
+    baseDn: SUFFIX,
+    includeBase: false,
+    disabledShare: 0.03,
+    ...sample,
+  };
+  await writeSampleLdif(ldif, options);
+  await createSlapd(instance, [ldif]);
+  await startSlapd(instance);
+  const shared = loadInfra();
+  return {
+    instance,
+    infra: { ...shared, openldap: { ...shared.openldap, url: instance.url, adminDn: instance.adminDn, adminPassword: instance.adminPassword } },
+    users: options.users,
+    kill() {
+      const pid = Number(readFileSync(slapdPid(instance), 'utf8').trim());
+      if (pid > 0) process.kill(pid, 'SIGKILL');
+    },
+    start: () => startSlapd(instance),
+    async cleanup() {
+      await stopSlapd(instance).catch(() => false);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type FaultPipeline = Pipeline & { readonly directory: PrivateDirectory };
+
+export async function createFaultPipeline(label: string, sample: Partial<SampleOptions>): Promise<FaultPipeline> {
+  const directory = await createPrivateDirectory(label, sample);
+  try {
+    const pipeline = await createPipeline({
+      label,
+      infra: directory.infra,
+      partitions: 3,
+      profile: {
+        connection: { pageSize: 500, timeoutMs: 20_000, connectTimeoutMs: 3_000 },
+        users: { baseDn: PEOPLE, disabledFilter: '(employeeType=inactive)' },
+        groups: { baseDn: GROUPS },
+      },
+      applier: { maxBatchSize: 1_000 },
+    });
+    return {
+      ...pipeline,
+      directory,
+      async cleanup() {
+        await pipeline.cleanup();
+        await directory.cleanup();
+      },
+    };
+  } catch (error) {
+    await directory.cleanup();
+    throw error;
+  }
+}
+
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export async function snapshot(pipeline: FaultPipeline): Promise<DirectorySnapshot> {
+  return snapshotDirectory({
+    url: pipeline.directory.instance.url,
+    bindDn: pipeline.directory.instance.adminDn,
+    passwordFile: pipeline.passwordFile,
+    usersBaseDn: PEOPLE,
+    groupsBaseDn: GROUPS,
+  });
+}
+
+/** The events of the entities a difference names, and the runs, to diagnose a failure. */
+export async function history(pipeline: FaultPipeline, difference: string): Promise<string> {
+  const ids = difference.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g) ?? [];
+  if (ids.length === 0) return '';
+  const codec = createCodec();
+  const topics = topicNames(pipeline.prefix);
+  const lines: string[] = [];
+  try {
+    const records = await readTopics(createKafka(pipeline.infra), [topics.users, topics.memberships, topics.syncRuns], { timeoutMs: 60_000 });
+    for (const r of records) {
+      const key = r.key?.toString() ?? '';
+      if (r.topic === topics.syncRuns && r.value !== null) {
+        const e = codec.decode('sync-run', r.value);
+        lines.push(`run ${e.runId.slice(0, 8)} ${e.mode} ${e.status} read=${e.counts.entriesRead} +m${e.counts.membershipsAdded} -m${e.counts.membershipsRemoved}${e.reason ? ` (${e.reason.slice(0, 80)})` : ''}`);
+      } else if (ids.every((id) => key.includes(id))) {
+        if (r.value === null) lines.push(`${r.topic} ${key}: tombstone @${r.offset}`);
+        else if (r.topic === topics.users) {
+          const e = codec.decode('user-event', r.value);
+          lines.push(`user ${e.op} v${e.version} run ${e.source.runId.slice(0, 8)} dn=${e.state.dn} enabled=${e.state.enabled}`);
+        } else {
+          const e = codec.decode('membership-event', r.value);
+          lines.push(`membership ${e.op} v${e.version} run ${e.source.runId.slice(0, 8)} @${r.partition}/${r.offset}`);
+        }
+      } else if (r.topic === topics.users && r.value !== null && ids.some((id) => key.endsWith(id))) {
+        const e = codec.decode('user-event', r.value);
+        lines.push(`user ${e.externalId.slice(0, 8)} ${e.op} v${e.version} run ${e.source.runId.slice(0, 8)} dn=${e.state.dn} enabled=${e.state.enabled}`);
+      }
+    }
+  } catch (error) {
+    lines.push(`(history unavailable: ${String(error)})`);
+  }
+  return `history (topic order per partition):\n  ${lines.join('\n  ')}`;
+}
+
+/** Figures the long suite reports. */
+export type Figures = {
+  pollerKills: number;
+  applierKills: number;
+  slapdKills: number;
+  postgresFaults: number;
+  kafkaRestarts: number;
+  pollerRuns: number;
+  lifecycleEventsChecked: number;
+  duplicateRecords: number;
+  scenarios: number;
+};
+
+export function newFigures(): Figures {
+  return {
+    pollerKills: 0,
+    applierKills: 0,
+    slapdKills: 0,
+    postgresFaults: 0,
+    kafkaRestarts: 0,
+    pollerRuns: 0,
+    lifecycleEventsChecked: 0,
+    duplicateRecords: 0,
+    scenarios: 0,
+  };
+}
+
+/**
+ * Runs `poller --once [--full]` until it exits 0 (a killed or failed run is followed by another);
+ * `attempts` bounds it. Returns the runs' results.
+ */
+export async function pollUntilSucceeded(pipeline: FaultPipeline, full: boolean, figures: Figures, attempts = 8): Promise<CommandResult[]> {
+  const results: CommandResult[] = [];
+  for (let i = 0; i < attempts; i++) {
+    const result = await pipeline.runPoller(full ? ['--full'] : [], { timeoutMs: 600_000 });
+    figures.pollerRuns++;
+    results.push(result);
+    if (result.code === 0) return results;
+    await sleep(1_000);
+  }
+  throw new Error(`the poller did not succeed in ${attempts} runs; last:\n${describeResult(results[results.length - 1] as CommandResult)}`);
+}
+
+/**
+ * `poller --once [--full]` killed with -9 after a random delay in [minMs, maxMs), `kills` times
+ * (a run that finished before its kill counts as a run, not a kill).
+ */
+export async function killPollerRuns(
+  pipeline: FaultPipeline,
+  options: { kills: number; full: boolean; minMs: number; maxMs: number; rnd: () => number },
+  figures: Figures,
+): Promise<void> {
+  let killed = 0;
+  for (let attempt = 0; killed < options.kills && attempt < options.kills * 3; attempt++) {
+    const child = pipeline.startPoller(['--once', ...(options.full ? ['--full'] : [])]);
+    const delay = options.minMs + options.rnd() * (options.maxMs - options.minMs);
+    const finished = await Promise.race([child.exited.then(() => true), sleep(delay).then(() => false)]);
+    figures.pollerRuns++;
+    if (finished) continue;
+    await child.kill('SIGKILL');
+    killed++;
+    figures.pollerKills++;
+  }
+}
+
+/** A background applier that is killed with -9 and restarted at random moments until stopped. */
+export function chaosApplier(pipeline: FaultPipeline, options: { minMs: number; maxMs: number; rnd: () => number; maxKills: number }, figures: Figures) {
+  let current: RunningProcess = pipeline.startApplier();
+  let stopped = false;
+  const loop = (async () => {
+    let kills = 0;
+    while (!stopped && kills < options.maxKills) {
+      await sleep(options.minMs + options.rnd() * (options.maxMs - options.minMs));
+      if (stopped) break;
+      await current.kill('SIGKILL');
+      kills++;
+      figures.applierKills++;
+      current = pipeline.startApplier();
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await current.stop();
+    },
+  };
+}
+
+/** Terminates every other connection to the pipeline's database (the applier's and the poller's). */
+export async function terminateConnections(pipeline: FaultPipeline, figures: Figures): Promise<number> {
+  const rows = await pipeline.query<{ n: string }>(
+    'select count(pg_terminate_backend(pid)) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+  );
+  figures.postgresFaults++;
+  return Number(rows[0]?.n ?? 0);
+}
+
+export type Expectation = {
+  /** Users (entryUUIDs) that may legitimately have been disabled during the scenario. */
+  readonly mayDisable: ReadonlySet<string>;
+  /** Users whose enabled → disabled transition happened (each needs exactly one event ID). */
+  readonly mustDisable: ReadonlySet<string>;
+};
+
+/**
+ * After a scenario: the database equals the oracle model of the directory; no user-disabled event
+ * for a user outside `mayDisable`; one distinct event ID per user-disabled transition.
+ */
+export async function checkScenario(
+  pipeline: FaultPipeline,
+  name: string,
+  model: ReturnType<typeof createModel>,
+  expectation: Expectation,
+  figures: Figures,
+): Promise<void> {
+  const snap = await snapshot(pipeline);
+  model.observe(snap);
+  const expected = model.expected();
+  const actual = await readDatabase(pipeline.query, pipeline.profileId);
+  const difference = firstDifference(expected, actual);
+  if (difference !== null) {
+    throw new Error(`${name}: database ≠ directory model: ${annotate(difference, snap, expected)}\n${await history(pipeline, difference)}`);
+  }
+
+  const codec = createCodec();
+  const records = await readTopics(createKafka(pipeline.infra), [topicNames(pipeline.prefix).userLifecycle], { timeoutMs: 60_000 }).catch(
+    (error: unknown) => {
+      if (String(error).includes('does not host this topic') || String(error).includes('UNKNOWN_TOPIC')) return [];
+      throw error;
+    },
+  );
+  const events = records.filter((r) => r.value !== null).map((r) => codec.decode('user-lifecycle', r.value as Buffer) as UserLifecycleEvent);
+  figures.lifecycleEventsChecked = events.length;
+  const disabled = events.filter((e) => e.type === 'user-disabled');
+  const falsely = disabled.filter((e) => !expectation.mayDisable.has(e.externalId));
+  if (falsely.length > 0) {
+    const e = falsely[0] as UserLifecycleEvent;
+    throw new Error(`${name}: ${falsely.length} users falsely disabled, e.g. ${e.loginName} (${e.externalId}, reason ${e.reason})`);
+  }
+  const idsByUser = new Map<string, Set<string>>();
+  const recordsById = new Map<string, number>();
+  for (const e of disabled) {
+    idsByUser.set(e.externalId, (idsByUser.get(e.externalId) ?? new Set()).add(e.eventId));
+    recordsById.set(e.eventId, (recordsById.get(e.eventId) ?? 0) + 1);
+  }
+  for (const id of expectation.mustDisable) {
+    const ids = idsByUser.get(id)?.size ?? 0;
+    if (ids !== 1) throw new Error(`${name}: user ${id} was disabled once, but ${ids} distinct user-disabled event IDs were published`);
+  }
+  figures.duplicateRecords = [...recordsById.values()].reduce((sum, n) => sum + (n - 1), 0);
+  console.log(
+    `# ${name}: ok — ${describeState(expected)}; ${events.length} lifecycle events (${disabled.length} user-disabled, ${figures.duplicateRecords} re-sent records with an already published event ID)`,
+  );
+  figures.scenarios++;
+}
+
+export { createModel, sleep };
+
+export type DirectoryChanges = { disable?: number; remove?: number; enable?: number; rename?: number; move?: number };
+
+/**
+ * Applies changes to users picked at random from the current directory (never a user touched
+ * before in this file: `touched`); returns who was disabled or deleted (each an enabled → disabled
+ * transition).
+ */
+export async function changeDirectory(
+  pipeline: FaultPipeline,
+  changes: DirectoryChanges,
+  rnd: () => number,
+  touched: Set<string>,
+): Promise<{ disabled: string[]; deleted: string[]; enabled: string[] }> {
+  const { Attribute, Change, Client } = await import('ldapts');
+  const snap = await snapshot(pipeline);
+  const untouched = [...snap.users].filter(([id]) => !touched.has(id));
+  // A seeded shuffle.
+  for (let i = untouched.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [untouched[i], untouched[j]] = [untouched[j] as (typeof untouched)[number], untouched[i] as (typeof untouched)[number]];
+  }
+  const enabled = untouched.filter(([, u]) => u.enabled);
+  const inactive = untouched.filter(([, u]) => !u.enabled);
+  const take = <T>(list: T[], n: number) => list.splice(0, n);
+  const client = new Client({ url: pipeline.directory.instance.url, timeout: 30_000 });
+  await client.bind(pipeline.directory.instance.adminDn, pipeline.directory.instance.adminPassword);
+  const replace = (type: string, values: string[]) => new Change({ operation: 'replace', modification: new Attribute({ type, values }) });
+  const out = { disabled: [] as string[], deleted: [] as string[], enabled: [] as string[] };
+  try {
+    for (const [id, user] of take(enabled, changes.disable ?? 0)) {
+      await client.modify(user.dn, [replace('employeeType', ['inactive'])]);
+      touched.add(id);
+      out.disabled.push(id);
+    }
+    for (const [id, user] of take(enabled, changes.remove ?? 0)) {
+      await client.del(user.dn);
+      touched.add(id);
+      out.deleted.push(id);
+    }
+    for (const [id, user] of take(inactive, changes.enable ?? 0)) {
+      await client.modify(user.dn, [replace('employeeType', [])]);
+      touched.add(id);
+      out.enabled.push(id);
+    }
+    for (const [id, user] of take(enabled, changes.rename ?? 0)) {
+      const parent = user.dn.slice(user.dn.indexOf(',') + 1);
+      // The new RDN keeps its attribute type: dropping the old cn value would leave a person without cn.
+      const rdn = user.dn.toLowerCase().startsWith('cn=') ? `cn=Renamed ${id.slice(0, 8)}` : `uid=renamed-${id.slice(0, 8)}`;
+      await client.modifyDN(user.dn, `${rdn},${parent}`);
+      touched.add(id);
+    }
+    const ous = ['staff', 'contractors', 'sales'].map((ou) => `ou=${ou},${PEOPLE}`);
+    for (const [id, user] of take(enabled, changes.move ?? 0)) {
+      const rdn = user.dn.slice(0, user.dn.indexOf(','));
+      const parent = user.dn.slice(user.dn.indexOf(',') + 1).toLowerCase();
+      const target = ous.find((ou) => ou.toLowerCase() !== parent) as string;
+      await client.modifyDN(user.dn, `${rdn},${target}`);
+      touched.add(id);
+    }
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+  await waitForRefint(pipeline);
+  return out;
+}
+
+/**
+ * OpenLDAP's refint overlay rewrites `member` values in a background task after a modrdn or
+ * delete returns; a read in between sees the old DNs. The crash scenarios wait until every member
+ * value names an existing entry again, so they test crashes, not that lag (which
+ * test/e2e/delta-memberships.test.ts covers on its own).
+ */
+export async function waitForRefint(pipeline: FaultPipeline, timeoutMs = 120_000): Promise<number> {
+  const common = { url: pipeline.directory.instance.url, bindDn: pipeline.directory.instance.adminDn, passwordFile: pipeline.passwordFile };
+  const startedAt = Date.now();
+  for (;;) {
+    const [entries, groups] = await Promise.all([
+      ldapsearch({ ...common, baseDn: SUFFIX, filter: '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))', attributes: ['1.1'] }),
+      ldapsearch({ ...common, baseDn: GROUPS, filter: '(objectClass=groupOfNames)', attributes: ['member'] }),
+    ]);
+    const existing = new Set(entries.map((e) => comparableDn(e.dn)));
+    existing.add(comparableDn(pipeline.directory.instance.adminDn));
+    const dangling = groups.flatMap((g) => g.attributes.get('member') ?? []).filter((dn) => !existing.has(comparableDn(dn))).length;
+    if (dangling === 0) return Date.now() - startedAt;
+    if (Date.now() - startedAt > timeoutMs) throw new Error(`refint did not settle in ${timeoutMs} ms: ${dangling} member values name no entry`);
+    await sleep(500);
+  }
+}
+
+/** Waits until the shared PostgreSQL answers again (after a restart). */
+export async function waitForPostgres(pipeline: FaultPipeline, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await pipeline.query('select 1');
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(500);
+    }
+  }
+}
