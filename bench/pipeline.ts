@@ -234,6 +234,20 @@ async function benchSize(users: number, options: Required<Omit<BenchPipelineOpti
   const dir = mkdtempSync(join(tmpdir(), `dirstream-bench-pipeline-${users}-`));
   const instance = slapdInstance({ dir: join(dir, 'slapd'), port: options.port === 0 ? await freePort() : options.port });
   let pipeline: Pipeline | undefined;
+  const cleanup = async () => {
+    await pipeline?.cleanup().catch(() => undefined);
+    await stopSlapd(instance).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // The private slapd runs detached: Ctrl-C must not leave it (or the database and topics) behind.
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
+    log(`${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     log(`${users} users: generating and loading the directory (slapadd)`);
     const ouFile = join(dir, 'ou.ldif');
@@ -366,9 +380,11 @@ async function benchSize(users: number, options: Required<Omit<BenchPipelineOpti
       applierPeakRssMiB: Math.round((peaks[1] ?? 0) / 1024),
     };
   } finally {
-    await pipeline?.cleanup().catch(() => undefined);
-    await stopSlapd(instance).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    // Interrupted: the handler exits once clean; nothing else (the next size or part) may start.
+    if (interrupted) await new Promise<never>(() => undefined);
+    await cleanup();
   }
 }
 

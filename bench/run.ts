@@ -43,8 +43,15 @@ const { values } = parseArgs({
     events: { type: 'string', default: '500000' },
     'ad-users': { type: 'string', default: '10000' },
     output: { type: 'string', default: join(ROOT, 'bench', 'results.md') },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  console.log(
+    'npm run bench -- [--only poller,applier,ad,pipeline] [--sizes 10000,100000] [--events 500000] [--ad-users 10000] [--output FILE]',
+  );
+  process.exit(0);
+}
 
 const numbers = (text: string) => text.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
 const selected = (values.only === undefined ? [...PARTS] : values.only.split(',').map((s) => s.trim())) as Part[];

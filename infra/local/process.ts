@@ -117,6 +117,8 @@ export function run(
       stderr += chunk.toString();
     });
     child.on('error', reject);
+    // A command that exits before reading its stdin (slapadd with -l) closes the pipe: not an error.
+    child.stdin.on('error', () => {});
     child.on('close', (code) => {
       if (code === 0) resolvePromise({ stdout, stderr });
       else reject(new Error(`${command} ${args.join(' ')} exited ${code}\n${stderr.slice(-4_000)}${stdout.slice(-2_000)}`));

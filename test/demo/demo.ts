@@ -20,7 +20,7 @@
  * Exit 0 only when every step was seen to happen; each wait is bounded and names what it waited for.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -51,8 +51,13 @@ const { values: args } = parseArgs({
     name: { type: 'string', default: 'demo' },
     keep: { type: 'boolean', default: false },
     cleanup: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (args.help) {
+  console.log('npm run demo -- [--users 3000] [--groups 150] [--interval 2] [--timeout S] [--keep] [--name demo] [--cleanup]');
+  process.exit(0);
+}
 
 const USERS = Number(args.users);
 const GROUPS = Number(args.groups);
@@ -77,7 +82,16 @@ class StepFailed extends Error {
   override name = 'StepFailed';
 }
 
-const say = (line = '') => console.log(line);
+let lineOpen = false;
+const say = (line = '') => {
+  console.log(line);
+  lineOpen = false;
+};
+/** Starts a line that the step's outcome completes ("… done"). */
+const progress = (text: string) => {
+  process.stdout.write(text);
+  lineOpen = true;
+};
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const plus = (ms: number) => `(+${(ms / 1000).toFixed(1)} s)`;
 const count = (n: number) => n.toLocaleString('en-US');
@@ -158,11 +172,11 @@ async function main(): Promise<number> {
   const baseDn = `ou=${NAME},${infra.openldap.suffix}`;
   t = Date.now();
   say(`[2/8] directory: ${baseDn}`);
-  process.stdout.write('      removing what a previous demo left … ');
-  const removed = await removeSubtree(access, baseDn);
+  progress('      removing what a previous demo left … ');
+  const removed = await removeSubtree(access, baseDn, { settle: true });
   say(removed > 0 ? `${count(removed)} entries (${seconds(Date.now() - t)})` : 'nothing');
   const seedStarted = Date.now();
-  process.stdout.write('      seeding a sample directory online (ldapts, 4 connections) … ');
+  progress('      seeding a sample directory online (ldapts, 4 connections) … ');
   const largeGroupSize = Math.min(1_000, Math.floor(USERS / 3));
   const seeded = await seedSubtree(access, {
     seed: 42,
@@ -264,7 +278,7 @@ async function main(): Promise<number> {
     say(`      applier pid ${applier.pid}  ${rel(logs.applier)}`);
 
     // 6. Full sync
-    process.stdout.write('[6/8] full sync: waiting for every user, group and membership in PostgreSQL … ');
+    progress('[6/8] full sync: waiting for every user, group and membership in PostgreSQL … ');
     const expectedEnabled = seeded.users.length - disabledAtStart;
     let lastCounts: Counts = { users: 0, enabled: 0, groups: 0, memberships: 0 };
     const full = await waitUntil(
@@ -337,6 +351,7 @@ async function main(): Promise<number> {
     say(`  npm run example:consumer -- --brokers ${infra.kafka.brokers.join(',')} --prefix ${prefix} --from-beginning`);
     say(`  logs: ${rel(logs.poller)}, ${rel(logs.applier)}, ${rel(logs.setup)}, ${rel(logs.infra)}`);
     say();
+    succeeded = true;
     return 0;
   } finally {
     await finish(state);
@@ -356,8 +371,18 @@ type RunState = {
 
 let current: RunState | undefined;
 
-async function finish(state: RunState): Promise<void> {
-  current = undefined;
+let finishing: Promise<void> | undefined;
+let interrupted = false;
+let succeeded = false;
+
+/** Stops (or leaves, --keep) what this run started; once, whoever calls first (the run or Ctrl-C). */
+function finish(state: RunState): Promise<void> {
+  finishing ??= finishOnce(state);
+  return finishing;
+}
+
+async function finishOnce(state: RunState): Promise<void> {
+  if (lineOpen) say();
   await state.watch.stop();
   await state.db.end().catch(() => undefined);
   if (args.keep && !args.cleanup) {
@@ -383,6 +408,7 @@ async function cleanupAll(state: RunState): Promise<void> {
   await removeSubtree(
     { url: infra.openldap.url, adminDn: infra.openldap.adminDn, adminPassword: infra.openldap.adminPassword },
     state.seeded.baseDn,
+    { settle: false },
   ).catch((error: unknown) => say(`cleanup: could not remove ${state.seeded.baseDn}: ${String(error)}`));
   const admin = new pg.Client({ connectionString: infra.postgres.url });
   await admin.connect();
@@ -393,8 +419,9 @@ async function cleanupAll(state: RunState): Promise<void> {
   const topics = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(`${state.prefix}.`));
   if (topics.length > 0) await kafkaAdmin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
   await kafkaAdmin.disconnect();
-  rmSync(STATE, { recursive: true, force: true });
-  say(`--cleanup: removed ${state.seeded.baseDn}, database ${DATABASE}, topics ${state.prefix}.* and ${rel(STATE)}`);
+  // A failed run keeps its logs for the diagnosis.
+  if (succeeded) rmSync(STATE, { recursive: true, force: true });
+  say(`--cleanup: removed ${state.seeded.baseDn}, database ${DATABASE}, topics ${state.prefix}.*${succeeded ? ` and ${rel(STATE)}` : ` (logs kept in ${rel(STATE)})`}`);
 }
 
 type Counts = { users: number; enabled: number; groups: number; memberships: number };
@@ -674,6 +701,7 @@ function stateInfra(): Infra {
 }
 
 process.once('SIGINT', () => {
+  interrupted = true;
   say('\ninterrupted');
   const state = current;
   if (state !== undefined) void finish(state).finally(() => process.exit(130));
@@ -685,9 +713,22 @@ try {
   code = await main();
   say(`demo: every step succeeded (${seconds(Date.now() - started)})`);
 } catch (error) {
+  if (lineOpen) say();
+  // Ctrl-C: the handler finishes and exits; the waits it broke are not the demo's failure.
+  if (interrupted) await new Promise<never>(() => undefined);
   const message = error instanceof Error ? error.message : String(error);
   console.log(`\ndemo FAILED: ${message}`);
   if (!(error instanceof StepFailed) && error instanceof Error && error.stack) console.log(error.stack);
+  for (const service of ['poller', 'applier']) {
+    const file = join(STATE, `${service}.log`);
+    if (!existsSync(file)) continue;
+    // The services' last warnings and errors (pino levels 40+), usually the reason.
+    const problems = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => /"level":(4|5|6)0/.test(line))
+      .slice(-5);
+    if (problems.length > 0) console.log(`last warnings/errors of the ${service}:\n  ${problems.map((l) => l.slice(0, 600)).join('\n  ')}`);
+  }
   console.log(`logs: ${rel(join(STATE, 'poller.log'))}, ${rel(join(STATE, 'applier.log'))}, ${rel(join(STATE, 'setup.log'))}, ${rel(join(STATE, 'infra.log'))}`);
   code = 1;
 }

@@ -57,9 +57,10 @@ function depth(dn: string): number {
 
 /**
  * Deletes `baseDn` and everything below it; returns how many entries went. Groups go first, so
- * refint has no member values left to rewrite when the users are deleted.
+ * refint has no member values left to rewrite when the users are deleted. `settle`: wait until
+ * slapd's refint overlay has caught up (needed when the same DNs are re-created next).
  */
-export async function removeSubtree(access: DirectoryAccess, baseDn: string): Promise<number> {
+export async function removeSubtree(access: DirectoryAccess, baseDn: string, options: { settle: boolean }): Promise<number> {
   const client = await connect(access);
   let dns: string[];
   try {
@@ -78,7 +79,7 @@ export async function removeSubtree(access: DirectoryAccess, baseDn: string): Pr
   const ous = dns.filter((dn) => /^ou=/i.test(dn)).sort((a, b) => depth(b) - depth(a));
   const single = await connect(access);
   try {
-    if (leaves.length > 0) await waitForRefint(single, baseDn);
+    if (options.settle && leaves.length > 0) await waitForRefint(single, baseDn);
     for (const dn of ous) await single.del(dn);
   } finally {
     await single.unbind().catch(() => undefined);

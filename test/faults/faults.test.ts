@@ -8,8 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Attribute, Change, Client } from 'ldapts';
 import {
+  changeDirectory,
   chaosApplier,
   checkScenario,
   createFaultPipeline,
@@ -20,7 +20,6 @@ import {
   pollUntilSucceeded,
   random,
   sleep,
-  snapshot,
   terminateConnections,
 } from './support.ts';
 
@@ -30,6 +29,7 @@ const figures = newFigures();
 const model = createModel();
 const mayDisable = new Set<string>();
 const mustDisable = new Set<string>();
+const touched = new Set<string>();
 let pipeline: FaultPipeline;
 
 before(async () => {
@@ -54,28 +54,11 @@ test('initial full sync with the poller and the applier killed -9', async () => 
   assert.ok(figures.pollerKills >= 1, 'the poller was never killed mid-run');
 });
 
-test('disables, deletions and enables synced through kills and terminated connections', async () => {
-  const before = await snapshot(pipeline);
-  const enabled = [...before.users].filter(([, u]) => u.enabled);
-  const disabled = [...before.users].filter(([, u]) => !u.enabled);
-  const ldap = new Client({ url: pipeline.directory.instance.url });
-  await ldap.bind(pipeline.directory.instance.adminDn, pipeline.directory.instance.adminPassword);
-  try {
-    for (const [id, user] of enabled.slice(0, 40)) {
-      await ldap.modify(user.dn, [new Change({ operation: 'replace', modification: new Attribute({ type: 'employeeType', values: ['inactive'] }) })]);
-      mayDisable.add(id);
-      mustDisable.add(id);
-    }
-    for (const [id, user] of enabled.slice(40, 50)) {
-      await ldap.del(user.dn);
-      mayDisable.add(id);
-      mustDisable.add(id);
-    }
-    for (const [, user] of disabled.slice(0, 10)) {
-      await ldap.modify(user.dn, [new Change({ operation: 'replace', modification: new Attribute({ type: 'employeeType', values: [] }) })]);
-    }
-  } finally {
-    await ldap.unbind();
+test('disables, deletions, enables, renames, moves synced through kills and terminated connections', async () => {
+  const done = await changeDirectory(pipeline, { disable: 40, remove: 10, enable: 10, rename: 10, move: 10 }, rnd, touched);
+  for (const id of [...done.disabled, ...done.deleted]) {
+    mayDisable.add(id);
+    mustDisable.add(id);
   }
 
   const applier = chaosApplier(pipeline, { minMs: 600, maxMs: 1_500, rnd, maxKills: 2 }, figures);

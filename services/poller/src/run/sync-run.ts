@@ -319,7 +319,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           state = { ...state, enabled: false, disabledReason: 'not-in-synced-group' };
         }
         const hash = stateHash(state);
-        if (head && head.present && head.hash === hash) continue;
+        if (head?.present && head.hash === hash) continue;
         candidates.push({ m, state, hash });
       }
       const prev = await store.loadUsers(candidates.filter((c) => heads.has(c.m.externalId)).map((c) => c.m.externalId));
