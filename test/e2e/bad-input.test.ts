@@ -90,6 +90,8 @@ describe('bad directory entries', () => {
     );
     const byDn = new Map(users.map((u) => [u.dn.toLowerCase(), u]));
     const letters = await deadLetters(pipeline);
+    for (const e of run.errors) console.log(`# sync-run error ${e.code}: ${e.dn} — ${e.message}`);
+    for (const l of letters) console.log(`# dead letter ${l.code}: ${l.reason}`);
     const problems: string[] = [];
     const reportedDn = (d: string) => run.errors.some((e) => e.dn !== null && e.dn.toLowerCase() === d.toLowerCase());
     const deadLettered = (login: string) =>
@@ -215,6 +217,7 @@ describe('poison Kafka records', () => {
     assert.equal(users.length, 16, 'nothing from the poison records was applied');
 
     const letters = await deadLetters(pipeline);
+    for (const l of letters) console.log(`# dead letter ${l.sourceTopic}/${l.partition}@${l.offset} ${l.code}: ${l.reason}`);
     const problems: string[] = [];
     for (const s of sent) {
       const letter = letters.find((l) => l.sourceTopic === s.topic && l.partition === s.partition && l.offset === s.offset);

@@ -26,6 +26,7 @@ import {
   random,
   sleep,
   terminateConnections,
+  watchFalseDisables,
   waitForPostgres,
 } from './support.ts';
 
@@ -68,6 +69,7 @@ after(async () => {
 });
 
 test('initial full sync: 6 poller kills, applier killed throughout', async () => {
+  const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = chaosApplier(pipeline, { minMs: 1_500, maxMs: 4_000, rnd, maxKills: 6 }, figures);
   try {
     await killPollerRuns(pipeline, { kills: 6, full: true, minMs: 1_000, maxMs: 6_000, rnd }, figures);
@@ -76,12 +78,14 @@ test('initial full sync: 6 poller kills, applier killed throughout', async () =>
   } finally {
     await applier.stop();
   }
+  figures.disabledSamples += await watch.stop('during the scenario');
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
   await checkScenario(pipeline, 'initial full sync', model, expectation(), figures);
 });
 
 test('disables, deletions, enables, renames, moves: full pass under kills and terminated connections', async () => {
   await change({ disable: 150, remove: 50, enable: 50, rename: 40, move: 40 });
+  const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = chaosApplier(pipeline, { minMs: 1_000, maxMs: 3_000, rnd, maxKills: 5 }, figures);
   try {
     await killPollerRuns(pipeline, { kills: 4, full: true, minMs: 800, maxMs: 3_500, rnd }, figures);
@@ -96,12 +100,14 @@ test('disables, deletions, enables, renames, moves: full pass under kills and te
   } finally {
     await applier.stop();
   }
+  figures.disabledSamples += await watch.stop('during the scenario');
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
   await checkScenario(pipeline, 'changes, full pass', model, expectation(), figures);
 });
 
 test('changes through delta passes with kills', async () => {
   await change({ disable: 80, remove: 20, enable: 20, rename: 20, move: 20 });
+  const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = chaosApplier(pipeline, { minMs: 800, maxMs: 2_000, rnd, maxKills: 3 }, figures);
   try {
     await killPollerRuns(pipeline, { kills: 2, full: false, minMs: 500, maxMs: 1_200, rnd }, figures);
@@ -110,12 +116,14 @@ test('changes through delta passes with kills', async () => {
   } finally {
     await applier.stop();
   }
+  figures.disabledSamples += await watch.stop('during the scenario');
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
   await checkScenario(pipeline, 'changes, delta passes', model, expectation(), figures);
 });
 
 test('PostgreSQL restarted while the poller and the applier work', { skip: !SHARED && 'DIRSTREAM_FAULTS_SHARED=0' }, async () => {
   await change({ disable: 60, remove: 10, enable: 10 });
+  const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = pipeline.startApplier();
   try {
     const running = pipeline.runPoller(['--full'], { timeoutMs: 600_000 });
@@ -132,12 +140,14 @@ test('PostgreSQL restarted while the poller and the applier work', { skip: !SHAR
   } finally {
     await applier.stop();
   }
+  figures.disabledSamples += await watch.stop('during the scenario');
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
   await checkScenario(pipeline, 'PostgreSQL restart', model, expectation(), figures);
 });
 
 test('Kafka broker restarted while the poller and the applier work', { skip: !SHARED && 'DIRSTREAM_FAULTS_SHARED=0' }, async () => {
   await change({ disable: 60, remove: 10, enable: 10 });
+  const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = pipeline.startApplier();
   let applierSurvived = true;
   let applierOutput = '';
@@ -156,6 +166,7 @@ test('Kafka broker restarted while the poller and the applier work', { skip: !SH
   } finally {
     await applier.stop();
   }
+  figures.disabledSamples += await watch.stop('during the scenario');
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
   await checkScenario(pipeline, 'Kafka restart', model, expectation(), figures);
   assert.ok(applierSurvived, `the applier exited during the broker restart (issue 5: a broker outage is waited out):\n${applierOutput}`);
@@ -163,6 +174,7 @@ test('Kafka broker restarted while the poller and the applier work', { skip: !SH
 
 test('slapd killed mid-page three times: each run fails, nobody is disabled, then the pass converges', async () => {
   // No pending directory change: any user-disabled event or row change from a killed read is false.
+  const watch = await watchFalseDisables(pipeline, mayDisable);
   let hits = 0;
   let delayMs = 1_500;
   for (let attempt = 0; attempt < 10 && hits < 3; attempt++) {
@@ -184,6 +196,7 @@ test('slapd killed mid-page three times: each run fails, nobody is disabled, the
     await checkScenario(pipeline, `slapd kill ${attempt + 1} (${what})`, model, expectation(), figures);
   }
   assert.ok(hits >= 1, 'slapd was never killed in the middle of a paged read');
+  figures.disabledSamples += await watch.stop('while slapd was killed');
   await pollUntilSucceeded(pipeline, true, figures);
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
   await checkScenario(pipeline, 'after slapd kills', model, expectation(), figures);

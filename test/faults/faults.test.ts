@@ -21,6 +21,7 @@ import {
   random,
   sleep,
   terminateConnections,
+  watchFalseDisables,
 } from './support.ts';
 
 const SEED = Number(process.env.DIRSTREAM_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -42,6 +43,7 @@ after(async () => {
 });
 
 test('initial full sync with the poller and the applier killed -9', async () => {
+  const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = chaosApplier(pipeline, { minMs: 800, maxMs: 2_500, rnd, maxKills: 2 }, figures);
   try {
     await killPollerRuns(pipeline, { kills: 2, full: true, minMs: 700, maxMs: 1_900, rnd }, figures);
@@ -49,6 +51,7 @@ test('initial full sync with the poller and the applier killed -9', async () => 
   } finally {
     await applier.stop();
   }
+  figures.disabledSamples += await watch.stop('during the scenario');
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 300_000 });
   await checkScenario(pipeline, 'initial full sync', model, { mayDisable, mustDisable }, figures);
   assert.ok(figures.pollerKills >= 1, 'the poller was never killed mid-run');
@@ -61,6 +64,7 @@ test('disables, deletions, enables, renames, moves synced through kills and term
     mustDisable.add(id);
   }
 
+  const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = chaosApplier(pipeline, { minMs: 600, maxMs: 1_500, rnd, maxKills: 2 }, figures);
   try {
     await killPollerRuns(pipeline, { kills: 1, full: true, minMs: 600, maxMs: 1_400, rnd }, figures);
@@ -72,11 +76,13 @@ test('disables, deletions, enables, renames, moves synced through kills and term
   } finally {
     await applier.stop();
   }
+  figures.disabledSamples += await watch.stop('during the scenario');
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 300_000 });
   await checkScenario(pipeline, 'changes under kills', model, { mayDisable, mustDisable }, figures);
 });
 
 test('slapd killed mid-page: the run fails, nothing is disabled, the next pass converges', async () => {
+  const watch = await watchFalseDisables(pipeline, mayDisable);
   let hit = false;
   // Adaptive: too early (nothing read yet) → later; too late (the run finished) → earlier.
   let delayMs = 900;
@@ -97,6 +103,7 @@ test('slapd killed mid-page: the run fails, nothing is disabled, the next pass c
     await checkScenario(pipeline, `slapd killed (attempt ${attempt + 1}, ${hit ? 'mid-page' : `exit ${result.code}, read ${run?.read}`})`, model, { mayDisable, mustDisable }, figures);
   }
   assert.ok(hit, 'slapd was never killed in the middle of a paged read');
+  figures.disabledSamples += await watch.stop('while slapd was killed');
   await pollUntilSucceeded(pipeline, true, figures);
   await pipeline.applyUntilCaughtUp();
   await checkScenario(pipeline, 'after slapd came back', model, { mayDisable, mustDisable }, figures);

@@ -15,16 +15,15 @@ import { createCodec, topicNames, type UserLifecycleEvent } from '@dirstream/eve
 import { createKafka, type Infra, loadInfra, readTopics } from '@dirstream/testing';
 import { createSlapd, type SlapdInstance, slapdInstance, slapdPid, startSlapd, stopSlapd } from '../../infra/local/openldap.ts';
 import { type SampleOptions, writeSampleLdif } from '../../infra/sample/generate.ts';
-import { ldapsearch } from '../support/ldif.ts';
 import {
   annotate,
-  comparableDn,
   createModel,
   type DirectorySnapshot,
   describeState,
   firstDifference,
   readDatabase,
   snapshotDirectory,
+  waitForRefint,
 } from '../support/oracle.ts';
 import { type CommandResult, createPipeline, describeResult, type Pipeline, type RunningProcess } from '../support/pipeline.ts';
 
@@ -186,6 +185,8 @@ export type Figures = {
   lifecycleEventsChecked: number;
   duplicateRecords: number;
   scenarios: number;
+  /** Samples of the database's disabled users taken during the scenarios. */
+  disabledSamples: number;
 };
 
 export function newFigures(): Figures {
@@ -199,6 +200,7 @@ export function newFigures(): Figures {
     lifecycleEventsChecked: 0,
     duplicateRecords: 0,
     scenarios: 0,
+    disabledSamples: 0,
   };
 }
 
@@ -396,31 +398,19 @@ export async function changeDirectory(
   } finally {
     await client.unbind().catch(() => undefined);
   }
-  await waitForRefint(pipeline);
+  await settleRefint(pipeline);
   return out;
 }
 
-/**
- * OpenLDAP's refint overlay rewrites `member` values in a background task after a modrdn or
- * delete returns; a read in between sees the old DNs. The crash scenarios wait until every member
- * value names an existing entry again, so they test crashes, not that lag (which
- * test/e2e/delta-memberships.test.ts covers on its own).
- */
-export async function waitForRefint(pipeline: FaultPipeline, timeoutMs = 120_000): Promise<number> {
-  const common = { url: pipeline.directory.instance.url, bindDn: pipeline.directory.instance.adminDn, passwordFile: pipeline.passwordFile };
-  const startedAt = Date.now();
-  for (;;) {
-    const [entries, groups] = await Promise.all([
-      ldapsearch({ ...common, baseDn: SUFFIX, filter: '(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))', attributes: ['1.1'] }),
-      ldapsearch({ ...common, baseDn: GROUPS, filter: '(objectClass=groupOfNames)', attributes: ['member'] }),
-    ]);
-    const existing = new Set(entries.map((e) => comparableDn(e.dn)));
-    existing.add(comparableDn(pipeline.directory.instance.adminDn));
-    const dangling = groups.flatMap((g) => g.attributes.get('member') ?? []).filter((dn) => !existing.has(comparableDn(dn))).length;
-    if (dangling === 0) return Date.now() - startedAt;
-    if (Date.now() - startedAt > timeoutMs) throw new Error(`refint did not settle in ${timeoutMs} ms: ${dangling} member values name no entry`);
-    await sleep(500);
-  }
+/** Waits until refint rewrote every group of the private directory (see oracle.ts waitForRefint). */
+export function settleRefint(pipeline: FaultPipeline): Promise<number> {
+  return waitForRefint({
+    url: pipeline.directory.instance.url,
+    bindDn: pipeline.directory.instance.adminDn,
+    passwordFile: pipeline.passwordFile,
+    baseDn: SUFFIX,
+    placeholders: [pipeline.directory.instance.adminDn],
+  });
 }
 
 /** Waits until the shared PostgreSQL answers again (after a restart). */
@@ -435,4 +425,52 @@ export async function waitForPostgres(pipeline: FaultPipeline, timeoutMs = 120_0
       await sleep(500);
     }
   }
+}
+
+/**
+ * "No user falsely disabled at any moment", on the database side: samples the disabled users of
+ * the profile every 300 ms while a scenario runs. A user may be disabled if it was disabled in the
+ * directory or in the database when the scenario started (a user being re-enabled stays disabled
+ * until its event is applied) or is in `mayDisable` (the scenario disabled or deleted it).
+ * Sampling errors (connections being terminated, PostgreSQL restarting) are skipped.
+ */
+export async function watchFalseDisables(pipeline: FaultPipeline, mayDisable: ReadonlySet<string>) {
+  const before = await snapshot(pipeline);
+  const allowed = new Set([...before.users].filter(([, u]) => !u.enabled).map(([id]) => id));
+  const stored = await pipeline
+    .query<{ external_id: string }>('select external_id from users where profile_id = $1 and not enabled', [pipeline.profileId])
+    .catch(() => []);
+  for (const row of stored) allowed.add(row.external_id);
+  const violations = new Map<string, string>();
+  let samples = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const rows = await pipeline.query<{ external_id: string; login_name: string }>(
+          'select external_id, login_name from users where profile_id = $1 and not enabled',
+          [pipeline.profileId],
+        );
+        samples++;
+        for (const row of rows) {
+          if (!allowed.has(row.external_id) && !mayDisable.has(row.external_id)) violations.set(row.external_id, row.login_name);
+        }
+      } catch {
+        // the database is being faulted: the next sample will tell
+      }
+      await sleep(300);
+    }
+  })();
+  return {
+    /** Stops sampling; throws if any user was seen disabled without reason. */
+    async stop(name: string): Promise<number> {
+      stopped = true;
+      await loop;
+      if (violations.size > 0) {
+        const [id, login] = [...violations][0] as [string, string];
+        throw new Error(`${name}: ${violations.size} users were disabled in the database at some moment without reason, e.g. ${login} (${id})`);
+      }
+      return samples;
+    },
+  };
 }

@@ -63,6 +63,8 @@ export type LdapSearchOptions = {
   readonly attributes: readonly string[];
   readonly pageSize?: number;
   readonly timeoutMs?: number;
+  /** Extra environment for ldapsearch, e.g. LDAPTLS_CACERT for an ldaps:// URL. */
+  readonly env?: Readonly<Record<string, string>>;
 };
 
 /** Runs `ldapsearch -x -LLL` (paged) and parses the result. Rejects on a non-zero exit. */
@@ -88,7 +90,7 @@ export function ldapsearch(options: LdapSearchOptions): Promise<LdifEntry[]> {
     ...options.attributes,
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn('ldapsearch', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ldapsearch', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
     const out: Buffer[] = [];
     let err = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);

@@ -14,7 +14,7 @@
  * - direct memberships: each `member` DN of a group that is a user or a group of the snapshot
  *   (anything else, e.g. the refint placeholder cn=admin, is dangling and ignored).
  */
-import { ldapsearch } from './ldif.ts';
+import { type LdifEntry, ldapsearch } from './ldif.ts';
 
 export type ExpectedUser = {
   readonly loginName: string;
@@ -75,33 +75,64 @@ export type SnapshotOptions = {
   readonly passwordFile: string;
   readonly usersBaseDn: string;
   readonly groupsBaseDn: string;
+  /** `active-directory`: objectGUID, sAMAccountName, userAccountControl bit 0x2 (default openldap). */
+  readonly dialect?: 'openldap' | 'active-directory';
+  readonly env?: Readonly<Record<string, string>>;
 };
 
+/** objectGUID bytes → the canonical string: the first three fields little-endian (MS-DTYP 2.3.4). */
+export function guidString(bytes: Buffer): string {
+  const hex = (b: Buffer) => b.toString('hex');
+  const le = (start: number, length: number) => hex(Buffer.from(bytes.subarray(start, start + length)).reverse());
+  return `${le(0, 4)}-${le(4, 2)}-${le(6, 2)}-${hex(bytes.subarray(8, 10))}-${hex(bytes.subarray(10, 16))}`;
+}
+
+const DIALECTS = {
+  openldap: {
+    usersFilter: '(objectClass=inetOrgPerson)',
+    userAttributes: ['entryUUID', 'uid', 'cn', 'displayName', 'employeeType'],
+    groupsFilter: '(objectClass=groupOfNames)',
+    groupAttributes: ['entryUUID', 'cn', 'member'],
+    id: (e: LdifEntry) => e.attributes.get('entryuuid')?.[0],
+    login: (e: LdifEntry) => e.attributes.get('uid')?.[0],
+    name: (e: LdifEntry) => e.attributes.get('displayname')?.[0] ?? e.attributes.get('cn')?.[0],
+    enabled: (e: LdifEntry) => !(e.attributes.get('employeetype') ?? []).some((v) => v.toLowerCase() === 'inactive'),
+  },
+  'active-directory': {
+    usersFilter: '(&(objectCategory=person)(objectClass=user))',
+    userAttributes: ['objectGUID', 'sAMAccountName', 'displayName', 'cn', 'name', 'userAccountControl'],
+    groupsFilter: '(objectClass=group)',
+    groupAttributes: ['objectGUID', 'cn', 'member'],
+    id: (e: LdifEntry) => {
+      const raw = e.raw.get('objectguid')?.[0];
+      return raw === undefined ? undefined : guidString(raw);
+    },
+    login: (e: LdifEntry) => e.attributes.get('samaccountname')?.[0],
+    name: (e: LdifEntry) => e.attributes.get('displayname')?.[0] ?? e.attributes.get('cn')?.[0] ?? e.attributes.get('name')?.[0],
+    enabled: (e: LdifEntry) => (Number(e.attributes.get('useraccountcontrol')?.[0] ?? 0) & 0x2) === 0,
+  },
+} as const;
+
 export async function snapshotDirectory(options: SnapshotOptions): Promise<DirectorySnapshot> {
-  const common = { url: options.url, bindDn: options.bindDn, passwordFile: options.passwordFile };
+  const d = DIALECTS[options.dialect ?? 'openldap'];
+  const common = { url: options.url, bindDn: options.bindDn, passwordFile: options.passwordFile, ...(options.env ? { env: options.env } : {}) };
   const [userEntries, groupEntries] = await Promise.all([
-    ldapsearch({
-      ...common,
-      baseDn: options.usersBaseDn,
-      filter: '(objectClass=inetOrgPerson)',
-      attributes: ['entryUUID', 'uid', 'cn', 'displayName', 'employeeType'],
-    }),
-    ldapsearch({ ...common, baseDn: options.groupsBaseDn, filter: '(objectClass=groupOfNames)', attributes: ['entryUUID', 'cn', 'member'] }),
+    ldapsearch({ ...common, baseDn: options.usersBaseDn, filter: d.usersFilter, attributes: d.userAttributes }),
+    ldapsearch({ ...common, baseDn: options.groupsBaseDn, filter: d.groupsFilter, attributes: d.groupAttributes }),
   ]);
   const users = new Map<string, SnapshotUser>();
   const byDn = new Map<string, { id: string; type: 'user' | 'group' }>();
   for (const entry of userEntries) {
-    const id = entry.attributes.get('entryuuid')?.[0];
-    const login = entry.attributes.get('uid')?.[0];
-    const name = entry.attributes.get('displayname')?.[0] ?? entry.attributes.get('cn')?.[0];
+    const id = d.id(entry);
+    const login = d.login(entry);
+    const name = d.name(entry);
     if (id === undefined || login === undefined || name === undefined) continue; // not a valid user
-    const enabled = !(entry.attributes.get('employeetype') ?? []).some((v) => v.toLowerCase() === 'inactive');
-    users.set(id, { loginName: login, displayName: name, enabled, dn: entry.dn });
+    users.set(id, { loginName: login, displayName: name, enabled: d.enabled(entry), dn: entry.dn });
     byDn.set(comparableDn(entry.dn), { id, type: 'user' });
   }
   const groups = new Map<string, { name: string; dn: string }>();
   for (const entry of groupEntries) {
-    const id = entry.attributes.get('entryuuid')?.[0];
+    const id = d.id(entry);
     const name = entry.attributes.get('cn')?.[0];
     if (id === undefined || name === undefined) continue;
     groups.set(id, { name, dn: entry.dn });
@@ -109,7 +140,7 @@ export async function snapshotDirectory(options: SnapshotOptions): Promise<Direc
   }
   const edges = new Map<string, 'user' | 'group'>();
   for (const entry of groupEntries) {
-    const id = entry.attributes.get('entryuuid')?.[0];
+    const id = d.id(entry);
     if (id === undefined || !groups.has(id)) continue;
     for (const memberDn of entry.attributes.get('member') ?? []) {
       const member = byDn.get(comparableDn(memberDn));
@@ -117,6 +148,34 @@ export async function snapshotDirectory(options: SnapshotOptions): Promise<Direc
     }
   }
   return { users, groups, edges };
+}
+
+/**
+ * OpenLDAP's refint overlay rewrites `member` values in a background task after a modrdn or
+ * delete has returned. Until it is done a group still names the old DN, and if the group itself is
+ * renamed first, refint's rewrite is lost (the value stays dangling). Tests that check the
+ * product's logic, not that race, wait here until every member value below `baseDn` names an
+ * existing entry (or one of `placeholders`). Returns how long it waited.
+ */
+export async function waitForRefint(
+  options: { url: string; bindDn: string; passwordFile: string; baseDn: string; placeholders?: readonly string[] },
+  timeoutMs = 120_000,
+): Promise<number> {
+  const common = { url: options.url, bindDn: options.bindDn, passwordFile: options.passwordFile, baseDn: options.baseDn };
+  const startedAt = Date.now();
+  for (;;) {
+    const [entries, groups] = await Promise.all([
+      ldapsearch({ ...common, filter: '(objectClass=*)', attributes: ['1.1'] }),
+      ldapsearch({ ...common, filter: '(member=*)', attributes: ['member'] }),
+    ]);
+    const existing = new Set([...entries.map((e) => comparableDn(e.dn)), ...(options.placeholders ?? []).map(comparableDn)]);
+    const dangling = groups.flatMap((g) => g.attributes.get('member') ?? []).filter((dn) => !existing.has(comparableDn(dn)));
+    if (dangling.length === 0) return Date.now() - startedAt;
+    if (Date.now() - startedAt > timeoutMs) {
+      throw new Error(`refint did not settle in ${timeoutMs} ms: ${dangling.length} member values name no entry, e.g. ${dangling[0]}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** The expected database, advanced after each successful sync with the directory as it was read. */

@@ -63,6 +63,19 @@ export type PipelineOptions = {
   readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Merged into the `applier` section (groupId and metricsPort 0 are set already). */
   readonly applier?: Record<string, unknown>;
+  /**
+   * Another directory for the profile (e.g. the Samba AD DC): its type, URLs, TLS settings and
+   * service account. Default: the openldap of `infra` with its admin. The subtree is still created
+   * on that openldap (unused then).
+   */
+  readonly directory?: {
+    readonly type: 'openldap' | 'active-directory' | 'ldap';
+    readonly urls: readonly string[];
+    readonly bindDn: string;
+    readonly bindPassword: string;
+    readonly tls?: Record<string, unknown>;
+    readonly pageSize?: number;
+  };
 };
 
 export type CommandResult = { readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stdout: string; readonly stderr: string };
@@ -84,7 +97,7 @@ export type Pipeline = {
   readonly infra: Infra;
   readonly dir: string;
   readonly configPath: string;
-  /** The LDAP admin password, alone in a file (for `ldapsearch -y`). */
+  /** The profile's bind password, alone in a file (for `ldapsearch -y`). */
   readonly passwordFile: string;
   readonly config: DirstreamConfig;
   readonly profileId: string;
@@ -196,7 +209,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     const profileId = options.profileId ?? randomUUID();
     // No trailing newline: the same file serves `ldapsearch -y` (which reads it whole).
     const passwordFile = join(dir, 'ldap-password');
-    await writeFile(passwordFile, infra.openldap.adminPassword, { mode: 0o600 });
+    await writeFile(passwordFile, options.directory?.bindPassword ?? infra.openldap.adminPassword, { mode: 0o600 });
     const raw = {
       logLevel: options.logLevel ?? 'warn',
       kafka: { brokers: [...infra.kafka.brokers], clientId: `dirstream-${label}`, topicPrefix: prefix, partitions: options.partitions ?? 3 },
@@ -206,14 +219,15 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
         {
           id: profileId,
           name: label,
-          directory: 'openldap',
+          directory: options.directory?.type ?? 'openldap',
           connection: {
-            urls: [infra.openldap.url],
-            bindDn: infra.openldap.adminDn,
+            urls: [...(options.directory?.urls ?? [infra.openldap.url])],
+            ...(options.directory?.tls ? { tls: options.directory.tls } : {}),
+            bindDn: options.directory?.bindDn ?? infra.openldap.adminDn,
             bindPassword: { file: 'ldap-password' },
             connectTimeoutMs: 5_000,
             timeoutMs: 30_000,
-            pageSize: 200,
+            pageSize: options.directory?.pageSize ?? 200,
             ...overrides.connection,
           },
           users: { baseDn: ldap.peopleDn, ...overrides.users },

@@ -146,6 +146,12 @@ export const kafkaSchema = z
     topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('dirstream'),
     partitions: z.number().int().positive().default(12),
     replicationFactor: z.number().int().positive().default(1),
+    /**
+     * Largest event record (key + encoded value) the poller produces; a bigger entry is reported
+     * as ENTRY_TOO_LARGE and skipped. Keep it below the topics' max.message.bytes (default 1 MiB).
+     * Unset: 1,000,000 (the poller's default).
+     */
+    maxEventBytes: z.number().int().min(1_024).optional(),
     ssl: z.boolean().default(false),
     sasl: z
       .object({

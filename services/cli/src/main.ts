@@ -9,6 +9,13 @@ import { runCli } from './run.ts';
 /** After the command finished, leaked handles (a client someone forgot to close) get this long. */
 const EXIT_GRACE_MS = 5_000;
 
+// kafkajs 2.2.4's RequestQueue schedules a negative timeout after every response; Node 24 warns
+// about each one (harmless: Node clamps it to 1 ms). Every other warning is still printed.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name !== 'TimeoutNegativeWarning') process.stderr.write(`${warning.name}: ${warning.message}\n`);
+});
+
 const controller = new AbortController();
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals): void => {

@@ -192,6 +192,7 @@ export async function createAdPoller(profile: ProfileConfig, databaseUrl: string
           collected.users.push(...batch.users);
           collected.groups.push(...batch.groups);
           collected.memberships.push(...batch.memberships);
+          return { rejected: [] };
         },
         async sendRun(event) {
           collected.runs.push(event);

@@ -48,6 +48,22 @@ describe('mapUser', () => {
       }
     });
   }
+  for (const [name, attrs, field] of [
+    ['display name', { displayName: 'Nul\u0000Byte' }, 'displayName'],
+    ['extra attribute', { employeeNumber: 'a\u0000b' }, 'attributes.badge'],
+    ['mail', { mail: ['a@x', 'b\u0000@x'] }, 'emails'],
+  ] as const) {
+    it(`a NUL character in the ${name} → entry error naming the field (PostgreSQL cannot store it)`, () => {
+      const m = mapUser(entry({ ...full, ...attrs } as Record<string, string | string[]>), mapping, dialect, false);
+      assert.equal(m.ok, false);
+      if (!m.ok) {
+        assert.equal(m.externalId, 'abc-1', 'the ID is known, so a full pass does not count the entry as gone');
+        assert.equal(m.error.code, 'ENTRY_INVALID_VALUE');
+        assert.equal(m.error.dn, 'uid=a,ou=p,dc=x');
+        assert.match(m.error.message, new RegExp(`^${field.replace('.', '\\.')} contains a NUL`));
+      }
+    });
+  }
   it('binary values are carried base64', () => {
     const m = mapUser(entry({ ...full, employeeNumber: Buffer.from([1, 2, 255]) }), mapping, dialect, false);
     assert.ok(m.ok);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createCodec, type MembershipEvent, topicNames } from '@dirstream/events';
-import { toRecords } from '../src/delivery/sink.ts';
+import { createCodec, type MembershipEvent, topicNames, type UserEvent } from '@dirstream/events';
+import { splitOversized, toRecords } from '../src/delivery/sink.ts';
 import { lookahead } from '../src/directory/lookahead.ts';
 
 const source = { profileId: 'p', directoryType: 'openldap', server: 'ldap://x', position: null, runId: 'r', mode: 'full' } as const;
@@ -30,6 +30,61 @@ describe('toRecords', () => {
       ['p/g/b', 'removed'],
       ['p/g/b', null],
     ]);
+  });
+});
+
+describe('splitOversized', () => {
+  const user = (externalId: string, notes: string): UserEvent => ({
+    eventId: `u-${externalId}`,
+    op: 'created',
+    profileId: 'p',
+    externalId,
+    version: 1,
+    state: {
+      externalId,
+      sid: null,
+      sidHistory: [],
+      dn: `uid=${externalId},ou=people,dc=x`,
+      loginName: externalId,
+      displayName: externalId,
+      givenName: null,
+      surname: null,
+      emails: [],
+      phone: null,
+      title: null,
+      company: null,
+      userPrincipalName: null,
+      enabled: true,
+      disabledReason: null,
+      attributes: { notes: [notes] },
+    },
+    changed: [],
+    rename: null,
+    source,
+    times: { changedAt: null, observedAt: 1, emittedAt: 1 },
+  });
+
+  it('leaves out the events above the limit, reports them with DN and size, and keeps the rest', () => {
+    const codec = createCodec();
+    const small = user('small', 'x');
+    const big = user('big', 'y'.repeat(5_000));
+    const out = splitOversized({ users: [small, big], groups: [], memberships: [edge('added', 'a')] }, codec, 2_000);
+    assert.deepEqual(out.batch.users.map((e) => e.externalId), ['small']);
+    assert.equal(out.batch.memberships.length, 1);
+    assert.equal(out.rejected.length, 1);
+    assert.equal(out.rejected[0]?.kind, 'user');
+    assert.equal(out.rejected[0]?.dn, 'uid=big,ou=people,dc=x');
+    assert.ok((out.rejected[0]?.bytes ?? 0) > 5_000);
+    assert.equal(out.rejected[0]?.limit, 2_000);
+    // The values measured are the values sent (encoded once).
+    const records = toRecords(out.batch, topicNames('t'), codec, out.encoded);
+    assert.equal(records[0]?.messages[0]?.value, out.encoded.get(small));
+  });
+  it('keeps everything at or under the limit', () => {
+    const codec = createCodec();
+    const out = splitOversized({ users: [user('a', 'x')], groups: [], memberships: [] }, codec, 1_000_000);
+    assert.equal(out.rejected.length, 0);
+    assert.equal(out.batch.users.length, 1);
   });
 });
 

@@ -21,14 +21,33 @@ export type EventBatch = {
   readonly memberships: readonly MembershipEvent[];
 };
 
+/** An event left out of a batch because its record is larger than the size limit. */
+export type RejectedEvent = {
+  readonly kind: 'user' | 'group';
+  readonly externalId: string;
+  readonly dn: string | null;
+  /** Key plus encoded value, in bytes. */
+  readonly bytes: number;
+  readonly limit: number;
+};
+
+export type SendResult = { readonly rejected: readonly RejectedEvent[] };
+
 export type EventSink = {
-  /** Resolves once Kafka acknowledged every record (acks = all). */
-  send(batch: EventBatch): Promise<void>;
+  /**
+   * Resolves once Kafka acknowledged every record (acks = all). Events whose record exceeds the
+   * size limit are not sent and come back in `rejected` (nothing of them was produced).
+   */
+  send(batch: EventBatch): Promise<SendResult>;
   sendRun(event: SyncRunEvent): Promise<void>;
 };
 
 /** Records per produce request: keeps requests below the broker's message size limits. */
 const CHUNK = 5_000;
+/** Just under the broker's default `max.message.bytes` (1 MiB + 12). */
+export const DEFAULT_MAX_EVENT_BYTES = 1_000_000;
+/** Per-record overhead in a record batch (length, attributes, deltas, header count), upper bound. */
+const RECORD_OVERHEAD = 32;
 
 /** kafkajs logs through the process's pino logger (its own ERROR lines for retried metadata are debug noise). */
 function kafkaLogCreator(logger: Logger): logCreator {
@@ -58,18 +77,21 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
   return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
 }
 
-export function toRecords(batch: EventBatch, topics: TopicNames, codec: Codec): TopicMessages[] {
+/** Values already encoded (while measuring) by event object, so an event is encoded once. */
+type EncodedCache = WeakMap<object, Buffer>;
+
+export function toRecords(batch: EventBatch, topics: TopicNames, codec: Codec, encoded?: EncodedCache): TopicMessages[] {
   const out: TopicMessages[] = [];
   if (batch.users.length > 0) {
     out.push({
       topic: topics.users,
-      messages: batch.users.map((e) => ({ key: userKey(e.profileId, e.externalId), value: codec.encode('user-event', e) })),
+      messages: batch.users.map((e) => ({ key: userKey(e.profileId, e.externalId), value: encoded?.get(e) ?? codec.encode('user-event', e) })),
     });
   }
   if (batch.groups.length > 0) {
     out.push({
       topic: topics.groups,
-      messages: batch.groups.map((e) => ({ key: groupKey(e.profileId, e.externalId), value: codec.encode('group-event', e) })),
+      messages: batch.groups.map((e) => ({ key: groupKey(e.profileId, e.externalId), value: encoded?.get(e) ?? codec.encode('group-event', e) })),
     });
   }
   if (batch.memberships.length > 0) {
@@ -86,13 +108,73 @@ export function toRecords(batch: EventBatch, topics: TopicNames, codec: Codec): 
   return out;
 }
 
-export function createKafkaSink(options: { producer: Producer; topics: TopicNames; codec: Codec }): EventSink {
+function recordBytes(message: Message): number {
+  const size = (v: Message['key'] | Message['value']) => (v === null || v === undefined ? 0 : Buffer.byteLength(v));
+  return size(message.key) + size(message.value);
+}
+
+/**
+ * Splits a batch into what may be sent and what may not: a user or group event whose record is
+ * above `maxEventBytes` would make the broker refuse the whole request (MESSAGE_TOO_LARGE), so it
+ * is left out and reported instead, and one oversized entry cannot stop the others.
+ */
+export function splitOversized(
+  batch: EventBatch,
+  codec: Codec,
+  maxEventBytes: number,
+): { batch: EventBatch; rejected: RejectedEvent[]; encoded: EncodedCache } {
+  const rejected: RejectedEvent[] = [];
+  const encoded: EncodedCache = new WeakMap();
+  const users = batch.users.filter((e) => {
+    const value = codec.encode('user-event', e);
+    encoded.set(e, value);
+    const bytes = recordBytes({ key: userKey(e.profileId, e.externalId), value });
+    if (bytes <= maxEventBytes) return true;
+    rejected.push({ kind: 'user', externalId: e.externalId, dn: e.state.dn, bytes, limit: maxEventBytes });
+    return false;
+  });
+  const groups = batch.groups.filter((e) => {
+    const value = codec.encode('group-event', e);
+    encoded.set(e, value);
+    const bytes = recordBytes({ key: groupKey(e.profileId, e.externalId), value });
+    if (bytes <= maxEventBytes) return true;
+    rejected.push({ kind: 'group', externalId: e.externalId, dn: e.state.dn, bytes, limit: maxEventBytes });
+    return false;
+  });
+  // Membership events carry IDs only: bounded, never measured.
+  if (rejected.length === 0) return { batch, rejected, encoded };
+  return { batch: { users, groups, memberships: batch.memberships }, rejected, encoded };
+}
+
+/** Consecutive slices of at most CHUNK records and `maxBytes` bytes (a record above it goes alone). */
+function chunks(messages: readonly Message[], maxBytes: number): Message[][] {
+  const out: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = recordBytes(m) + RECORD_OVERHEAD;
+    if (current.length > 0 && (current.length >= CHUNK || bytes + size > maxBytes)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+export function createKafkaSink(options: { producer: Producer; topics: TopicNames; codec: Codec; maxEventBytes?: number }): EventSink {
   const { producer, topics, codec } = options;
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   async function produce(topicMessages: TopicMessages[]): Promise<void> {
     try {
       for (const { topic, messages } of topicMessages) {
-        for (let i = 0; i < messages.length; i += CHUNK) {
-          await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: messages.slice(i, i + CHUNK) }] });
+        // kafkajs puts a request's records for one partition into one record batch, which the
+        // broker measures against max.message.bytes: requests are bounded in bytes too.
+        for (const slice of chunks(messages, maxEventBytes)) {
+          await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: slice }] });
         }
       }
     } catch (cause) {
@@ -100,7 +182,11 @@ export function createKafkaSink(options: { producer: Producer; topics: TopicName
     }
   }
   return {
-    send: (batch) => produce(toRecords(batch, topics, codec)),
+    async send(input) {
+      const { batch, rejected, encoded } = splitOversized(input, codec, maxEventBytes);
+      await produce(toRecords(batch, topics, codec, encoded));
+      return { rejected };
+    },
     sendRun: (event) =>
       produce([{ topic: topics.syncRuns, messages: [{ key: event.profileId, value: codec.encode('sync-run', event) }] }]),
   };
@@ -123,6 +209,7 @@ export function createPlanSink(examplesPerKind = 5) {
       }
       for (const e of batch.groups) note(`group ${e.op}`, `${e.state.name} (${e.state.dn})`);
       for (const e of batch.memberships) note(`membership ${e.op}`, `${e.groupId} ← ${e.memberType} ${e.memberId}`);
+      return { rejected: [] };
     },
     async sendRun() {},
   };

@@ -32,6 +32,31 @@ function missing(entry: LdapEntry, externalId: string | null, attribute: string,
   };
 }
 
+/**
+ * The first field holding a NUL character: PostgreSQL text and jsonb cannot store U+0000, so such
+ * an entry could be emitted but never stored (the poller's state, the applier's tables).
+ */
+function fieldWithNul(state: UserState | GroupState): string | null {
+  for (const [field, value] of Object.entries(state)) {
+    if (typeof value === 'string' && value.includes('\u0000')) return field;
+    if (Array.isArray(value) && value.some((v) => typeof v === 'string' && v.includes('\u0000'))) return field;
+  }
+  for (const [name, list] of Object.entries(state.attributes)) {
+    if (list.some((v) => v.includes('\u0000'))) return `attributes.${name}`;
+  }
+  return null;
+}
+
+function checked<T extends UserState | GroupState>(entry: LdapEntry, externalId: string, state: T, changedAt: number | null): Mapped<T> {
+  const field = fieldWithNul(state);
+  if (field === null) return { ok: true, externalId, state, changedAt };
+  return {
+    ok: false,
+    externalId,
+    error: { dn: entry.dn, code: 'ENTRY_INVALID_VALUE', message: `${field} contains a NUL character, which cannot be stored` },
+  };
+}
+
 export function readExternalId(entry: LdapEntry, attribute: string, dialect: Dialect): string | null {
   const raw = values(entry, attribute)[0];
   if (raw === undefined || raw.length === 0) return null;
@@ -80,12 +105,7 @@ export function mapUser(
     disabledReason: reason,
     attributes,
   };
-  return {
-    ok: true,
-    externalId,
-    state: dialect.enrichUser ? dialect.enrichUser(entry, state) : state,
-    changedAt: parseGeneralizedTime(firstString(entry, mapping.modified)),
-  };
+  return checked(entry, externalId, dialect.enrichUser ? dialect.enrichUser(entry, state) : state, parseGeneralizedTime(firstString(entry, mapping.modified)));
 }
 
 export function mapGroup(entry: LdapEntry, mapping: GroupMapping, dialect: Dialect): Mapped<GroupState> {
@@ -102,10 +122,5 @@ export function mapGroup(entry: LdapEntry, mapping: GroupMapping, dialect: Diale
     present: true,
     attributes: {},
   };
-  return {
-    ok: true,
-    externalId,
-    state: dialect.enrichGroup ? dialect.enrichGroup(entry, state) : state,
-    changedAt: parseGeneralizedTime(firstString(entry, mapping.modified)),
-  };
+  return checked(entry, externalId, dialect.enrichGroup ? dialect.enrichGroup(entry, state) : state, parseGeneralizedTime(firstString(entry, mapping.modified)));
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DirstreamConfig, ProfileConfig } from '@dirstream/config';
-import { createError, toError } from '@dirstream/errors';
+import { createError, isRetriable, toError } from '@dirstream/errors';
 import { createCodec, ensureTopics, topicNames } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
 import type { Producer } from 'kafkajs';
@@ -87,6 +87,27 @@ async function releaseLock(session: Session, profileId: string, logger: Logger):
   await session.release();
 }
 
+const TOPIC_SETUP_ATTEMPTS = 6;
+
+/**
+ * Topic set-up at start: a retriable failure (EVENT_TOPIC_SETUP_FAILED: a busy broker timing out,
+ * topics another poller just created and the broker not describing them yet) is tried again with
+ * backoff before the poller gives up; a misconfigured topic fails at once.
+ */
+async function ensureTopicsPatiently(setup: () => Promise<unknown>, logger: Logger, signal: AbortSignal): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await setup();
+      return;
+    } catch (cause) {
+      if (!isRetriable(cause) || attempt >= TOPIC_SETUP_ATTEMPTS || signal.aborted) throw cause;
+      const waitMs = Math.min(4_000, 250 * 2 ** (attempt - 1));
+      logger.warn({ err: toError(cause), attempt, waitMs }, 'topic set-up failed; retrying');
+      await abortableSleep(waitMs, signal);
+    }
+  }
+}
+
 /**
  * `dirstream poller`: with `once`, one pass per selected profile, ok only when every event was
  * acknowledged and every run succeeded; otherwise every enabled profile on its schedule (a sync
@@ -107,17 +128,27 @@ export async function runPoller(
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, {
-        prefix: config.kafka.topicPrefix,
-        partitions: config.kafka.partitions,
-        replicationFactor: config.kafka.replicationFactor,
-      });
+      await ensureTopicsPatiently(
+        () =>
+          ensureTopics(admin, {
+            prefix: config.kafka.topicPrefix,
+            partitions: config.kafka.partitions,
+            replicationFactor: config.kafka.replicationFactor,
+          }),
+        logger,
+        deps.signal,
+      );
     } finally {
       await admin.disconnect();
     }
     producer = createIdempotentProducer(kafka);
     await producer.connect();
-    const sink = createKafkaSink({ producer, topics: topicNames(config.kafka.topicPrefix), codec: createCodec() });
+    const sink = createKafkaSink({
+      producer,
+      topics: topicNames(config.kafka.topicPrefix),
+      codec: createCodec(),
+      maxEventBytes: config.kafka.maxEventBytes,
+    });
 
     const results = await Promise.all(
       profiles.map((profile) =>

@@ -201,11 +201,20 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     const userEvents: UserEvent[] = users.map((c) => userEvent(c, changedAtOf.get(c.externalId) ?? null, ctx));
     const groupEvents: GroupEvent[] = groups.map((c) => groupEvent(c, changedAtOf.get(c.externalId) ?? null, ctx));
     const membershipEvents: MembershipEvent[] = edges.map((c) => membershipEvent(c, ctx));
-    await sink.send({ users: userEvents, groups: groupEvents, memberships: membershipEvents });
+    const sent = await sink.send({ users: userEvents, groups: groupEvents, memberships: membershipEvents });
     batchNo++;
     await deps.hooks?.afterProduce?.({ batch: batchNo });
-    if (!deps.dryRun) await store.checkpoint({ users, groups, edges, membersHashes });
-    for (const c of users) {
+    // An event above the size limit was not produced, so it is not stored either: the entry
+    // stays as it was and is read and tried again on the next pass.
+    const rejected = sent.rejected;
+    for (const r of rejected) {
+      recordError({ dn: r.dn, code: 'ENTRY_TOO_LARGE', message: `the ${r.kind} event is ${r.bytes} bytes, above the limit of ${r.limit} (kafka.maxEventBytes)` });
+    }
+    const tooLarge = new Set(rejected.map((r) => `${r.kind}:${r.externalId}`));
+    const storedUsers = tooLarge.size === 0 ? users : users.filter((c) => !tooLarge.has(`user:${c.externalId}`));
+    const storedGroups = tooLarge.size === 0 ? groups : groups.filter((c) => !tooLarge.has(`group:${c.externalId}`));
+    if (!deps.dryRun) await store.checkpoint({ users: storedUsers, groups: storedGroups, edges, membersHashes });
+    for (const c of storedUsers) {
       if (c.op === 'created') counts.created++;
       else if (c.op === 'updated') counts.updated++;
       else if (c.op === 'renamed') counts.renamed++;
@@ -213,7 +222,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       else if (c.op === 'disabled') counts.disabled++;
       else if (c.op === 'enabled') counts.enabled++;
     }
-    for (const c of groups) {
+    for (const c of storedGroups) {
       if (c.op === 'created') counts.groupsCreated++;
       else if (c.op === 'removed') counts.groupsRemoved++;
       else counts.groupsUpdated++;
@@ -362,6 +371,34 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       return out;
     }
 
+    /** The normalised DNs the directory holds now for these members (users base, groups base). */
+    async function currentDns(connection: DirectoryConnection, members: readonly EdgeChange[]): Promise<Map<string, string>> {
+      const out = new Map<string, string>();
+      const lookups = [
+        { ids: members.filter((m) => m.memberType === 'user').map((m) => m.memberId), base: profile.users.baseDn, scope: profile.users.scope, attribute: userMapping.externalId },
+        ...(profile.groups && groupMapping
+          ? [{ ids: members.filter((m) => m.memberType === 'group').map((m) => m.memberId), base: profile.groups.baseDn, scope: profile.groups.scope, attribute: groupMapping.externalId }]
+          : []),
+      ];
+      for (const lookup of lookups) {
+        for (const clause of chunkedIdClauses([...new Set(lookup.ids)], (id) => dialect.idFilter(lookup.attribute, id))) {
+          const entries = await connection.searchAll({
+            baseDn: lookup.base,
+            scope: lookup.scope,
+            filter: clause,
+            attributes: [lookup.attribute],
+            binary: dialect.binaryAttributes,
+            ignoreReferrals: dialect.ignoreReferrals,
+          });
+          for (const entry of entries) {
+            const id = readExternalId(entry, lookup.attribute, dialect);
+            if (id !== null) out.set(id, normaliseDn(entry.dn));
+          }
+        }
+      }
+      return out;
+    }
+
     let usersBaseMissing = false;
     for (const clause of clauses) {
       for (const variant of variants) {
@@ -492,13 +529,17 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           const t = now();
           const edges: EdgeChange[] = [];
           const stored: { groupId: string; hash: string | null }[] = [];
+          const diffs: { groupId: string; missingDns: Set<string>; missing: number; added: EdgeChange[]; removed: EdgeChange[] }[] = [];
           for (const g of work) {
             const current: CurrentMember[] = [];
+            const missingDns = new Set<string>();
             let missing = 0;
             for (const dn of g.dns) {
               const member = resolved.byDn.get(dn);
-              if (!member) missing++;
-              else if (member.memberType === 'user' || groups.nested) current.push(member);
+              if (!member) {
+                missing++;
+                missingDns.add(dn);
+              } else if (member.memberType === 'user' || groups.nested) current.push(member);
             }
             for (const login of g.logins) {
               const member = resolved.byLogin.get(login);
@@ -506,10 +547,25 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
               else missing++;
             }
             unresolved += missing;
-            const diff = diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t);
-            edges.push(...diff.added, ...diff.removed);
-            const hash = missing === 0 ? (hashes.get(g.groupId) ?? null) : null;
-            if (hash !== known.get(g.groupId)?.membersHash) stored.push({ groupId: g.groupId, hash });
+            diffs.push({ groupId: g.groupId, missingDns, missing, ...diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t) });
+          }
+          // A member renamed after this run read the users (or refint already rewrote the group
+          // for a rename the state has not seen yet) is listed under a DN the state does not know:
+          // before an edge is removed, the member's current DN is asked from the directory.
+          const doubtful = diffs.filter((d) => d.removed.length > 0 && d.missingDns.size > 0);
+          if (doubtful.length > 0) {
+            const dnOf = await currentDns(conn, doubtful.flatMap((d) => d.removed));
+            for (const d of doubtful) {
+              d.removed = d.removed.filter((e) => {
+                const dn = dnOf.get(e.memberId);
+                return dn === undefined || !d.missingDns.has(dn) || (e.memberType === 'group' && !groups.nested);
+              });
+            }
+          }
+          for (const d of diffs) {
+            edges.push(...d.added, ...d.removed);
+            const hash = d.missing === 0 ? (hashes.get(d.groupId) ?? null) : null;
+            if (hash !== known.get(d.groupId)?.membersHash) stored.push({ groupId: d.groupId, hash });
           }
           // A page with very large groups is produced in slices: memory follows the slice, not the
           // page. The member-list hashes go with the last slice, once every edge of the page is stored.

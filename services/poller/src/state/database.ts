@@ -128,7 +128,13 @@ export async function ensureSchema(database: PollerDatabase): Promise<void> {
       primary key (profile_id, kind, external_id)
     )`);
     await tx.query(`alter table ${s}.entity add column if not exists members_hash text`);
+    // The DN an entity had before its last rename: slapo-refint rewrites group `member` values
+    // asynchronously, so a group read just after a rename may still list the old DN.
+    await tx.query(`alter table ${s}.entity add column if not exists previous_dn_norm text`);
     await tx.query(`create index if not exists entity_dn_idx on ${s}.entity (profile_id, dn_norm) where present`);
+    await tx.query(
+      `create index if not exists entity_previous_dn_idx on ${s}.entity (profile_id, previous_dn_norm) where present and previous_dn_norm is not null`,
+    );
     await tx.query(`create index if not exists entity_login_idx on ${s}.entity (profile_id, login_norm) where present and kind = 'user'`);
     await tx.query(`create table if not exists ${s}.edge (
       profile_id text not null,

@@ -92,6 +92,7 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
         external_id: c.externalId,
         dn: c.state.dn,
         dn_norm: normaliseDn(c.state.dn),
+        previous_dn_norm: c.rename ? normaliseDn(c.rename.previousDn) : null,
         login_norm: c.state.loginName.toLowerCase(),
         hash: c.hash,
         version: c.version,
@@ -104,6 +105,7 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
         external_id: c.externalId,
         dn: c.state.dn,
         dn_norm: normaliseDn(c.state.dn),
+        previous_dn_norm: c.rename ? normaliseDn(c.rename.previousDn) : null,
         login_norm: null,
         hash: c.hash,
         version: c.version,
@@ -114,12 +116,14 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
     ];
     if (entities.length > 0) {
       await tx.query(
-        `insert into ${s}.entity (profile_id, kind, external_id, dn, dn_norm, login_norm, hash, version, enabled, present, state)
-         select $1, r.kind, r.external_id, r.dn, r.dn_norm, r.login_norm, r.hash, r.version, r.enabled, r.present, r.state
-           from jsonb_to_recordset($2::jsonb) as r(kind text, external_id text, dn text, dn_norm text, login_norm text,
-                hash text, version bigint, enabled boolean, present boolean, state jsonb)
+        `insert into ${s}.entity (profile_id, kind, external_id, dn, dn_norm, previous_dn_norm, login_norm, hash, version, enabled, present, state)
+         select $1, r.kind, r.external_id, r.dn, r.dn_norm, r.previous_dn_norm, r.login_norm, r.hash, r.version, r.enabled, r.present, r.state
+           from jsonb_to_recordset($2::jsonb) as r(kind text, external_id text, dn text, dn_norm text, previous_dn_norm text,
+                login_norm text, hash text, version bigint, enabled boolean, present boolean, state jsonb)
          on conflict (profile_id, kind, external_id) do update set
-           dn = excluded.dn, dn_norm = excluded.dn_norm, login_norm = excluded.login_norm, hash = excluded.hash,
+           dn = excluded.dn, dn_norm = excluded.dn_norm,
+           previous_dn_norm = coalesce(excluded.previous_dn_norm, ${s}.entity.previous_dn_norm),
+           login_norm = excluded.login_norm, hash = excluded.hash,
            version = excluded.version, enabled = excluded.enabled, present = excluded.present, state = excluded.state`,
         [profileId, JSON.stringify(entities)],
       );
@@ -199,6 +203,19 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
           [profileId, [...new Set(dns)]],
         );
         for (const r of rows) byDn.set(r.dn_norm, { memberId: r.external_id, memberType: r.kind });
+        // A DN no entity holds now may be the former DN of a renamed entity that refint has not
+        // rewritten in the group yet: it still names that entity (the current holder wins).
+        const stale = [...new Set(dns)].filter((dn) => !byDn.has(dn));
+        if (stale.length > 0) {
+          const former = await db.query<{ previous_dn_norm: string; external_id: string; kind: MemberType }>(
+            `select previous_dn_norm, external_id, kind from ${s}.entity
+              where profile_id = $1 and present and previous_dn_norm = any($2::text[]) order by version desc`,
+            [profileId, stale],
+          );
+          for (const r of former) {
+            if (!byDn.has(r.previous_dn_norm)) byDn.set(r.previous_dn_norm, { memberId: r.external_id, memberType: r.kind });
+          }
+        }
       }
       if (loginNames.length > 0) {
         const rows = await db.query<{ login_norm: string; external_id: string }>(
