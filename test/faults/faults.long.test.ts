@@ -6,13 +6,13 @@
  * mid-page. After every scenario: database = oracle model, nobody falsely disabled (from the
  * user-lifecycle topic), one event ID per user-disabled transition. Prints the figures at the end.
  *
- * It restarts the SHARED PostgreSQL and Kafka: run it alone. DIRSTREAM_FAULTS_SHARED=0 skips
- * those two scenarios; DIRSTREAM_FAULT_SEED=<n> replays the random timings.
+ * PostgreSQL and Kafka are PRIVATE to this file (test/faults/servers.ts: a throw-away cluster and
+ * a single KRaft broker on free ports), so restarting them breaks nothing else on the machine.
+ * DIRSTREAM_FAULT_SEED=<n> replays the random timings; DIRSTREAM_FAULT_USERS sets the size.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { NODE, ROOT } from '../support/pipeline.ts';
+import { type PrivateServer, startPrivateKafka, startPrivatePostgres } from './servers.ts';
 import {
   changeDirectory,
   chaosApplier,
@@ -31,19 +31,21 @@ import {
 } from './support.ts';
 
 const SEED = Number(process.env.DIRSTREAM_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const SHARED = process.env.DIRSTREAM_FAULTS_SHARED !== '0';
 const USERS = Number(process.env.DIRSTREAM_FAULT_USERS ?? 20_000);
 const rnd = random(SEED);
 const figures = newFigures();
 const model = createModel();
 const mayDisable = new Set<string>();
 const mustDisable = new Set<string>();
+const mustEnable = new Set<string>();
 const touched = new Set<string>();
 let pipeline: FaultPipeline;
+let kafka: PrivateServer & { brokers: string[] };
+let postgres: PrivateServer & { url: string };
 const started = Date.now();
 
 function expectation() {
-  return { mayDisable, mustDisable };
+  return { mayDisable, mustDisable, mustEnable };
 }
 
 async function change(changes: Parameters<typeof changeDirectory>[1]): Promise<void> {
@@ -52,20 +54,23 @@ async function change(changes: Parameters<typeof changeDirectory>[1]): Promise<v
     mayDisable.add(id);
     mustDisable.add(id);
   }
-}
-
-function infraCli(...args: string[]): void {
-  const result = spawnSync(NODE, ['infra/local/cli.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
-  if (result.status !== 0) throw new Error(`infra/local/cli.ts ${args.join(' ')} failed: ${result.stderr}`);
+  for (const id of done.enabled) mustEnable.add(id);
 }
 
 before(async () => {
-  console.log(`# long fault seed ${SEED} (replay with DIRSTREAM_FAULT_SEED=${SEED}); shared restarts ${SHARED ? 'on' : 'off'}`);
-  pipeline = await createFaultPipeline('faults-long', { users: USERS, groups: 200, largeGroups: 2, largeGroupSize: 5_000 });
+  console.log(`# long fault seed ${SEED} (replay with DIRSTREAM_FAULT_SEED=${SEED})`);
+  [kafka, postgres] = await Promise.all([startPrivateKafka('faults-long'), startPrivatePostgres('faults-long')]);
+  pipeline = await createFaultPipeline(
+    'faults-long',
+    { users: USERS, groups: 200, largeGroups: 2, largeGroupSize: 5_000 },
+    { kafka: { brokers: kafka.brokers }, postgres: { url: postgres.url } },
+  );
 });
 after(async () => {
   console.log(`# long fault figures after ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(figures)}`);
   await pipeline?.cleanup();
+  await kafka?.stop();
+  await postgres?.stop();
 });
 
 test('initial full sync: 6 poller kills, applier killed throughout', async () => {
@@ -121,15 +126,14 @@ test('changes through delta passes with kills', async () => {
   await checkScenario(pipeline, 'changes, delta passes', model, expectation(), figures);
 });
 
-test('PostgreSQL restarted while the poller and the applier work', { skip: !SHARED && 'DIRSTREAM_FAULTS_SHARED=0' }, async () => {
+test('PostgreSQL restarted while the poller and the applier work', async () => {
   await change({ disable: 60, remove: 10, enable: 10 });
   const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = pipeline.startApplier();
   try {
     const running = pipeline.runPoller(['--full'], { timeoutMs: 600_000 });
     await sleep(1_000 + rnd() * 1_500);
-    const restart = spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', '15', 'main', 'restart'], { encoding: 'utf8', timeout: 120_000 });
-    if (restart.status !== 0) throw new Error(`pg_ctlcluster restart failed: ${restart.stderr}`);
+    await postgres.restart();
     await waitForPostgres(pipeline);
     figures.postgresFaults++;
     figures.pollerRuns++;
@@ -145,7 +149,7 @@ test('PostgreSQL restarted while the poller and the applier work', { skip: !SHAR
   await checkScenario(pipeline, 'PostgreSQL restart', model, expectation(), figures);
 });
 
-test('Kafka broker restarted while the poller and the applier work', { skip: !SHARED && 'DIRSTREAM_FAULTS_SHARED=0' }, async () => {
+test('Kafka broker restarted while the poller and the applier work', async () => {
   await change({ disable: 60, remove: 10, enable: 10 });
   const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = pipeline.startApplier();
@@ -154,9 +158,7 @@ test('Kafka broker restarted while the poller and the applier work', { skip: !SH
   try {
     const running = pipeline.runPoller(['--full'], { timeoutMs: 600_000 });
     await sleep(1_000 + rnd() * 1_500);
-    infraCli('down', 'kafka');
-    await sleep(2_000);
-    infraCli('up', 'kafka');
+    await kafka.restart();
     figures.kafkaRestarts++;
     figures.pollerRuns++;
     if ((await running).code !== 0) await pollUntilSucceeded(pipeline, true, figures);

@@ -30,6 +30,7 @@ const figures = newFigures();
 const model = createModel();
 const mayDisable = new Set<string>();
 const mustDisable = new Set<string>();
+const mustEnable = new Set<string>();
 const touched = new Set<string>();
 let pipeline: FaultPipeline;
 
@@ -53,7 +54,7 @@ test('initial full sync with the poller and the applier killed -9', async () => 
   }
   figures.disabledSamples += await watch.stop('during the scenario');
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 300_000 });
-  await checkScenario(pipeline, 'initial full sync', model, { mayDisable, mustDisable }, figures);
+  await checkScenario(pipeline, 'initial full sync', model, { mayDisable, mustDisable, mustEnable }, figures);
   assert.ok(figures.pollerKills >= 1, 'the poller was never killed mid-run');
 });
 
@@ -63,6 +64,7 @@ test('disables, deletions, enables, renames, moves synced through kills and term
     mayDisable.add(id);
     mustDisable.add(id);
   }
+  for (const id of done.enabled) mustEnable.add(id);
 
   const watch = await watchFalseDisables(pipeline, mayDisable);
   const applier = chaosApplier(pipeline, { minMs: 600, maxMs: 1_500, rnd, maxKills: 2 }, figures);
@@ -78,7 +80,7 @@ test('disables, deletions, enables, renames, moves synced through kills and term
   }
   figures.disabledSamples += await watch.stop('during the scenario');
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 300_000 });
-  await checkScenario(pipeline, 'changes under kills', model, { mayDisable, mustDisable }, figures);
+  await checkScenario(pipeline, 'changes under kills', model, { mayDisable, mustDisable, mustEnable }, figures);
 });
 
 test('slapd killed mid-page: the run fails, nothing is disabled, the next pass converges', async () => {
@@ -100,11 +102,11 @@ test('slapd killed mid-page: the run fails, nothing is disabled, the next pass c
     // Mid-page: the run had read entries, not all of them, and failed.
     hit = result.code !== 0 && run?.status === 'failed' && Number(run.read) > 0 && Number(run.read) < pipeline.directory.users;
     if (!hit) delayMs = result.code === 0 ? Math.max(300, delayMs - 250) : delayMs + 250;
-    await checkScenario(pipeline, `slapd killed (attempt ${attempt + 1}, ${hit ? 'mid-page' : `exit ${result.code}, read ${run?.read}`})`, model, { mayDisable, mustDisable }, figures);
+    await checkScenario(pipeline, `slapd killed (attempt ${attempt + 1}, ${hit ? 'mid-page' : `exit ${result.code}, read ${run?.read}`})`, model, { mayDisable, mustDisable, mustEnable }, figures);
   }
   assert.ok(hit, 'slapd was never killed in the middle of a paged read');
   figures.disabledSamples += await watch.stop('while slapd was killed');
   await pollUntilSucceeded(pipeline, true, figures);
   await pipeline.applyUntilCaughtUp();
-  await checkScenario(pipeline, 'after slapd came back', model, { mayDisable, mustDisable }, figures);
+  await checkScenario(pipeline, 'after slapd came back', model, { mayDisable, mustDisable, mustEnable }, figures);
 });

@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,21 +25,11 @@ import {
   waitForRefint,
 } from '../support/oracle.ts';
 import { type CommandResult, createPipeline, describeResult, type Pipeline, type RunningProcess } from '../support/pipeline.ts';
+import { freePort } from './servers.ts';
 
 export const SUFFIX = 'dc=dirstream,dc=test';
 export const PEOPLE = `ou=people,${SUFFIX}`;
 export const GROUPS = `ou=groups,${SUFFIX}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 export type PrivateDirectory = {
   readonly instance: SlapdInstance;
@@ -91,12 +80,17 @@ export async function createPrivateDirectory(label: string, sample: Partial<Samp
 
 export type FaultPipeline = Pipeline & { readonly directory: PrivateDirectory };
 
-export async function createFaultPipeline(label: string, sample: Partial<SampleOptions>): Promise<FaultPipeline> {
+/** `servers`: other Kafka brokers / PostgreSQL (e.g. the private ones of servers.ts). */
+export async function createFaultPipeline(
+  label: string,
+  sample: Partial<SampleOptions>,
+  servers: { kafka?: Infra['kafka']; postgres?: Infra['postgres'] } = {},
+): Promise<FaultPipeline> {
   const directory = await createPrivateDirectory(label, sample);
   try {
     const pipeline = await createPipeline({
       label,
-      infra: directory.infra,
+      infra: { ...directory.infra, ...servers },
       partitions: 3,
       profile: {
         connection: { pageSize: 500, timeoutMs: 20_000, connectTimeoutMs: 3_000 },
@@ -280,6 +274,8 @@ export type Expectation = {
   readonly mayDisable: ReadonlySet<string>;
   /** Users whose enabled → disabled transition happened (each needs exactly one event ID). */
   readonly mustDisable: ReadonlySet<string>;
+  /** Users the scenarios re-enabled (each needs exactly one user-enabled event ID); none other may be enabled. */
+  readonly mustEnable?: ReadonlySet<string>;
 };
 
 /**
@@ -319,17 +315,30 @@ export async function checkScenario(
   }
   const idsByUser = new Map<string, Set<string>>();
   const recordsById = new Map<string, number>();
-  for (const e of disabled) {
-    idsByUser.set(e.externalId, (idsByUser.get(e.externalId) ?? new Set()).add(e.eventId));
+  for (const e of events) {
+    const key = `${e.type}/${e.externalId}`;
+    idsByUser.set(key, (idsByUser.get(key) ?? new Set()).add(e.eventId));
     recordsById.set(e.eventId, (recordsById.get(e.eventId) ?? 0) + 1);
   }
   for (const id of expectation.mustDisable) {
-    const ids = idsByUser.get(id)?.size ?? 0;
+    const ids = idsByUser.get(`user-disabled/${id}`)?.size ?? 0;
     if (ids !== 1) throw new Error(`${name}: user ${id} was disabled once, but ${ids} distinct user-disabled event IDs were published`);
+  }
+  const enabled = events.filter((e) => e.type === 'user-enabled');
+  if (expectation.mustEnable !== undefined) {
+    const unexpected = enabled.filter((e) => !expectation.mustEnable?.has(e.externalId));
+    if (unexpected.length > 0) {
+      const e = unexpected[0] as UserLifecycleEvent;
+      throw new Error(`${name}: ${unexpected.length} user-enabled events for users nobody enabled, e.g. ${e.loginName} (${e.externalId})`);
+    }
+    for (const id of expectation.mustEnable) {
+      const ids = idsByUser.get(`user-enabled/${id}`)?.size ?? 0;
+      if (ids !== 1) throw new Error(`${name}: user ${id} was enabled once, but ${ids} distinct user-enabled event IDs were published`);
+    }
   }
   figures.duplicateRecords = [...recordsById.values()].reduce((sum, n) => sum + (n - 1), 0);
   console.log(
-    `# ${name}: ok — ${describeState(expected)}; ${events.length} lifecycle events (${disabled.length} user-disabled, ${figures.duplicateRecords} re-sent records with an already published event ID)`,
+    `# ${name}: ok — ${describeState(expected)}; ${events.length} lifecycle events (${disabled.length} user-disabled, ${enabled.length} user-enabled, ${figures.duplicateRecords} re-sent records with an already published event ID)`,
   );
   figures.scenarios++;
 }
