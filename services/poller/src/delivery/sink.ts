@@ -12,6 +12,7 @@ import {
   userKey,
 } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
+import { fastDefaultPartitioner } from './partitioner.ts';
 import { Kafka, type logCreator, logLevel, type Message, type Producer, type TopicMessages } from 'kafkajs';
 
 /** The events of one checkpoint: sent together, acknowledged before the state moves. */
@@ -74,7 +75,7 @@ export function createKafkaClient(config: KafkaConfig, logger: Logger): Kafka {
 
 /** An idempotent producer: no duplicates from retries, per-partition order kept. */
 export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: fastDefaultPartitioner });
 }
 
 /** Values already encoded (while measuring) by event object, so an event is encoded once. */

@@ -184,13 +184,23 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     mode,
   });
 
+  /**
+   * Produces a batch, then (once `stored`, the previous batch's checkpoint, settled) checkpoints
+   * it: a batch is acknowledged before it is stored, and batches are stored in order.
+   * `onAcked` is called once the batch is acknowledged and the previous one stored, before this
+   * checkpoint (on failure the caller calls it).
+   */
   async function emit(
     users: readonly UserChange[],
     groups: readonly GroupChange[],
     edges: readonly EdgeChange[],
     membersHashes: readonly { groupId: string; hash: string | null }[] = [],
+    stored: Promise<void> = Promise.resolve(),
+    onAcked: () => void = () => undefined,
   ): Promise<void> {
     if (users.length === 0 && groups.length === 0 && edges.length === 0) {
+      onAcked();
+      await stored;
       if (membersHashes.length > 0 && !deps.dryRun) await store.checkpoint({ membersHashes });
       return;
     }
@@ -202,8 +212,12 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     const groupEvents: GroupEvent[] = groups.map((c) => groupEvent(c, changedAtOf.get(c.externalId) ?? null, ctx));
     const membershipEvents: MembershipEvent[] = edges.map((c) => membershipEvent(c, ctx));
     const sent = await sink.send({ users: userEvents, groups: groupEvents, memberships: membershipEvents });
+    await stored;
     batchNo++;
     await deps.hooks?.afterProduce?.({ batch: batchNo });
+    // The next batch is produced while this one is checkpointed (not earlier: a crash right after
+    // this acknowledgement leaves only this batch acknowledged and not stored).
+    onAcked();
     // An event above the size limit was not produced, so it is not stored either: the entry
     // stays as it was and is read and tried again on the next pass.
     const rejected = sent.rejected;
@@ -235,9 +249,12 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     for (const c of groups) changedAtOf.delete(c.externalId);
   }
 
-  // Page N is produced and checkpointed while page N+1 is read and diffed; emits stay in order
-  // (each waits for the previous one) and a phase ends only when its emits are all stored.
+  // Page N is checkpointed while page N+1 is produced and page N+2 is read and diffed; produces
+  // and checkpoints each stay in order (each waits for the previous one), a checkpoint follows its
+  // own acknowledgement, a produce follows the checkpoint before the previous batch, and a phase
+  // ends only when its emits are all stored.
   let inFlight: Promise<void> = Promise.resolve();
+  let producing: Promise<void> = Promise.resolve();
   let emitFailure: unknown = null;
   async function queueEmit(
     users: readonly UserChange[],
@@ -245,12 +262,15 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     edges: readonly EdgeChange[],
     membersHashes: readonly { groupId: string; hash: string | null }[] = [],
   ): Promise<void> {
-    // Back-pressure: at most one emit in flight, so memory holds two pages, never a backlog.
-    await inFlight.catch(() => undefined);
+    // Back-pressure: one batch producing and one checkpointing, never a backlog.
+    await producing;
     if (emitFailure !== null) throw emitFailure;
-    inFlight = inFlight.then(() => emit(users, groups, edges, membersHashes));
+    const { promise: acked, resolve: onAcked } = Promise.withResolvers<void>();
+    producing = acked;
+    inFlight = emit(users, groups, edges, membersHashes, inFlight, onAcked);
     inFlight.catch((cause: unknown) => {
       emitFailure ??= cause;
+      onAcked();
     });
   }
   async function flushEmits(): Promise<void> {
