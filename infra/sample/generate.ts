@@ -35,7 +35,8 @@ export const DEFAULT_SAMPLE: SampleOptions = {
 /** The filter matching disabled users in sample directories. */
 export const SAMPLE_DISABLED_FILTER = '(employeeType=inactive)';
 
-function mulberry32(seed: number): () => number {
+/** mulberry32: a small seedable PRNG (same seed → same sequence). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

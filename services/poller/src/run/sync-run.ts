@@ -522,13 +522,14 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           },
           signal,
         ))) {
-          const listed: { groupId: string; dns: string[]; logins: string[] }[] = [];
+          const listed: { groupId: string; groupDn: string; dns: string[]; logins: string[] }[] = [];
           for (const entry of page) {
             const groupId = readExternalId(entry, groupMapping.externalId, dialect);
             if (groupId === null) continue;
             const members = await dialect.readMembers(entry, groupMapping, conn);
             listed.push({
               groupId,
+              groupDn: entry.dn,
               dns: members.dns.map(normaliseDn),
               logins: members.loginNames.map((l) => l.toLowerCase()),
             });
@@ -567,6 +568,12 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
               else missing++;
             }
             unresolved += missing;
+            // Members outside the synced users and groups (another OU, computers, a dangling DN
+            // the server kept) are normal in real directories: reported per group, not errors.
+            if (missing > 0) {
+              const example = missingDns.values().next().value ?? g.logins.find((l) => !resolved.byLogin.has(l));
+              logger.info({ dn: g.groupDn, unresolved: missing, example }, 'group members outside the synced users and groups were skipped');
+            }
             diffs.push({ groupId: g.groupId, missingDns, missing, ...diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t) });
           }
           // A member renamed after this run read the users (or refint already rewrote the group
@@ -599,7 +606,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       }
       await flushEmits();
       phaseDone('memberships');
-      if (unresolved > 0) logger.debug({ unresolved }, 'member values outside the synced users and groups were skipped');
+      if (unresolved > 0) logger.info({ unresolved }, 'member values outside the synced users and groups were skipped in total');
     }
 
     // ---- removals: decided only on a complete read ----
