@@ -11,6 +11,7 @@ import type {
 import { createCodec, ensureTopics, topicNames } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
 import type { Admin, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
 import { type ApplyInput, applyBatch } from './apply.ts';
 import { backoffMs, failureCode, isDataError, sleep } from './classify.ts';
 import { closeDatabase, type Database, migrate, openDatabase, query, withTransaction } from './database.ts';
@@ -183,7 +184,9 @@ export async function runApplier(deps: RunApplierDeps, options: RunApplierOption
       }),
     );
 
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    // Explicitly the Java-compatible murmur2 partitioner (kafkajs' default since 2.0, named to
+    // silence its start-up warning): the same key lands where other clients put it.
+    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await patiently('kafka producer', () => producer.connect());
     cleanups.push(() => producer.disconnect());
 
