@@ -9,7 +9,6 @@
  *
  * Needs Kafka and PostgreSQL from `npm run infra:up`. Prints a markdown table.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +33,7 @@ import {
   stopSambaDc,
 } from '../infra/local/samba.ts';
 import { type AdFixtureOptions, fixtureUserLogin } from '../infra/sample/ad-fixture.ts';
+import { runBenchChild, timeCommand } from './child.ts';
 
 export type AdBenchRow = {
   readonly benchmark: 'active-directory';
@@ -73,18 +73,6 @@ function seconds(started: bigint): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}: ${stderr.slice(-2000)}`))));
-  });
-}
-
 /**
  * The floor: OpenLDAP's ldapsearch over LDAPS with the DC's CA, certificate name verified. The
  * certificate names dc1.dirstream.test, so nss_wrapper maps that name to the DC's address for
@@ -103,30 +91,9 @@ async function ldapsearchFloor(ip: string, caFile: string, password: string, bas
   };
   const common = ['-x', '-LLL', '-H', 'ldaps://dc1.dirstream.test:636', '-D', SAMBA_ADMIN_DN, '-w', password, '-E', 'pr=1000/noprompt'];
   const started = process.hrtime.bigint();
-  await run('ldapsearch', [...common, '-b', baseDn, '(&(objectClass=user)(!(objectClass=computer)))', ...USER_ATTRIBUTES], env);
-  await run('ldapsearch', [...common, '-b', baseDn, '(objectClass=group)', ...GROUP_ATTRIBUTES], env);
+  await timeCommand('ldapsearch', [...common, '-b', baseDn, '(&(objectClass=user)(!(objectClass=computer)))', ...USER_ATTRIBUTES], env);
+  await timeCommand('ldapsearch', [...common, '-b', baseDn, '(objectClass=group)', ...GROUP_ATTRIBUTES], env);
   return seconds(started);
-}
-
-function runChild(config: DirstreamConfig, full: boolean): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
-      env: { ...process.env, BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as ChildResult);
-      } catch {
-        reject(new Error(`bench child exited ${code}: ${out.slice(-2000)}`));
-      }
-    });
-  });
 }
 
 async function child(): Promise<void> {
@@ -270,4 +237,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const rows = await benchAd({ users: arg('--users'), changes: arg('--changes') });
     console.log(formatAdTable(rows));
   }
+}
+
+function runChild(config: DirstreamConfig, full: boolean): Promise<ChildResult> {
+  return runBenchChild(fileURLToPath(import.meta.url), { BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0' });
 }

@@ -7,7 +7,6 @@
  *
  * Needs the local infrastructure (`npm run infra:up`). Prints a markdown table.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +18,7 @@ import { createCodec, ensureTopics, eventIdFor, membershipKey, userKey } from '@
 import { createSilentLogger } from '@dirstream/logging';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, type TestDatabase, uniquePrefix } from '@dirstream/testing';
 import { closeDatabase, migrate, openDatabase, query, runApplier } from '@dirstream/applier';
+import { runBenchChild } from './child.ts';
 
 export type BenchRow = {
   readonly benchmark: string;
@@ -132,29 +132,6 @@ function membershipAt(i: number): MembershipEvent {
 }
 
 type ChildResult = { ok: boolean; reason?: string; maxRssKiB: number };
-
-/** Runs one applier process until the group has no lag; resolves with its peak RSS. */
-function runChild(config: DirstreamConfig): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
-      env: { ...process.env, BENCH_APPLIER_CONFIG: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', () => {
-      const line = out.trim().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(line) as ChildResult);
-      } catch {
-        reject(new Error(`bench child printed no result: ${out.slice(-500)}`));
-      }
-    });
-  });
-}
 
 async function copyFloor(database: TestDatabase, config: DirstreamConfig, users: number, edges: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'dirstream-bench-'));
@@ -324,4 +301,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const rows = await benchApplier({ events });
     console.log(formatApplierTable(rows));
   }
+}
+
+/** Runs one applier process until the group has no lag; resolves with its peak RSS. */
+function runChild(config: DirstreamConfig): Promise<ChildResult> {
+  return runBenchChild(fileURLToPath(import.meta.url), { BENCH_APPLIER_CONFIG: JSON.stringify(config) });
 }

@@ -18,7 +18,6 @@
  * Needs Kafka and PostgreSQL from `npm run infra:up`. Loopback only, bounded waits, cleans up its
  * slapd, database and topics. Not a test: nothing is asserted about speed.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -32,6 +31,7 @@ import { createSlapd, slapdInstance, startSlapd, stopSlapd } from '../infra/loca
 import { SAMPLE_DISABLED_FILTER, sampleEntries } from '../infra/sample/generate.ts';
 import { toLdif } from '../infra/sample/ldif.ts';
 import { createPipeline, type Pipeline, type RunningProcess } from '../test/support/pipeline.ts';
+import { timeCommand } from './child.ts';
 
 export type PipelineBenchRow = {
   readonly benchmark: 'pipeline';
@@ -105,26 +105,11 @@ async function writeDirectory(file: string, users: number, options: Required<Omi
   return { users: userDns.length, groups, edges, userDns };
 }
 
-function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
-    });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`${command} exited ${code}: ${stderr}`)),
-    );
-  });
-}
-
 /** Floor, directory side: OpenLDAP's own client reading the same entries, output discarded. */
 async function ldapsearchSeconds(url: string, adminDn: string, password: string): Promise<number> {
   const common = ['-x', '-LLL', '-o', 'ldif-wrap=no', '-H', url, '-D', adminDn, '-w', password, '-E', 'pr=500/noprompt'];
-  const users = await run('ldapsearch', [...common, '-b', PEOPLE, '(objectClass=inetOrgPerson)', ...USER_ATTRIBUTES]);
-  const groups = await run('ldapsearch', [
+  const users = await timeCommand('ldapsearch', [...common, '-b', PEOPLE, '(objectClass=inetOrgPerson)', ...USER_ATTRIBUTES]);
+  const groups = await timeCommand('ldapsearch', [
     ...common,
     '-b',
     GROUPS,
@@ -140,9 +125,9 @@ async function copySeconds(pipeline: Pipeline, dir: string): Promise<number> {
   const tables = ['users', 'groups', 'memberships'];
   for (const table of tables) {
     await pipeline.query(`create table floor_${table} (like ${table} including all)`);
-    await run('psql', [url, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${table} to '${join(dir, `${table}.copy`)}'`]);
+    await timeCommand('psql', [url, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${table} to '${join(dir, `${table}.copy`)}'`]);
   }
-  const seconds = await run('psql', [
+  const seconds = await timeCommand('psql', [
     url,
     '-q',
     '-v',

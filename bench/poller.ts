@@ -8,7 +8,6 @@
  *
  * Needs Kafka and PostgreSQL from `npm run infra:up`. Prints a markdown table.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +21,7 @@ import { Attribute, Change, Client } from 'ldapts';
 import { destination } from 'pino';
 import { createSlapd, slapdInstance, startSlapd, stopSlapd } from '../infra/local/openldap.ts';
 import { SAMPLE_DISABLED_FILTER, userUid, writeSampleLdif } from '../infra/sample/generate.ts';
+import { runBenchChild, timeCommand } from './child.ts';
 
 export type PollerBenchRow = {
   readonly benchmark: 'poller';
@@ -58,55 +58,22 @@ const USER_ATTRIBUTES = ['entryUUID', 'uid', 'displayName', 'cn', 'modifyTimesta
 
 type ChildResult = { ok: boolean; reason?: string; seconds: number; maxRssKiB: number; events: number; mode: string };
 
-function time<T>(work: () => Promise<T>): Promise<[T, number]> {
-  const started = process.hrtime.bigint();
-  return work().then((v) => [v, Number(process.hrtime.bigint() - started) / 1e9]);
-}
-
-function runCommand(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}: ${stderr.slice(-2000)}`))));
-  });
-}
-
 /** The floor: what reading the same entries costs with OpenLDAP's own client, output discarded. */
 async function ldapsearchDump(url: string, adminDn: string, password: string): Promise<number> {
   const common = ['-x', '-LLL', '-H', url, '-D', adminDn, '-w', password, '-E', 'pr=500/noprompt'];
-  const [, users] = await time(() =>
-    runCommand('ldapsearch', [...common, '-b', `ou=people,${BASE}`, '(objectClass=inetOrgPerson)', ...USER_ATTRIBUTES]),
-  );
-  const [, groups] = await time(() =>
-    runCommand('ldapsearch', [...common, '-b', `ou=groups,${BASE}`, '(objectClass=groupOfNames)', 'entryUUID', 'cn', 'description', 'modifyTimestamp', 'member']),
-  );
+  const users = await timeCommand('ldapsearch', [...common, '-b', `ou=people,${BASE}`, '(objectClass=inetOrgPerson)', ...USER_ATTRIBUTES]);
+  const groups = await timeCommand('ldapsearch', [
+    ...common,
+    '-b',
+    `ou=groups,${BASE}`,
+    '(objectClass=groupOfNames)',
+    'entryUUID',
+    'cn',
+    'description',
+    'modifyTimestamp',
+    'member',
+  ]);
   return users + groups;
-}
-
-function runChild(config: DirstreamConfig, full: boolean): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
-      env: { ...process.env, BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(line) as ChildResult);
-      } catch {
-        reject(new Error(`bench child exited ${code}: ${out.slice(-2000)}`));
-      }
-    });
-  });
 }
 
 async function child(): Promise<void> {
@@ -265,4 +232,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const rows = await benchPoller({ sizes });
     console.log(formatPollerTable(rows));
   }
+}
+
+function runChild(config: DirstreamConfig, full: boolean): Promise<ChildResult> {
+  return runBenchChild(fileURLToPath(import.meta.url), { BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0' });
 }
