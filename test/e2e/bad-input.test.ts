@@ -109,6 +109,13 @@ describe('bad directory entries', () => {
     for (let i = 1; i <= 5; i++) if (!users.some((u) => u.login_name === `good${i}`)) problems.push(`good${i} missing`);
     const dups = users.filter((u) => u.login_name === 'dup').map((u) => u.display_name).sort();
     if (JSON.stringify(dups) !== JSON.stringify(['Dup A', 'Dup B'])) problems.push(`duplicate logins: expected both entries, got ${JSON.stringify(dups)}`);
+    // … and the second one is reported in the sync log, naming the login and its DN.
+    const duplicateLogs = await pipeline.query<{ error_code: string; error_message: string }>(
+      `select error_code, error_message from sync_log where op = 'duplicate-login'`,
+    );
+    if (duplicateLogs.length !== 1 || duplicateLogs[0]?.error_code !== 'USER_DUPLICATE_LOGIN' || !/login name dup \(uid=dup,ou=[ab],/i.test(duplicateLogs[0].error_message)) {
+      problems.push(`duplicate logins: expected one USER_DUPLICATE_LOGIN sync-log row naming the entry, got ${JSON.stringify(duplicateLogs)}`);
+    }
     for (const [login, display] of [
       ['comma,user', 'Comma, User'],
       ['quote"user', 'Quote "User"'],

@@ -127,6 +127,7 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
   const fresh = events.filter((e) => !current.has(userKey(e.profileId, e.externalId)));
   const localByLogin = new Map<string, CurrentUser>();
   let sameIdentity: OtherIdentity[] = [];
+  let sameLogin: (OtherIdentity & { loginName: string })[] = [];
   if (fresh.length > 0) {
     const locals = await sql<UserDbRow>(
       `select id, profile_id, external_id, version, enabled, login_name, sid from users
@@ -149,8 +150,15 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
       [JSON.stringify(fresh.map((e) => e.externalId)), JSON.stringify(sids)],
     );
     sameIdentity = others.map((o) => ({ profileId: o.profile_id, externalId: o.external_id, sid: o.sid }));
+    const namesakes = await sql<{ profile_id: string; external_id: string; sid: string | null; login_name: string }>(
+      `select u.profile_id, u.external_id, u.sid, u.login_name from users u
+       join jsonb_to_recordset(?::jsonb) as k(profile_id uuid, login text)
+         on u.profile_id = k.profile_id and lower(u.login_name) = lower(k.login)`,
+      [JSON.stringify(fresh.map((e) => ({ profile_id: e.profileId, login: e.state.loginName })))],
+    );
+    sameLogin = namesakes.map((o) => ({ profileId: o.profile_id, externalId: o.external_id, sid: o.sid, loginName: o.login_name }));
   }
-  return { current, localByLogin, sameIdentity };
+  return { current, localByLogin, sameIdentity, sameLogin };
 }
 
 async function upsertUsers(sql: Sql, events: readonly UserEvent[]): Promise<number> {

@@ -52,6 +52,8 @@ export type UserLookup = {
   readonly localByLogin: ReadonlyMap<string, CurrentUser>;
   /** Directory users of any profile sharing an external ID or SID with the batch. */
   readonly sameIdentity: readonly OtherIdentity[];
+  /** Stored directory users whose lower-cased login name a new identity of the batch also has. */
+  readonly sameLogin?: readonly (OtherIdentity & { readonly loginName: string })[];
 };
 
 export type UserUpsert = {
@@ -211,6 +213,14 @@ export function planUsers(events: readonly UserEvent[], lookup: UserLookup, ctx:
   const outbox: OutboxRow[] = [];
   const log: LogRow[] = [];
   const linkedLocals = new Set<number>();
+  // Login names of the profile's directory users, to report two entries with one login (both are
+  // kept: the directory is the source of truth, the application decides how to log in).
+  const logins = new Map<string, string[]>();
+  const loginKey = (profileId: string, login: string) => `${profileId}/${login.toLowerCase()}`;
+  for (const other of lookup.sameLogin ?? []) {
+    const key = loginKey(other.profileId, other.loginName);
+    logins.set(key, [...(logins.get(key) ?? []), other.externalId]);
+  }
 
   for (const event of latestByKey(events, (e) => userKey(e.profileId, e.externalId))) {
     const key = userKey(event.profileId, event.externalId);
@@ -250,6 +260,20 @@ export function planUsers(events: readonly UserEvent[], lookup: UserLookup, ctx:
           ),
         );
       }
+
+      const sameLogin = loginKey(event.profileId, event.state.loginName);
+      const holders = (logins.get(sameLogin) ?? []).filter((id) => id !== event.externalId);
+      if (holders.length > 0) {
+        log.push(
+          userLog(
+            event,
+            'duplicate-login',
+            'USER_DUPLICATE_LOGIN',
+            `the login name ${event.state.loginName} (${event.state.dn}) is also used by directory user ${holders.join(', ')} of this profile`,
+          ),
+        );
+      }
+      logins.set(sameLogin, [...holders, event.externalId]);
     }
 
     upserts.push({ profileId: event.profileId, externalId: event.externalId, event });

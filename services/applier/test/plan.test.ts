@@ -167,6 +167,23 @@ describe('planUsers', () => {
     const plan = planUsers([userEvent('u1', 5, { sid: 'S-1-5-21-1-2-3-1001' })], lookup([], [], [other]), ctx());
     assert.ok(plan.log.some((l) => l.op === 'duplicate-identity'));
   });
+
+  const namesake = { profileId: PROFILE_A, externalId: 'old-guid', sid: null, loginName: 'Dana' };
+  const loginCases = [
+    { name: 'a stored user of the profile', events: [userEvent('u1', 5, { loginName: 'dana' })], sameLogin: [namesake], reported: ['u1'] },
+    { name: 'two new users in one batch', events: [userEvent('u1', 5, { loginName: 'dana' }), userEvent('u2', 5, { loginName: 'DANA' })], sameLogin: [], reported: ['u2'] },
+    { name: 'a user of another profile (not reported)', events: [userEvent('u1', 5, { loginName: 'dana' })], sameLogin: [{ ...namesake, profileId: PROFILE_B }], reported: [] },
+    { name: 'itself (not reported)', events: [userEvent('old-guid', 5, { loginName: 'dana' })], sameLogin: [namesake], reported: [] },
+  ];
+  for (const c of loginCases) {
+    it(`a duplicate login name: ${c.name}`, () => {
+      const plan = planUsers(c.events, { ...lookup(), sameLogin: c.sameLogin }, ctx());
+      assert.equal(plan.upserts.length, c.events.length, 'both entries are kept');
+      const reported = plan.log.filter((l) => l.op === 'duplicate-login');
+      assert.deepEqual(reported.map((l) => l.externalId), c.reported);
+      for (const entry of reported) assert.equal(entry.errorCode, 'USER_DUPLICATE_LOGIN');
+    });
+  }
 });
 
 describe('planGroups and planMemberships', () => {
