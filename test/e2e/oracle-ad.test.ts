@@ -19,10 +19,11 @@ import { loadInfra, uniquePrefix } from '@dirstream/testing';
 import { Attribute, Change, Client, Control } from 'ldapts';
 import type { SambaEndpoints } from '../../infra/local/samba.ts';
 import { unicodePwd } from '../../infra/sample/ad-fixture.ts';
-import { annotate, comparableDn, createModel, describeState, firstDifference, readDatabase, snapshotDirectory } from '../support/oracle.ts';
-import { createPipeline, describeResult, type Pipeline } from '../support/pipeline.ts';
+import { comparableDn, snapshotDirectory } from '../support/oracle.ts';
+import { commonOperations, createDriver, membersOf, type OracleOp, oracleSeed, parentOf, rdnValue, replaceIn, runOracle } from '../support/oracle-run.ts';
+import { createPipeline, type Pipeline } from '../support/pipeline.ts';
 
-const SEED = Number(process.env.DIRSTREAM_ORACLE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = oracleSeed();
 const OPERATIONS = Number(process.env.DIRSTREAM_ORACLE_AD_OPS ?? 30);
 const SYNCS = Number(process.env.DIRSTREAM_ORACLE_AD_SYNCS ?? 4);
 const infra = loadInfra();
@@ -33,17 +34,6 @@ class TreeDeleteControl extends Control {
   constructor() {
     super('1.2.840.113556.1.4.805', { critical: true });
   }
-}
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 let pipeline: Pipeline;
@@ -89,42 +79,21 @@ after(async () => {
 
 test(`Active Directory → database converges after every sync (seed ${SEED})`, { skip: !samba && 'no Samba AD DC in infra.json' }, async () => {
   assert.ok(samba);
-  const rnd = random(SEED);
-  const pick = <T>(values: readonly T[]): T => values[Math.floor(rnd() * values.length)] as T;
-  const chance = (p: number) => rnd() < p;
+  const driver = createDriver(SEED);
+  const { pick, chance, serial, live, groups, note } = driver;
   const tag = ouDn.slice(3, ouDn.indexOf(',')).slice(-6);
   const people = `OU=people,${ouDn}`;
   const peopleOus = [people, `OU=sales,${people}`];
   const groupsDn = `OU=groups,${ouDn}`;
   const attic = `OU=attic,${ouDn}`;
   const realm = samba.realm.toLowerCase();
-  const live: string[] = [];
-  const outside: string[] = [];
-  const groups: string[] = [];
-  let serial = 0;
-  let synced = false;
-  const journal: string[] = [];
-  const note = (line: string) => journal.push(line);
-  const parentOf = (dn: string) => dn.slice(dn.indexOf(',') + 1);
-  const cnOf = (dn: string) => /^CN=([^,]+)/i.exec(dn)?.[1] ?? '';
-  const replaceIn = (list: string[], from: string, to: string | null) => {
-    const i = list.indexOf(from);
-    if (i >= 0) {
-      if (to === null) list.splice(i, 1);
-      else list[i] = to;
-    }
-  };
   const change = (operation: 'add' | 'delete' | 'replace', type: string, values: readonly string[]) =>
     new Change({ operation, modification: new Attribute({ type, values: [...values] }) });
+  const common = commonOperations(driver, client, { user: 'CN', group: 'CN' });
   // sAMAccountName is unique in the domain and at most 20 characters: tag it with this OU.
   const login = (name: string) => `${name}.${tag}`;
-  const membersOf = async (groupDn: string): Promise<string[]> => {
-    const { searchEntries } = await client.search(groupDn, { scope: 'base', attributes: ['member'] });
-    const member = searchEntries[0]?.member ?? [];
-    return (Array.isArray(member) ? member : [member]).map(String);
-  };
 
-  const addUser = async (name = `u${++serial}`) => {
+  const addUser = async (name = `u${serial()}`) => {
     const dn = `CN=${name},${pick(peopleOus)}`;
     const disabled = chance(0.2);
     const attributes: Attribute[] = [
@@ -141,7 +110,7 @@ test(`Active Directory → database converges after every sync (seed ${SEED})`, 
     note(`add ${dn}${disabled ? ' (disabled)' : ''}`);
   };
   const addGroup = async () => {
-    const cn = `g${++serial}`;
+    const cn = `g${serial()}`;
     const dn = `CN=${cn},${groupsDn}`;
     const members = [...live.filter(() => chance(0.3)), ...groups.filter(() => chance(0.2))];
     await client.add(dn, { objectClass: ['top', 'group'], cn, sAMAccountName: `${cn}.${tag}`, ...(members.length > 0 ? { member: members } : {}) });
@@ -149,8 +118,7 @@ test(`Active Directory → database converges after every sync (seed ${SEED})`, 
     note(`add group ${dn} with ${members.length} members`);
   };
 
-  type Op = { name: string; weight: number; when: () => boolean; run: () => Promise<void> };
-  const ops: Op[] = [
+  const ops: OracleOp[] = [
     { name: 'add user', weight: 6, when: () => true, run: () => addUser() },
     {
       name: 'modify user',
@@ -159,7 +127,7 @@ test(`Active Directory → database converges after every sync (seed ${SEED})`, 
       run: async () => {
         const dn = pick(live);
         const shown = chance(0.6);
-        await client.modify(dn, [change('replace', 'displayName', shown ? [`Shown ${++serial}`] : [])]);
+        await client.modify(dn, [change('replace', 'displayName', shown ? [`Shown ${serial()}`] : [])]);
         note(`modify ${dn} ${shown ? 'displayName' : 'no displayName'}`);
       },
     },
@@ -169,22 +137,11 @@ test(`Active Directory → database converges after every sync (seed ${SEED})`, 
       when: () => live.length > 0,
       run: async () => {
         const dn = pick(live);
-        await client.modify(dn, [change('replace', 'sAMAccountName', [login(`l${++serial}`)])]);
+        await client.modify(dn, [change('replace', 'sAMAccountName', [login(`l${serial()}`)])]);
         note(`login change ${dn}`);
       },
     },
-    {
-      name: 'rename user (CN)',
-      weight: 3,
-      when: () => live.length > 0,
-      run: async () => {
-        const dn = pick(live);
-        const next = `CN=r${++serial},${parentOf(dn)}`;
-        await client.modifyDN(dn, next);
-        replaceIn(live, dn, next);
-        note(`rename ${dn} → ${next}`);
-      },
-    },
+    common.renameUser(3),
     {
       name: 'move user',
       weight: 3,
@@ -192,38 +149,14 @@ test(`Active Directory → database converges after every sync (seed ${SEED})`, 
       run: async () => {
         const dn = pick(live);
         const target = peopleOus.find((ou) => comparableDn(ou) !== comparableDn(parentOf(dn))) as string;
-        const next = `CN=${cnOf(dn)},${target}`;
+        const next = `CN=${rdnValue(dn)},${target}`;
         await client.modifyDN(dn, next);
         replaceIn(live, dn, next);
         note(`move ${dn} → ${next}`);
       },
     },
-    {
-      name: 'move user out of the users base',
-      weight: 2,
-      when: () => live.length > 0,
-      run: async () => {
-        const dn = pick(live);
-        const next = `CN=${cnOf(dn)},${attic}`;
-        await client.modifyDN(dn, next);
-        replaceIn(live, dn, null);
-        outside.push(next);
-        note(`move out ${dn}`);
-      },
-    },
-    {
-      name: 'move user back in',
-      weight: 2,
-      when: () => outside.length > 0,
-      run: async () => {
-        const dn = pick(outside);
-        const next = `CN=${cnOf(dn)},${pick(peopleOus)}`;
-        await client.modifyDN(dn, next);
-        replaceIn(outside, dn, null);
-        live.push(next);
-        note(`move back ${next}`);
-      },
-    },
+    common.moveOut(2, attic),
+    common.moveBack(2, peopleOus),
     {
       name: 'delete user',
       weight: 2,
@@ -253,56 +186,23 @@ test(`Active Directory → database converges after every sync (seed ${SEED})`, 
       when: () => groups.length > 0 && live.length > 0,
       run: async () => {
         const group = pick(groups);
-        const members = new Set((await membersOf(group)).map(comparableDn));
+        const members = new Set((await membersOf(client, group)).map(comparableDn));
         const dn = pick(live);
         const operation = members.has(comparableDn(dn)) ? 'delete' : 'add';
         await client.modify(group, [change(operation, 'member', [dn])]);
         note(`member ${operation} ${dn} ${group}`);
       },
     },
-    {
-      name: 'nested group change',
-      weight: 3,
-      when: () => groups.length > 1,
-      run: async () => {
-        const group = pick(groups);
-        const child = pick(groups.filter((g) => g !== group));
-        const members = new Set((await membersOf(group)).map(comparableDn));
-        const operation = members.has(comparableDn(child)) ? 'delete' : 'add';
-        await client.modify(group, [change(operation, 'member', [child])]);
-        note(`nested ${operation} ${child} in ${group}`);
-      },
-    },
+    common.nestedGroupChange(3),
     { name: 'add group', weight: 2, when: () => true, run: addGroup },
-    {
-      name: 'rename group',
-      weight: 1,
-      when: () => groups.length > 0,
-      run: async () => {
-        const dn = pick(groups);
-        const next = `CN=h${++serial},${groupsDn}`;
-        await client.modifyDN(dn, next);
-        replaceIn(groups, dn, next);
-        note(`rename group ${dn} → ${next}`);
-      },
-    },
-    {
-      name: 'delete group',
-      weight: 1,
-      when: () => groups.length > 2,
-      run: async () => {
-        const dn = pick(groups);
-        await client.del(dn);
-        replaceIn(groups, dn, null);
-        note(`delete group ${dn}`);
-      },
-    },
+    common.renameGroup(1),
+    common.deleteGroup(1),
     {
       name: 'conflicting local account',
       weight: 2,
-      when: () => synced,
+      when: () => driver.synced,
       run: async () => {
-        const name = `c${++serial}`;
+        const name = `c${serial()}`;
         const local = chance(0.5) ? login(name).toUpperCase() : login(name);
         await pipeline.query(`insert into users (source, login_name, display_name) values ('local', $1, $2)`, [local, `Local ${local}`]);
         note(`local account ${local}`);
@@ -310,58 +210,23 @@ test(`Active Directory → database converges after every sync (seed ${SEED})`, 
       },
     },
   ];
-  const totalWeight = ops.reduce((sum, op) => sum + op.weight, 0);
-  const randomOp = (): Op => {
-    for (;;) {
-      let r = rnd() * totalWeight;
-      for (const op of ops) {
-        r -= op.weight;
-        if (r < 0) {
-          if (op.when()) return op;
-          break;
-        }
-      }
-    }
-  };
-
-  const model = createModel();
-  const sync = async (index: number, full: boolean) => {
-    note(`-- sync ${index} (${full ? 'full' : 'delta'})`);
-    const polled = await pipeline.runPoller(full ? ['--full'] : []);
-    assert.equal(polled.code, 0, `seed ${SEED}, sync ${index}: the poller failed\n${describeResult(polled)}`);
-    await pipeline.applyUntilCaughtUp();
-    const snapshot = await snapshotDirectory({
-      url: samba.url,
-      bindDn: samba.adminDn,
-      passwordFile: pipeline.passwordFile,
-      usersBaseDn: people,
-      groupsBaseDn: groupsDn,
-      dialect: 'active-directory',
-      env: { LDAPTLS_CACERT: samba.caFile, LDAPTLS_REQCERT: 'allow' },
-    });
-    const locals = await pipeline.query<{ login_name: string }>(`select login_name from users where source = 'local'`);
-    model.observe(snapshot, new Set(locals.map((r) => r.login_name)));
-    const expected = model.expected();
-    const difference = firstDifference(expected, await readDatabase(pipeline.query, pipeline.profileId));
-    console.log(`# AD sync ${index} (${full ? 'full' : 'delta'}): expected ${describeState(expected)}${difference === null ? ' — equal' : ''}`);
-    if (difference !== null) {
-      assert.fail(
-        `seed ${SEED}, AD sync ${index} (${full ? 'full' : 'delta'} pass): the database differs from the directory model\n` +
-          `first difference: ${annotate(difference, snapshot, expected)}\nlast operations:\n  ${journal.slice(-30).join('\n  ')}\n` +
-          `replay: DIRSTREAM_ORACLE_SEED=${SEED} node_modules/.bin/node --test test/e2e/oracle-ad.test.ts`,
-      );
-    }
-  };
-
-  for (let i = 0; i < 6; i++) await addUser();
-  for (let i = 0; i < 2; i++) await addGroup();
-  await sync(0, true);
-  synced = true;
-  const perSync = Math.ceil(OPERATIONS / SYNCS);
-  let done = 0;
-  for (let s = 1; s <= SYNCS; s++) {
-    for (let i = 0; i < perSync && done < OPERATIONS; i++, done++) await randomOp().run();
-    await sync(s, s % 3 === 0 || chance(0.2));
-  }
-  await sync(SYNCS + 1, false);
+  await runOracle({
+    seed: SEED, operations: OPERATIONS, syncs: SYNCS, pipeline, driver, ops,
+    syncLabel: 'AD sync',
+    testFile: 'test/e2e/oracle-ad.test.ts',
+    initial: async () => {
+      for (let i = 0; i < 6; i++) await addUser();
+      for (let i = 0; i < 2; i++) await addGroup();
+    },
+    snapshot: () =>
+      snapshotDirectory({
+        url: samba.url,
+        bindDn: samba.adminDn,
+        passwordFile: pipeline.passwordFile,
+        usersBaseDn: people,
+        groupsBaseDn: groupsDn,
+        dialect: 'active-directory',
+        env: { LDAPTLS_CACERT: samba.caFile, LDAPTLS_REQCERT: 'allow' },
+      }),
+  });
 });

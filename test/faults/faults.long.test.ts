@@ -14,48 +14,29 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type PrivateServer, startPrivateKafka, startPrivatePostgres } from './servers.ts';
 import {
-  changeDirectory,
-  chaosApplier,
+  chaos,
   checkScenario,
   createFaultPipeline,
-  createModel,
+  createFaultRun,
   type FaultPipeline,
+  faultSeed,
   killPollerRuns,
-  newFigures,
   pollUntilSucceeded,
-  random,
+  runScenario,
   sleep,
   terminateConnections,
   watchFalseDisables,
   waitForPostgres,
 } from './support.ts';
 
-const SEED = Number(process.env.DIRSTREAM_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = faultSeed();
 const USERS = Number(process.env.DIRSTREAM_FAULT_USERS ?? 20_000);
-const rnd = random(SEED);
-const figures = newFigures();
-const model = createModel();
-const mayDisable = new Set<string>();
-const mustDisable = new Set<string>();
-const mustEnable = new Set<string>();
-const touched = new Set<string>();
+const faults = createFaultRun(SEED);
+const { rnd, figures, model } = faults;
 let pipeline: FaultPipeline;
 let kafka: PrivateServer & { brokers: string[] };
 let postgres: PrivateServer & { url: string };
 const started = Date.now();
-
-function expectation() {
-  return { mayDisable, mustDisable, mustEnable };
-}
-
-async function change(changes: Parameters<typeof changeDirectory>[1]): Promise<void> {
-  const done = await changeDirectory(pipeline, changes, rnd, touched);
-  for (const id of [...done.disabled, ...done.deleted]) {
-    mayDisable.add(id);
-    mustDisable.add(id);
-  }
-  for (const id of done.enabled) mustEnable.add(id);
-}
 
 before(async () => {
   console.log(`# long fault seed ${SEED} (replay with DIRSTREAM_FAULT_SEED=${SEED})`);
@@ -74,25 +55,18 @@ after(async () => {
 });
 
 test('initial full sync: 6 poller kills, applier killed throughout', async () => {
-  const watch = await watchFalseDisables(pipeline, mayDisable);
-  const applier = chaosApplier(pipeline, { minMs: 1_500, maxMs: 4_000, rnd, maxKills: 6 }, figures);
-  try {
+  const startApplier = () => chaos(pipeline, faults, { minMs: 1_500, maxMs: 4_000, maxKills: 6 });
+  await runScenario(pipeline, faults, { name: 'initial full sync', startApplier, applyTimeoutMs: 600_000 }, async () => {
     await killPollerRuns(pipeline, { kills: 6, full: true, minMs: 1_000, maxMs: 6_000, rnd }, figures);
     await pollUntilSucceeded(pipeline, true, figures);
     await sleep(3_000);
-  } finally {
-    await applier.stop();
-  }
-  figures.disabledSamples += await watch.stop('during the scenario');
-  await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
-  await checkScenario(pipeline, 'initial full sync', model, expectation(), figures);
+  });
 });
 
 test('disables, deletions, enables, renames, moves: full pass under kills and terminated connections', async () => {
-  await change({ disable: 150, remove: 50, enable: 50, rename: 40, move: 40 });
-  const watch = await watchFalseDisables(pipeline, mayDisable);
-  const applier = chaosApplier(pipeline, { minMs: 1_000, maxMs: 3_000, rnd, maxKills: 5 }, figures);
-  try {
+  await faults.change(pipeline, { disable: 150, remove: 50, enable: 50, rename: 40, move: 40 });
+  const startApplier = () => chaos(pipeline, faults, { minMs: 1_000, maxMs: 3_000, maxKills: 5 });
+  await runScenario(pipeline, faults, { name: 'changes, full pass', startApplier, applyTimeoutMs: 600_000 }, async () => {
     await killPollerRuns(pipeline, { kills: 4, full: true, minMs: 800, maxMs: 3_500, rnd }, figures);
     const running = pipeline.runPoller(['--full'], { timeoutMs: 600_000 });
     await sleep(800 + rnd() * 1_500);
@@ -102,35 +76,23 @@ test('disables, deletions, enables, renames, moves: full pass under kills and te
     figures.pollerRuns++;
     if ((await running).code !== 0) await pollUntilSucceeded(pipeline, true, figures);
     await sleep(2_000);
-  } finally {
-    await applier.stop();
-  }
-  figures.disabledSamples += await watch.stop('during the scenario');
-  await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
-  await checkScenario(pipeline, 'changes, full pass', model, expectation(), figures);
+  });
 });
 
 test('changes through delta passes with kills', async () => {
-  await change({ disable: 80, remove: 20, enable: 20, rename: 20, move: 20 });
-  const watch = await watchFalseDisables(pipeline, mayDisable);
-  const applier = chaosApplier(pipeline, { minMs: 800, maxMs: 2_000, rnd, maxKills: 3 }, figures);
-  try {
+  await faults.change(pipeline, { disable: 80, remove: 20, enable: 20, rename: 20, move: 20 });
+  const startApplier = () => chaos(pipeline, faults, { minMs: 800, maxMs: 2_000, maxKills: 3 });
+  await runScenario(pipeline, faults, { name: 'changes, delta passes', startApplier, applyTimeoutMs: 600_000 }, async () => {
     await killPollerRuns(pipeline, { kills: 2, full: false, minMs: 500, maxMs: 1_200, rnd }, figures);
     await pollUntilSucceeded(pipeline, false, figures);
     await sleep(2_000);
-  } finally {
-    await applier.stop();
-  }
-  figures.disabledSamples += await watch.stop('during the scenario');
-  await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
-  await checkScenario(pipeline, 'changes, delta passes', model, expectation(), figures);
+  });
 });
 
 test('PostgreSQL restarted while the poller and the applier work', async () => {
-  await change({ disable: 60, remove: 10, enable: 10 });
-  const watch = await watchFalseDisables(pipeline, mayDisable);
-  const applier = pipeline.startApplier();
-  try {
+  await faults.change(pipeline, { disable: 60, remove: 10, enable: 10 });
+  const startApplier = () => pipeline.startApplier();
+  await runScenario(pipeline, faults, { name: 'PostgreSQL restart', startApplier, applyTimeoutMs: 600_000 }, async (applier) => {
     const running = pipeline.runPoller(['--full'], { timeoutMs: 600_000 });
     await sleep(1_000 + rnd() * 1_500);
     await postgres.restart();
@@ -141,21 +103,15 @@ test('PostgreSQL restarted while the poller and the applier work', async () => {
     await sleep(3_000);
     // The applier waits an outage out (issue 5); it must still be running.
     assert.equal(applier.child.exitCode, null, `the applier exited during the PostgreSQL restart:\n${applier.output().stderr.slice(-2_000)}`);
-  } finally {
-    await applier.stop();
-  }
-  figures.disabledSamples += await watch.stop('during the scenario');
-  await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
-  await checkScenario(pipeline, 'PostgreSQL restart', model, expectation(), figures);
+  });
 });
 
 test('Kafka broker restarted while the poller and the applier work', async () => {
-  await change({ disable: 60, remove: 10, enable: 10 });
-  const watch = await watchFalseDisables(pipeline, mayDisable);
-  const applier = pipeline.startApplier();
+  await faults.change(pipeline, { disable: 60, remove: 10, enable: 10 });
   let applierSurvived = true;
   let applierOutput = '';
-  try {
+  const startApplier = () => pipeline.startApplier();
+  await runScenario(pipeline, faults, { name: 'Kafka restart', startApplier, applyTimeoutMs: 600_000 }, async (applier) => {
     const running = pipeline.runPoller(['--full'], { timeoutMs: 600_000 });
     await sleep(1_000 + rnd() * 1_500);
     await kafka.restart();
@@ -165,18 +121,13 @@ test('Kafka broker restarted while the poller and the applier work', async () =>
     await sleep(5_000);
     applierSurvived = applier.child.exitCode === null;
     applierOutput = applier.output().stderr.slice(-2_000);
-  } finally {
-    await applier.stop();
-  }
-  figures.disabledSamples += await watch.stop('during the scenario');
-  await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
-  await checkScenario(pipeline, 'Kafka restart', model, expectation(), figures);
+  });
   assert.ok(applierSurvived, `the applier exited during the broker restart (issue 5: a broker outage is waited out):\n${applierOutput}`);
 });
 
 test('slapd killed mid-page three times: each run fails, nobody is disabled, then the pass converges', async () => {
   // No pending directory change: any user-disabled event or row change from a killed read is false.
-  const watch = await watchFalseDisables(pipeline, mayDisable);
+  const watch = await watchFalseDisables(pipeline, faults.mayDisable);
   let hits = 0;
   let delayMs = 1_500;
   for (let attempt = 0; attempt < 10 && hits < 3; attempt++) {
@@ -195,13 +146,13 @@ test('slapd killed mid-page three times: each run fails, nobody is disabled, the
     if (hit) hits++;
     else delayMs = result.code === 0 ? Math.max(500, delayMs - 700) : delayMs + 500;
     const what = hit ? `mid-page after ${run?.read} entries` : result.code === 0 ? 'run finished first' : 'before the first page';
-    await checkScenario(pipeline, `slapd kill ${attempt + 1} (${what})`, model, expectation(), figures);
+    await checkScenario(pipeline, `slapd kill ${attempt + 1} (${what})`, model, faults.expectation(), figures);
   }
   assert.ok(hits >= 1, 'slapd was never killed in the middle of a paged read');
   figures.disabledSamples += await watch.stop('while slapd was killed');
   await pollUntilSucceeded(pipeline, true, figures);
   await pipeline.applyUntilCaughtUp([], { timeoutMs: 600_000 });
-  await checkScenario(pipeline, 'after slapd kills', model, expectation(), figures);
+  await checkScenario(pipeline, 'after slapd kills', model, faults.expectation(), figures);
   assert.ok(figures.pollerKills >= 10, `only ${figures.pollerKills} poller kills`);
   assert.ok(figures.applierKills >= 10, `only ${figures.applierKills} applier kills`);
 });

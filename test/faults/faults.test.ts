@@ -9,29 +9,23 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  changeDirectory,
-  chaosApplier,
+  chaos,
   checkScenario,
   createFaultPipeline,
-  createModel,
+  createFaultRun,
   type FaultPipeline,
+  faultSeed,
   killPollerRuns,
-  newFigures,
   pollUntilSucceeded,
-  random,
+  runScenario,
   sleep,
   terminateConnections,
   watchFalseDisables,
 } from './support.ts';
 
-const SEED = Number(process.env.DIRSTREAM_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const rnd = random(SEED);
-const figures = newFigures();
-const model = createModel();
-const mayDisable = new Set<string>();
-const mustDisable = new Set<string>();
-const mustEnable = new Set<string>();
-const touched = new Set<string>();
+const SEED = faultSeed();
+const faults = createFaultRun(SEED);
+const { rnd, figures, model } = faults;
 let pipeline: FaultPipeline;
 
 before(async () => {
@@ -44,47 +38,29 @@ after(async () => {
 });
 
 test('initial full sync with the poller and the applier killed -9', async () => {
-  const watch = await watchFalseDisables(pipeline, mayDisable);
-  const applier = chaosApplier(pipeline, { minMs: 800, maxMs: 2_500, rnd, maxKills: 2 }, figures);
-  try {
+  const startApplier = () => chaos(pipeline, faults, { minMs: 800, maxMs: 2_500, maxKills: 2 });
+  await runScenario(pipeline, faults, { name: 'initial full sync', startApplier, applyTimeoutMs: 300_000 }, async () => {
     await killPollerRuns(pipeline, { kills: 2, full: true, minMs: 700, maxMs: 1_900, rnd }, figures);
     await pollUntilSucceeded(pipeline, true, figures);
-  } finally {
-    await applier.stop();
-  }
-  figures.disabledSamples += await watch.stop('during the scenario');
-  await pipeline.applyUntilCaughtUp([], { timeoutMs: 300_000 });
-  await checkScenario(pipeline, 'initial full sync', model, { mayDisable, mustDisable, mustEnable }, figures);
+  });
   assert.ok(figures.pollerKills >= 1, 'the poller was never killed mid-run');
 });
 
 test('disables, deletions, enables, renames, moves synced through kills and terminated connections', async () => {
-  const done = await changeDirectory(pipeline, { disable: 40, remove: 10, enable: 10, rename: 10, move: 10 }, rnd, touched);
-  for (const id of [...done.disabled, ...done.deleted]) {
-    mayDisable.add(id);
-    mustDisable.add(id);
-  }
-  for (const id of done.enabled) mustEnable.add(id);
-
-  const watch = await watchFalseDisables(pipeline, mayDisable);
-  const applier = chaosApplier(pipeline, { minMs: 600, maxMs: 1_500, rnd, maxKills: 2 }, figures);
-  try {
+  await faults.change(pipeline, { disable: 40, remove: 10, enable: 10, rename: 10, move: 10 });
+  const startApplier = () => chaos(pipeline, faults, { minMs: 600, maxMs: 1_500, maxKills: 2 });
+  await runScenario(pipeline, faults, { name: 'changes under kills', startApplier, applyTimeoutMs: 300_000 }, async () => {
     await killPollerRuns(pipeline, { kills: 1, full: true, minMs: 600, maxMs: 1_400, rnd }, figures);
     const running = pipeline.runPoller(['--full']);
     await sleep(500 + rnd() * 700);
     await terminateConnections(pipeline, figures);
     figures.pollerRuns++;
     if ((await running).code !== 0) await pollUntilSucceeded(pipeline, true, figures);
-  } finally {
-    await applier.stop();
-  }
-  figures.disabledSamples += await watch.stop('during the scenario');
-  await pipeline.applyUntilCaughtUp([], { timeoutMs: 300_000 });
-  await checkScenario(pipeline, 'changes under kills', model, { mayDisable, mustDisable, mustEnable }, figures);
+  });
 });
 
 test('slapd killed mid-page: the run fails, nothing is disabled, the next pass converges', async () => {
-  const watch = await watchFalseDisables(pipeline, mayDisable);
+  const watch = await watchFalseDisables(pipeline, faults.mayDisable);
   let hit = false;
   // Adaptive: too early (nothing read yet) → later; too late (the run finished) → earlier.
   let delayMs = 900;
@@ -102,11 +78,11 @@ test('slapd killed mid-page: the run fails, nothing is disabled, the next pass c
     // Mid-page: the run had read entries, not all of them, and failed.
     hit = result.code !== 0 && run?.status === 'failed' && Number(run.read) > 0 && Number(run.read) < pipeline.directory.users;
     if (!hit) delayMs = result.code === 0 ? Math.max(300, delayMs - 250) : delayMs + 250;
-    await checkScenario(pipeline, `slapd killed (attempt ${attempt + 1}, ${hit ? 'mid-page' : `exit ${result.code}, read ${run?.read}`})`, model, { mayDisable, mustDisable, mustEnable }, figures);
+    await checkScenario(pipeline, `slapd killed (attempt ${attempt + 1}, ${hit ? 'mid-page' : `exit ${result.code}, read ${run?.read}`})`, model, faults.expectation(), figures);
   }
   assert.ok(hit, 'slapd was never killed in the middle of a paged read');
   figures.disabledSamples += await watch.stop('while slapd was killed');
   await pollUntilSucceeded(pipeline, true, figures);
   await pipeline.applyUntilCaughtUp();
-  await checkScenario(pipeline, 'after slapd came back', model, { mayDisable, mustDisable, mustEnable }, figures);
+  await checkScenario(pipeline, 'after slapd came back', model, faults.expectation(), figures);
 });

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createCodec, topicNames, type UserLifecycleEvent } from '@dirstream/events';
 import { createKafka, type Infra, loadInfra, readTopics } from '@dirstream/testing';
 import { createSlapd, type SlapdInstance, slapdInstance, slapdPid, startSlapd, stopSlapd } from '../../infra/local/openldap.ts';
-import { type SampleOptions, writeSampleLdif } from '../../infra/sample/generate.ts';
+import { mulberry32 as random, type SampleOptions, writeSampleLdif } from '../../infra/sample/generate.ts';
 import {
   annotate,
   createModel,
@@ -111,17 +111,6 @@ export async function createFaultPipeline(
     await directory.cleanup();
     throw error;
   }
-}
-
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 export async function snapshot(pipeline: FaultPipeline): Promise<DirectorySnapshot> {
@@ -344,6 +333,71 @@ export async function checkScenario(
 }
 
 export { createModel, sleep };
+
+/**
+ * What a fault suite carries from scenario to scenario: the seeded timings
+ * (DIRSTREAM_FAULT_SEED=<n> replays them), the figures, the oracle model and who the scenarios
+ * disabled, deleted or enabled.
+ */
+export type FaultRun = ReturnType<typeof createFaultRun>;
+
+export function faultSeed(): number {
+  return Number(process.env.DIRSTREAM_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+}
+
+export function createFaultRun(seed: number) {
+  const mayDisable = new Set<string>();
+  const mustDisable = new Set<string>();
+  const mustEnable = new Set<string>();
+  const touched = new Set<string>();
+  const rnd = random(seed);
+  return {
+    seed,
+    rnd,
+    figures: newFigures(),
+    model: createModel(),
+    mayDisable,
+    mustDisable,
+    mustEnable,
+    expectation: (): Expectation => ({ mayDisable, mustDisable, mustEnable }),
+    /** Changes the directory (users not touched before) and records what the database must then show. */
+    async change(pipeline: FaultPipeline, changes: DirectoryChanges): Promise<void> {
+      const done = await changeDirectory(pipeline, changes, rnd, touched);
+      for (const id of [...done.disabled, ...done.deleted]) {
+        mayDisable.add(id);
+        mustDisable.add(id);
+      }
+      for (const id of done.enabled) mustEnable.add(id);
+    },
+  };
+}
+
+/** The applier killed -9 at random moments of the scenario (the run's seeded timings). */
+export function chaos(pipeline: FaultPipeline, run: FaultRun, options: { minMs: number; maxMs: number; maxKills: number }) {
+  return chaosApplier(pipeline, { ...options, rnd: run.rnd }, run.figures);
+}
+
+/**
+ * One scenario: watches for false disables while `body` runs beside the applier `startApplier`
+ * starts (stopped when `body` ends), then applies what is left and checks database = model.
+ */
+export async function runScenario<A extends { stop(): Promise<unknown> }>(
+  pipeline: FaultPipeline,
+  run: FaultRun,
+  scenario: { readonly name: string; readonly startApplier: () => A; readonly applyTimeoutMs: number },
+  body: (applier: A) => Promise<void>,
+): Promise<void> {
+  const watch = await watchFalseDisables(pipeline, run.mayDisable);
+  const applier = scenario.startApplier();
+  try {
+    await body(applier);
+  } finally {
+    await applier.stop();
+  }
+  run.figures.disabledSamples += await watch.stop('during the scenario');
+  await pipeline.applyUntilCaughtUp([], { timeoutMs: scenario.applyTimeoutMs });
+  await checkScenario(pipeline, scenario.name, run.model, run.expectation(), run.figures);
+}
 
 export type DirectoryChanges = { disable?: number; remove?: number; enable?: number; rename?: number; move?: number };
 

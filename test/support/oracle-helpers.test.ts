@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseLdif } from './ldif.ts';
 import { comparableDn, createModel, type DirectorySnapshot, firstDifference, guidString } from './oracle.ts';
+import { createDriver, type OracleOp, randomOperation, rdnValue, replaceIn } from './oracle-run.ts';
 
 test('parseLdif: folded lines, base64 values and DNs, comments, several entries', () => {
   const text = [
@@ -61,4 +62,29 @@ test('the model: removal disables and keeps the row, a conflicting new login is 
   model.observe(snapshot([['2', 'bob', true]]), new Set(['BOB']));
   assert.equal(model.expected().users.get('2')?.loginName, 'bob', 'once stored, a user follows its login');
   assert.match(firstDifference(state, { ...state, users: new Map() }) ?? '', /^user 1: expected/);
+});
+
+test('oracle driver: same seed, same choices; operations whose precondition fails are never picked', () => {
+  const choices = (seed: number) => {
+    const driver = createDriver(seed);
+    const ops: OracleOp[] = ['a', 'b', 'never'].map((name) => ({ name, weight: name === 'a' ? 3 : 1, when: () => name !== 'never', run: async () => {} }));
+    return Array.from({ length: 50 }, () => randomOperation(ops, driver.rnd).name);
+  };
+  assert.deepEqual(choices(42), choices(42));
+  assert.ok(!choices(42).includes('never'));
+  assert.deepEqual(new Set(choices(42)), new Set(['a', 'b']));
+});
+
+test('replaceIn and rdnValue', () => {
+  const list = ['x', 'y', 'z'];
+  replaceIn(list, 'y', 'w');
+  replaceIn(list, 'x', null);
+  replaceIn(list, 'absent', 'q');
+  assert.deepEqual(list, ['w', 'z']);
+  for (const [dn, value] of [
+    ['uid=u1,ou=people,dc=x', 'u1'],
+    ['CN=r7,OU=sales,DC=x', 'r7'],
+  ] as const) {
+    assert.equal(rdnValue(dn), value);
+  }
 });
