@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DirstreamConfig, loadConfigFromText } from '@dirstream/config';
 import { createSilentLogger } from '@dirstream/logging';
-import { runPoller } from '@dirstream/poller';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, uniquePrefix } from '@dirstream/testing';
 import { Attribute, Change } from 'ldapts';
 import { ensureAptPackages } from '../infra/local/apt.ts';
@@ -33,7 +32,8 @@ import {
   stopSambaDc,
 } from '../infra/local/samba.ts';
 import { type AdFixtureOptions, fixtureUserLogin } from '../infra/sample/ad-fixture.ts';
-import { runBenchChild, timeCommand } from './child.ts';
+import { timeCommand } from './child.ts';
+import { type PollerPassResult, pollerPassChild, runPollerPass } from './poller-pass.ts';
 
 export type AdBenchRow = {
   readonly benchmark: 'active-directory';
@@ -62,8 +62,6 @@ const USER_ATTRIBUTES = [
   'msDS-User-Account-Control-Computed', 'lockoutTime', 'accountExpires', 'primaryGroupID',
 ];
 const GROUP_ATTRIBUTES = ['objectGUID', 'cn', 'description', 'whenChanged', 'objectSid', 'uSNChanged', 'member'];
-
-type ChildResult = { ok: boolean; reason?: string; seconds: number; events: number; entries: number; mode: string };
 
 function benchFixture(users: number): AdFixtureOptions {
   return { ou: 'bench', userOus: ['staff', 'contractors', 'sales'], users, disabledEvery: 50, passwordUsers: 0, groups: 20, bulkMembers: 0 };
@@ -94,27 +92,6 @@ async function ldapsearchFloor(ip: string, caFile: string, password: string, bas
   await timeCommand('ldapsearch', [...common, '-b', baseDn, '(&(objectClass=user)(!(objectClass=computer)))', ...USER_ATTRIBUTES], env);
   await timeCommand('ldapsearch', [...common, '-b', baseDn, '(objectClass=group)', ...GROUP_ATTRIBUTES], env);
   return seconds(started);
-}
-
-async function child(): Promise<void> {
-  const config = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as DirstreamConfig;
-  let events = 0;
-  let entries = 0;
-  let mode = '';
-  const started = process.hrtime.bigint();
-  const outcome = await runPoller(
-    { config, logger: createSilentLogger(), signal: new AbortController().signal },
-    { once: true, full: process.env.BENCH_FULL === '1', allowMassDisable: true },
-    {
-      onRun: (r) => {
-        const c = r.summary.counts;
-        events = c.created + c.updated + c.renamed + c.moved + c.disabled + c.enabled + c.groupsCreated + c.groupsUpdated + c.groupsRemoved + c.membershipsAdded + c.membershipsRemoved;
-        entries = c.entriesRead;
-        mode = r.mode;
-      },
-    },
-  );
-  process.stdout.write(`${JSON.stringify({ ...outcome, seconds: seconds(started), events, entries, mode })}\n`);
 }
 
 function round(n: number): number {
@@ -228,7 +205,7 @@ export function formatAdTable(rows: readonly AdBenchRow[]): string {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--child')) {
-    await child();
+    await pollerPassChild(createSilentLogger());
   } else {
     const arg = (name: string) => {
       const at = process.argv.indexOf(name);
@@ -239,6 +216,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
 }
 
-function runChild(config: DirstreamConfig, full: boolean): Promise<ChildResult> {
-  return runBenchChild(fileURLToPath(import.meta.url), { BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0' });
+function runChild(config: DirstreamConfig, full: boolean): Promise<PollerPassResult> {
+  return runPollerPass(fileURLToPath(import.meta.url), config, full);
 }

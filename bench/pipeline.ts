@@ -20,7 +20,6 @@
  */
 import { once } from 'node:events';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,6 +29,7 @@ import { Attribute, Change, Client } from 'ldapts';
 import { createSlapd, slapdInstance, startSlapd, stopSlapd } from '../infra/local/openldap.ts';
 import { SAMPLE_DISABLED_FILTER, sampleEntries } from '../infra/sample/generate.ts';
 import { toLdif } from '../infra/sample/ldif.ts';
+import { freePort } from '../test/support/free-port.ts';
 import { createPipeline, type Pipeline, type RunningProcess } from '../test/support/pipeline.ts';
 import { timeCommand } from './child.ts';
 
@@ -198,18 +198,6 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-/** A port nobody listens on now (the private slapd's; a fixed one would collide with other benches). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('could not find a free port');
-  return address.port;
 }
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;

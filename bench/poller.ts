@@ -15,13 +15,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DirstreamConfig, loadConfigFromText } from '@dirstream/config';
 import { createLogger, createSilentLogger } from '@dirstream/logging';
-import { runPoller } from '@dirstream/poller';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, uniquePrefix } from '@dirstream/testing';
 import { Attribute, Change, Client } from 'ldapts';
 import { destination } from 'pino';
 import { createSlapd, slapdInstance, startSlapd, stopSlapd } from '../infra/local/openldap.ts';
 import { SAMPLE_DISABLED_FILTER, userUid, writeSampleLdif } from '../infra/sample/generate.ts';
-import { runBenchChild, timeCommand } from './child.ts';
+import { timeCommand } from './child.ts';
+import { type PollerPassResult, pollerPassChild, runPollerPass } from './poller-pass.ts';
 
 export type PollerBenchRow = {
   readonly benchmark: 'poller';
@@ -56,8 +56,6 @@ const SUFFIX = 'dc=dirstream,dc=test';
 const BASE = `ou=sample,${SUFFIX}`;
 const USER_ATTRIBUTES = ['entryUUID', 'uid', 'displayName', 'cn', 'modifyTimestamp', 'givenName', 'sn', 'mail', 'telephoneNumber', 'title', 'o'];
 
-type ChildResult = { ok: boolean; reason?: string; seconds: number; maxRssKiB: number; events: number; mode: string };
-
 /** The floor: what reading the same entries costs with OpenLDAP's own client, output discarded. */
 async function ldapsearchDump(url: string, adminDn: string, password: string): Promise<number> {
   const common = ['-x', '-LLL', '-H', url, '-D', adminDn, '-w', password, '-E', 'pr=500/noprompt'];
@@ -74,30 +72,6 @@ async function ldapsearchDump(url: string, adminDn: string, password: string): P
     'member',
   ]);
   return users + groups;
-}
-
-async function child(): Promise<void> {
-  const config = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as DirstreamConfig;
-  let events = 0;
-  let mode = '';
-  const started = process.hrtime.bigint();
-  const outcome = await runPoller(
-    {
-      config,
-      logger: process.env.BENCH_LOG ? createLogger({ name: 'bench-poller', level: process.env.BENCH_LOG, destination: destination({ fd: 2, sync: true }) }) : createSilentLogger(),
-      signal: new AbortController().signal,
-    },
-    { once: true, full: process.env.BENCH_FULL === '1', allowMassDisable: true },
-    {
-      onRun: (r) => {
-        const c = r.summary.counts;
-        events = c.created + c.updated + c.renamed + c.moved + c.disabled + c.enabled + c.groupsCreated + c.groupsUpdated + c.groupsRemoved + c.membershipsAdded + c.membershipsRemoved;
-        mode = r.mode;
-      },
-    },
-  );
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  process.stdout.write(`${JSON.stringify({ ...outcome, seconds, maxRssKiB: process.resourceUsage().maxRSS, events, mode })}\n`);
 }
 
 async function benchSize(users: number, options: Required<BenchPollerOptions>): Promise<PollerBenchRow> {
@@ -225,7 +199,11 @@ export function formatPollerTable(rows: readonly PollerBenchRow[]): string {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--child')) {
-    await child();
+    await pollerPassChild(
+      process.env.BENCH_LOG
+        ? createLogger({ name: 'bench-poller', level: process.env.BENCH_LOG, destination: destination({ fd: 2, sync: true }) })
+        : createSilentLogger(),
+    );
   } else {
     const at = process.argv.indexOf('--sizes');
     const sizes = at > 0 ? (process.argv[at + 1] ?? '').split(',').map(Number).filter((n) => n > 0) : undefined;
@@ -234,6 +212,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
 }
 
-function runChild(config: DirstreamConfig, full: boolean): Promise<ChildResult> {
-  return runBenchChild(fileURLToPath(import.meta.url), { BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0' });
+function runChild(config: DirstreamConfig, full: boolean): Promise<PollerPassResult> {
+  return runPollerPass(fileURLToPath(import.meta.url), config, full);
 }

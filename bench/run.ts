@@ -30,12 +30,6 @@ const TITLES: Record<Part, string> = {
   pipeline: 'Whole pipeline: LDAP → Kafka → PostgreSQL (bench/pipeline.ts)',
 };
 
-// kafkajs 2.2.4 arms a timer with a negative delay on Node ≥ 23; Node's warning about it is noise here.
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (warning.name !== 'TimeoutNegativeWarning') console.error(`${warning.name}: ${warning.message}`);
-});
-
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },

@@ -10,9 +10,6 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
-// kafkajs 2.2.4 schedules a negative timeout after every response (harmless, clamped to 1 ms);
-// Node 24 warns each time, drowning the test output.
-process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, '--disable-warning=TimeoutNegativeWarning'].filter(Boolean).join(' ');
 const NODE = process.execPath;
 const args = process.argv.slice(2);
 const faults = args.includes('--faults');

@@ -121,7 +121,8 @@ export function run(
     child.stdin.on('error', () => {});
     child.on('close', (code) => {
       if (code === 0) resolvePromise({ stdout, stderr });
-      else reject(new Error(`${command} ${args.join(' ')} exited ${code}\n${stderr.slice(-4_000)}${stdout.slice(-2_000)}`));
+      // Only the command and its first two arguments: later ones may carry a password.
+      else reject(new Error(`${command} ${args.slice(0, 2).join(' ')} exited ${code}\n${stderr.slice(-4_000)}${stdout.slice(-2_000)}`));
     });
     child.stdin.end(options.input ?? '');
   });

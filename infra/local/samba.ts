@@ -7,7 +7,6 @@
  * Seeding over LDAP is slow (~55 s per 10k users), so a seeded DC is snapshotted once (`cp -a` of
  * the stopped DC, keyed by a hash of the fixture) and later DCs are restored from the snapshot.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +17,7 @@ import { AD_FIXTURE_VERSION, type AdFixtureOptions, DEFAULT_AD_FIXTURE, seedAdFi
 import { ensureAptPackages } from './apt.ts';
 import type { Component } from './component.ts';
 import { STATE_DIR } from './paths.ts';
-import { isRunning, startDaemon, stopDaemon, waitFor } from './process.ts';
+import { isRunning, run, startDaemon, stopDaemon, waitFor } from './process.ts';
 
 export const SAMBA_PACKAGES = ['samba', 'samba-ad-dc', 'samba-ad-provision', 'samba-dsdb-modules', 'winbind', 'krb5-user', 'ldb-tools'] as const;
 
@@ -66,27 +65,6 @@ export function sambaDc(options: { dir: string; ip?: string; hostName?: string; 
     hostName: options.hostName ?? 'dc1',
     adminPassword: options.adminPassword ?? SAMBA_ADMIN_PASSWORD,
   };
-}
-
-/**
- * Runs a tool to completion with no stdin at all: samba-tool may close its standard input early,
- * and writing to it then fails with EPIPE.
- */
-function runTool(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(output);
-      else reject(new Error(`${command} ${args[0] ?? ''} ${args[1] ?? ''} exited ${code}\n${output.slice(-4_000)}`));
-    });
-  });
 }
 
 /** samba-tool is Python: the `python3` on PATH may be a shim without the samba module. */
@@ -164,7 +142,7 @@ export async function provisionSambaDc(dc: SambaDc, log: (line: string) => void 
   rmSync(dc.dir, { recursive: true, force: true });
   mkdirSync(dc.dir, { recursive: true });
   log(`provisioning Samba AD DC ${SAMBA_REALM} in ${dc.dir}`);
-  await runTool(
+  await run(
     '/usr/bin/samba-tool',
     [
       'domain',
@@ -182,7 +160,7 @@ export async function provisionSambaDc(dc: SambaDc, log: (line: string) => void 
       '--option=bind interfaces only=yes',
       '--backend-store=mdb',
     ],
-    sambaEnv(),
+    { env: sambaEnv() },
   );
   writeFileSync(smbConf(dc.dir), trimmedSmbConf(readFileSync(smbConf(dc.dir), 'utf8'), dc));
   writeFileSync(join(dc.dir, 'admin-password'), `${dc.adminPassword}\n`, { mode: 0o600 });
@@ -209,9 +187,9 @@ export async function sambaAnswers(dc: Pick<SambaDc, 'ip'>): Promise<boolean> {
 async function ensureLoopbackAddress(ip: string): Promise<void> {
   if (ip === '127.0.0.1') return;
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip)) throw new Error(`a test DC must listen on a loopback address, not ${ip}`);
-  const shown = await runTool('/usr/sbin/ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo']);
+  const shown = (await run('/usr/sbin/ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo'])).stdout;
   if (shown.includes(` ${ip}/`)) return;
-  await runTool('/usr/sbin/ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo']);
+  await run('/usr/sbin/ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo']);
 }
 
 function portAnswers(host: string, port: number): Promise<boolean> {
@@ -282,7 +260,7 @@ export async function snapshotSambaDc(dir: string, snapshotDir: string, dc?: Sam
   const tmp = `${snapshotDir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   // cp -a keeps owners and modes (samba refuses a msg.sock that is not 0700).
-  await runTool('cp', ['-a', dir, tmp]);
+  await run('cp', ['-a', dir, tmp]);
   for (const transient of ['run', 'daemon.pid', 'log', 'msg.sock', 'msg.lock']) rmSync(join(tmp, transient), { recursive: true, force: true });
   renameSync(tmp, snapshotDir);
   if (wasRunning && dc) await startSambaDc(dc);
@@ -298,7 +276,7 @@ export async function restoreSambaDc(snapshotDir: string, dc: SambaDc, log: (lin
   rmSync(dc.dir, { recursive: true, force: true });
   mkdirSync(dirname(dc.dir), { recursive: true });
   // cp -a keeps owners, modes and the sparse LMDB files as they are.
-  await runTool('cp', ['-a', snapshotDir, dc.dir]);
+  await run('cp', ['-a', snapshotDir, dc.dir]);
   for (const transient of ['run', 'daemon.pid', 'log', 'msg.sock', 'msg.lock']) rmSync(join(dc.dir, transient), { recursive: true, force: true });
   const conf = readFileSync(smbConf(dc.dir), 'utf8');
   const oldDir = /^\s*private dir\s*=\s*(.+)\/private\s*$/m.exec(conf)?.[1];

@@ -25,19 +25,13 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { topicNames } from '@dirstream/events';
-import { type Infra, loadInfra } from '@dirstream/testing';
+import { deleteTopics, type Infra, loadInfra } from '@dirstream/testing';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { SAMPLE_DISABLED_FILTER } from '../../infra/sample/generate.ts';
 import { addValue, connect, deleteValue, type DirectoryAccess, removeSubtree, replace, type SeededDirectory, seedSubtree } from './directory.ts';
 import { CLI, NODE, ROOT, runLogged, type Service, startService, stopLeftover, tail } from './processes.ts';
 import { createKafkaClient, type Seen, type TopicWatch, watchTopics } from './watch.ts';
-
-// kafkajs 2.2.4 arms a timer with a negative delay on Node ≥ 23; Node's warning about it is noise here.
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (warning.name !== 'TimeoutNegativeWarning') console.error(`${warning.name}: ${warning.message}`);
-});
 
 // `npm run demo | head` closes stdout early: keep going (and clean up) instead of dying on EPIPE.
 process.stdout.on('error', () => undefined);
@@ -416,8 +410,7 @@ async function cleanupAll(state: RunState): Promise<void> {
   await admin.end();
   const kafkaAdmin = createKafkaClient(infra.kafka.brokers).admin();
   await kafkaAdmin.connect();
-  const topics = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(`${state.prefix}.`));
-  if (topics.length > 0) await kafkaAdmin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
+  await deleteTopics(kafkaAdmin, state.prefix).catch(() => undefined);
   await kafkaAdmin.disconnect();
   // A failed run keeps its logs for the diagnosis.
   if (succeeded) rmSync(STATE, { recursive: true, force: true });

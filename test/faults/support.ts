@@ -14,6 +14,7 @@ import { createCodec, topicNames, type UserLifecycleEvent } from '@dirstream/eve
 import { createKafka, type Infra, loadInfra, readTopics } from '@dirstream/testing';
 import { createSlapd, type SlapdInstance, slapdInstance, slapdPid, startSlapd, stopSlapd } from '../../infra/local/openldap.ts';
 import { mulberry32 as random, type SampleOptions, writeSampleLdif } from '../../infra/sample/generate.ts';
+import { freePort } from '../support/free-port.ts';
 import {
   annotate,
   createModel,
@@ -25,7 +26,6 @@ import {
   waitForRefint,
 } from '../support/oracle.ts';
 import { type CommandResult, createPipeline, describeResult, type Pipeline, type RunningProcess } from '../support/pipeline.ts';
-import { freePort } from './servers.ts';
 
 export const SUFFIX = 'dc=dirstream,dc=test';
 export const PEOPLE = `ou=people,${SUFFIX}`;

@@ -3,6 +3,7 @@ import { userKey } from '@dirstream/events';
 import type { Sql } from './database.ts';
 import {
   type CurrentUser,
+  type LoginHolder,
   type LogRow,
   type OtherIdentity,
   type OutboxRow,
@@ -127,7 +128,7 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
   const fresh = events.filter((e) => !current.has(userKey(e.profileId, e.externalId)));
   const localByLogin = new Map<string, CurrentUser>();
   let sameIdentity: OtherIdentity[] = [];
-  let sameLogin: (OtherIdentity & { loginName: string })[] = [];
+  let sameLogin: LoginHolder[] = [];
   if (fresh.length > 0) {
     const locals = await sql<UserDbRow>(
       `select id, profile_id, external_id, version, enabled, login_name, sid from users

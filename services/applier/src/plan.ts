@@ -45,6 +45,9 @@ export type CurrentUser = {
 
 export type OtherIdentity = { readonly profileId: string; readonly externalId: string; readonly sid: string | null };
 
+/** A stored directory user holding a login name. */
+export type LoginHolder = OtherIdentity & { readonly loginName: string };
+
 export type UserLookup = {
   /** Rows with the batch's identities, keyed by userKey. */
   readonly current: ReadonlyMap<string, CurrentUser>;
@@ -53,7 +56,7 @@ export type UserLookup = {
   /** Directory users of any profile sharing an external ID or SID with the batch. */
   readonly sameIdentity: readonly OtherIdentity[];
   /** Stored directory users whose lower-cased login name a new identity of the batch also has. */
-  readonly sameLogin?: readonly (OtherIdentity & { readonly loginName: string })[];
+  readonly sameLogin?: readonly LoginHolder[];
 };
 
 export type UserUpsert = {

@@ -126,22 +126,17 @@ export function splitOversized(
 ): { batch: EventBatch; rejected: RejectedEvent[]; encoded: EncodedCache } {
   const rejected: RejectedEvent[] = [];
   const encoded: EncodedCache = new WeakMap();
-  const users = batch.users.filter((e) => {
-    const value = codec.encode('user-event', e);
-    encoded.set(e, value);
-    const bytes = recordBytes({ key: userKey(e.profileId, e.externalId), value });
-    if (bytes <= maxEventBytes) return true;
-    rejected.push({ kind: 'user', externalId: e.externalId, dn: e.state.dn, bytes, limit: maxEventBytes });
-    return false;
-  });
-  const groups = batch.groups.filter((e) => {
-    const value = codec.encode('group-event', e);
-    encoded.set(e, value);
-    const bytes = recordBytes({ key: groupKey(e.profileId, e.externalId), value });
-    if (bytes <= maxEventBytes) return true;
-    rejected.push({ kind: 'group', externalId: e.externalId, dn: e.state.dn, bytes, limit: maxEventBytes });
-    return false;
-  });
+  const fitting = <E extends UserEvent | GroupEvent>(kind: RejectedEvent['kind'], events: readonly E[], record: (e: E) => { key: string; value: Buffer }) =>
+    events.filter((e) => {
+      const { key, value } = record(e);
+      encoded.set(e, value);
+      const bytes = recordBytes({ key, value });
+      if (bytes <= maxEventBytes) return true;
+      rejected.push({ kind, externalId: e.externalId, dn: e.state.dn, bytes, limit: maxEventBytes });
+      return false;
+    });
+  const users = fitting('user', batch.users, (e) => ({ key: userKey(e.profileId, e.externalId), value: codec.encode('user-event', e) }));
+  const groups = fitting('group', batch.groups, (e) => ({ key: groupKey(e.profileId, e.externalId), value: codec.encode('group-event', e) }));
   // Membership events carry IDs only: bounded, never measured.
   if (rejected.length === 0) return { batch, rejected, encoded };
   return { batch: { users, groups, memberships: batch.memberships }, rejected, encoded };

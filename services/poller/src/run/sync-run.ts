@@ -370,53 +370,43 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       progress.add(page.length, 'users');
     }
 
-    /** Which of these user IDs still exist below the users base, whatever the filter. */
-    async function existingIds(connection: DirectoryConnection, ids: readonly string[]): Promise<Set<string>> {
-      const out = new Set<string>();
-      if (usersBaseMissing) return out;
-      for (const clause of chunkedIdClauses(ids, (id) => dialect.idFilter(userMapping.externalId, id))) {
+    /** The entries with these IDs below `base` (whatever the filter): ID → normalised DN. */
+    async function findByIds(
+      connection: DirectoryConnection,
+      lookup: { ids: readonly string[]; base: string; scope: 'base' | 'one' | 'sub'; attribute: string },
+    ): Promise<Map<string, string>> {
+      const out = new Map<string, string>();
+      for (const clause of chunkedIdClauses([...new Set(lookup.ids)], (id) => dialect.idFilter(lookup.attribute, id))) {
         const entries = await connection.searchAll({
-          baseDn: profile.users.baseDn,
-          scope: profile.users.scope,
+          baseDn: lookup.base,
+          scope: lookup.scope,
           filter: clause,
-          attributes: [userMapping.externalId],
+          attributes: [lookup.attribute],
           binary: dialect.binaryAttributes,
           ignoreReferrals: dialect.ignoreReferrals,
         });
         for (const entry of entries) {
-          const id = readExternalId(entry, userMapping.externalId, dialect);
-          if (id !== null) out.add(id);
+          const id = readExternalId(entry, lookup.attribute, dialect);
+          if (id !== null) out.set(id, normaliseDn(entry.dn));
         }
       }
       return out;
     }
 
+    /** Which of these user IDs still exist below the users base, whatever the filter. */
+    async function existingIds(connection: DirectoryConnection, ids: readonly string[]): Promise<Set<string>> {
+      if (usersBaseMissing) return new Set();
+      const found = await findByIds(connection, { ids, base: profile.users.baseDn, scope: profile.users.scope, attribute: userMapping.externalId });
+      return new Set(found.keys());
+    }
+
     /** The normalised DNs the directory holds now for these members (users base, groups base). */
     async function currentDns(connection: DirectoryConnection, members: readonly EdgeChange[]): Promise<Map<string, string>> {
-      const out = new Map<string, string>();
-      const lookups = [
-        { ids: members.filter((m) => m.memberType === 'user').map((m) => m.memberId), base: profile.users.baseDn, scope: profile.users.scope, attribute: userMapping.externalId },
-        ...(profile.groups && groupMapping
-          ? [{ ids: members.filter((m) => m.memberType === 'group').map((m) => m.memberId), base: profile.groups.baseDn, scope: profile.groups.scope, attribute: groupMapping.externalId }]
-          : []),
-      ];
-      for (const lookup of lookups) {
-        for (const clause of chunkedIdClauses([...new Set(lookup.ids)], (id) => dialect.idFilter(lookup.attribute, id))) {
-          const entries = await connection.searchAll({
-            baseDn: lookup.base,
-            scope: lookup.scope,
-            filter: clause,
-            attributes: [lookup.attribute],
-            binary: dialect.binaryAttributes,
-            ignoreReferrals: dialect.ignoreReferrals,
-          });
-          for (const entry of entries) {
-            const id = readExternalId(entry, lookup.attribute, dialect);
-            if (id !== null) out.set(id, normaliseDn(entry.dn));
-          }
-        }
-      }
-      return out;
+      const idsOf = (type: EdgeChange['memberType']) => members.filter((m) => m.memberType === type).map((m) => m.memberId);
+      const users = await findByIds(connection, { ids: idsOf('user'), base: profile.users.baseDn, scope: profile.users.scope, attribute: userMapping.externalId });
+      if (!profile.groups || !groupMapping) return users;
+      const groups = await findByIds(connection, { ids: idsOf('group'), base: profile.groups.baseDn, scope: profile.groups.scope, attribute: groupMapping.externalId });
+      return new Map([...users, ...groups]);
     }
 
     let usersBaseMissing = false;
@@ -455,15 +445,16 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       const groupFilter = groupMapping.filter ?? dialect.defaultGroupFilter;
       // A group may list a user before the user entered the scope (created, back in the filter):
       // no change of the group marks it, so a delta re-reads the groups naming these users.
-      const memberClauses: string[] = [];
-      for (let i = 0; i < entered.length; i += 50) {
-        const parts = entered.slice(i, i + 50).flatMap((u) =>
+      // 50 users a clause: one part per member attribute each.
+      const memberClauses = chunkedIdClauses(
+        entered.flatMap((u) =>
           groupMapping.memberAttributes.map((attribute) =>
             attribute === 'memberUid' ? `(memberUid=${escapeFilterValue(u.login)})` : `(${attribute}=${escapeFilterValue(u.dn)})`,
           ),
-        );
-        memberClauses.push(parts.length === 1 ? (parts[0] as string) : `(|${parts.join('')})`);
-      }
+        ),
+        (part) => part,
+        50 * groupMapping.memberAttributes.length,
+      );
       const groupClauses: readonly (string | null)[] = mode === 'full' ? clauses : [...clauses, ...memberClauses];
       for (const clause of groupClauses) {
         for await (const page of lookahead(conn.searchPages(

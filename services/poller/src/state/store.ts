@@ -198,14 +198,15 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
       const byDn = new Map<string, ResolvedMember>();
       const byLogin = new Map<string, ResolvedMember>();
       if (dns.length > 0) {
+        const uniqueDns = [...new Set(dns)];
         const rows = await db.query<{ dn_norm: string; external_id: string; kind: MemberType }>(
           `select dn_norm, external_id, kind from ${s}.entity where profile_id = $1 and present and dn_norm = any($2::text[])`,
-          [profileId, [...new Set(dns)]],
+          [profileId, uniqueDns],
         );
         for (const r of rows) byDn.set(r.dn_norm, { memberId: r.external_id, memberType: r.kind });
         // A DN no entity holds now may be the former DN of a renamed entity that refint has not
         // rewritten in the group yet: it still names that entity (the current holder wins).
-        const stale = [...new Set(dns)].filter((dn) => !byDn.has(dn));
+        const stale = uniqueDns.filter((dn) => !byDn.has(dn));
         if (stale.length > 0) {
           const former = await db.query<{ previous_dn_norm: string; external_id: string; kind: MemberType }>(
             `select previous_dn_norm, external_id, kind from ${s}.entity

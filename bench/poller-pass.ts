@@ -1,0 +1,48 @@
+/**
+ * A measured poller pass in a child process, shared by bench/poller.ts and bench/ad.ts (its own
+ * module so that the other benches' children do not load the poller).
+ */
+import type { DirstreamConfig } from '@dirstream/config';
+import type { Logger } from '@dirstream/logging';
+import { runPoller } from '@dirstream/poller';
+import { runBenchChild } from './child.ts';
+
+/** One poller pass as a poller bench's child reports it. */
+export type PollerPassResult = {
+  readonly ok: boolean;
+  readonly reason?: string;
+  readonly seconds: number;
+  readonly maxRssKiB: number;
+  /** Events the pass emitted (all kinds). */
+  readonly events: number;
+  readonly entries: number;
+  readonly mode: string;
+};
+
+/** Runs one poller pass of `config` (full or delta) in a child of `script`, which calls {@link pollerPassChild}. */
+export function runPollerPass(script: string, config: DirstreamConfig, full: boolean): Promise<PollerPassResult> {
+  return runBenchChild(script, { BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0' });
+}
+
+/** The child side of {@link runPollerPass}: one pass of BENCH_CONFIG, its result printed as the last line. */
+export async function pollerPassChild(logger: Logger): Promise<void> {
+  const config = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as DirstreamConfig;
+  let events = 0;
+  let entries = 0;
+  let mode = '';
+  const started = process.hrtime.bigint();
+  const outcome = await runPoller(
+    { config, logger, signal: new AbortController().signal },
+    { once: true, full: process.env.BENCH_FULL === '1', allowMassDisable: true },
+    {
+      onRun: (r) => {
+        const c = r.summary.counts;
+        events = c.created + c.updated + c.renamed + c.moved + c.disabled + c.enabled + c.groupsCreated + c.groupsUpdated + c.groupsRemoved + c.membershipsAdded + c.membershipsRemoved;
+        entries = c.entriesRead;
+        mode = r.mode;
+      },
+    },
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  process.stdout.write(`${JSON.stringify({ ...outcome, seconds, maxRssKiB: process.resourceUsage().maxRSS, events, entries, mode })}\n`);
+}
