@@ -53,6 +53,22 @@ for (const full of [false, true]) {
   });
 }
 
+test('a user disabled and moved, then added to a new group, in one delta pass is a member (seed 981564565)', async () => {
+  const { ldap } = pipeline;
+  const sales = `ou=sales,${ldap.peopleDn}`;
+  await ldap.client.add(sales, { objectClass: ['top', 'organizationalUnit'], ou: 'sales' });
+  const erin = await ldap.addUser('erin');
+  const frank = await ldap.addUser('frank');
+  await ldap.addGroup('first', [erin, frank]);
+  await syncAndCompare('initial', true);
+
+  // The disable is held back until the run's safety decision; the new group names the new DN.
+  await ldap.modify(erin, { employeeType: 'inactive' });
+  await ldap.client.modifyDN(erin, `uid=erin,${sales}`);
+  await ldap.addGroup('second', [`uid=erin,${sales}`, frank]);
+  await syncAndCompare('after disable + move + new group', false);
+});
+
 test('a user moved out of the users base and back in gets its memberships back in a delta pass', async () => {
   const { ldap } = pipeline;
   const attic = `ou=attic,${ldap.baseDn}`;

@@ -151,11 +151,21 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
       [JSON.stringify(fresh.map((e) => e.externalId)), JSON.stringify(sids)],
     );
     sameIdentity = others.map((o) => ({ profileId: o.profile_id, externalId: o.external_id, sid: o.sid }));
+    const logins = JSON.stringify(fresh.map((e) => ({ profile_id: e.profileId, login: e.state.loginName })));
+    // Two new users with one login may sit on different partitions, applied by concurrent
+    // transactions that cannot see each other's rows: a transaction lock per (profile, login),
+    // taken in one sorted order, makes the later one wait and then see the earlier one.
+    await sql(
+      `select pg_advisory_xact_lock(k) from (
+         select distinct hashtextextended(k.profile_id || '/' || lower(k.login), 0) as k
+         from jsonb_to_recordset(?::jsonb) as k(profile_id text, login text) order by 1) as locks`,
+      [logins],
+    );
     const namesakes = await sql<{ profile_id: string; external_id: string; sid: string | null; login_name: string }>(
       `select u.profile_id, u.external_id, u.sid, u.login_name from users u
        join jsonb_to_recordset(?::jsonb) as k(profile_id uuid, login text)
          on u.profile_id = k.profile_id and lower(u.login_name) = lower(k.login)`,
-      [JSON.stringify(fresh.map((e) => ({ profile_id: e.profileId, login: e.state.loginName })))],
+      [logins],
     );
     sameLogin = namesakes.map((o) => ({ profileId: o.profile_id, externalId: o.external_id, sid: o.sid, loginName: o.login_name }));
   }

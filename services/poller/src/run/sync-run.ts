@@ -29,7 +29,7 @@ import type { LdapEntry } from '../directory/entry.ts';
 import { lookahead } from '../directory/lookahead.ts';
 import { groupAttributeList, mapGroup, mapUser, readExternalId, resolveGroupReadMapping } from '../directory/mapping.ts';
 import type { PollerDatabase, Session } from '../state/database.ts';
-import { createRunScratch, createStateStore, toStoredGroup, toStoredUser } from '../state/store.ts';
+import { createRunScratch, createStateStore, type ResolvedMember, toStoredGroup, toStoredUser } from '../state/store.ts';
 import { createProgress } from './progress.ts';
 
 export type RunHooks = {
@@ -167,6 +167,11 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
   const changedAtOf = new Map<string, number | null>();
   /** Set when this run changed what a member DN or login resolves to: no member list is skipped then. */
   let resolutionChanged = false;
+  // A disabling change waits for the safety decision before it reaches the state, but a group
+  // read in the same pass may already list the user under its new DN or login: those held-back
+  // identities answer member resolution too (only renamed/moved ones, so this stays small).
+  const heldByDn = new Map<string, ResolvedMember>();
+  const heldByLogin = new Map<string, ResolvedMember>();
   const phases: Record<string, number> = {};
   let phaseStarted = now();
   const phaseDone = (name: string) => {
@@ -362,8 +367,15 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
         if (mode === 'delta' && (before === null || !before.present)) entered.push({ dn: state.dn, login: state.loginName });
         changedAtOf.set(change.externalId, m.changedAt);
         // Disabling changes wait for the safety decision at the end of the run.
-        if (change.disables) held.push(change);
-        else direct.push(change);
+        if (change.disables) {
+          held.push(change);
+          if (change.rename !== null || change.changed.includes('loginName')) {
+            const member: ResolvedMember = { memberId: change.externalId, memberType: 'user' };
+            heldByDn.set(normaliseDn(change.state.dn), member);
+            heldByLogin.set(change.state.loginName.toLowerCase(), member);
+            resolutionChanged = true;
+          }
+        } else direct.push(change);
       }
       await scratch.holdBack(held);
       await queueEmit(direct, [], []);
@@ -547,14 +559,14 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
             const missingDns = new Set<string>();
             let missing = 0;
             for (const dn of g.dns) {
-              const member = resolved.byDn.get(dn);
+              const member = resolved.byDn.get(dn) ?? heldByDn.get(dn);
               if (!member) {
                 missing++;
                 missingDns.add(dn);
               } else if (member.memberType === 'user' || groups.nested) current.push(member);
             }
             for (const login of g.logins) {
-              const member = resolved.byLogin.get(login);
+              const member = resolved.byLogin.get(login) ?? heldByLogin.get(login);
               if (member) current.push(member);
               else missing++;
             }
