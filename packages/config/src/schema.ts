@@ -188,11 +188,58 @@ export const applierSchema = z
   .strict()
   .default({ groupId: 'dirstream-applier', maxBatchSize: 2_000, metricsPort: 9464, seatLimit: 0, applyRetries: 3 });
 
+/** A listener's TLS: PEM files, read at start-up. */
+export const listenerTlsSchema = z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict();
+
+/** A bearer token for the admin listener: a secret and the role it grants. */
+export const adminTokenSchema = z
+  .object({
+    /** Who holds the token (shown in logs, never the token itself). */
+    name: z.string().min(1),
+    role: z.enum(['viewer', 'operator']),
+    token: secretSchema,
+  })
+  .strict();
+
+/** The `serve` block when the file has none (also what hand-built configs in tests use). */
+export const SERVE_DEFAULTS = {
+  listen: { host: '127.0.0.1', port: 8080 },
+  bodyLimitBytes: 16_384,
+  admin: { host: '127.0.0.1', port: 8081, tokens: [] as never[] },
+} as const;
+
+/** `dirstream serve`: the public listener (sign-in, health, metrics) and the admin listener. */
+export const serveSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+        tls: listenerTlsSchema.optional(),
+      })
+      .strict()
+      .default(SERVE_DEFAULTS.listen),
+    /** Largest request body accepted, in bytes (413 above). */
+    bodyLimitBytes: z.number().int().min(256).max(1_048_576).default(16_384),
+    admin: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(8081),
+        tls: listenerTlsSchema.optional(),
+        tokens: z.array(adminTokenSchema).default([]),
+      })
+      .strict()
+      .default(SERVE_DEFAULTS.admin),
+  })
+  .strict()
+  .default(SERVE_DEFAULTS);
+
 export const configSchema = z
   .object({
     kafka: kafkaSchema,
     database: databaseSchema,
     applier: applierSchema,
+    serve: serveSchema,
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     profiles: z.array(profileSchema).default([]),
   })

@@ -21,6 +21,7 @@ export const SECRET_KEY_PATHS = [
   'profiles[*].connection.bindPassword',
   'database.password',
   'kafka.sasl.password',
+  'serve.admin.tokens[*].token',
 ] as const;
 
 function describeReadFailure(error: unknown): string {
@@ -87,6 +88,22 @@ export async function resolveConfigSecrets(raw: RawConfig, options: ResolveOptio
       },
     });
   }
+  const tokens: DirstreamConfig['serve']['admin']['tokens'][number][] = [];
+  for (const [index, entry] of raw.serve.admin.tokens.entries()) {
+    tokens.push({ ...entry, token: await secret(entry.token, ['serve', 'admin', 'tokens', index, 'token']) });
+  }
+  const tlsFiles = async (tls: RawConfig['serve']['listen']['tls'], path: readonly PropertyKey[]) =>
+    tls === undefined
+      ? undefined
+      : {
+          certFile: (await existingFile(tls.certFile, [...path, 'certFile'])) as string,
+          keyFile: (await existingFile(tls.keyFile, [...path, 'keyFile'])) as string,
+        };
+  const serve: DirstreamConfig['serve'] = {
+    ...raw.serve,
+    listen: { ...raw.serve.listen, tls: await tlsFiles(raw.serve.listen.tls, ['serve', 'listen', 'tls']) },
+    admin: { ...raw.serve.admin, tls: await tlsFiles(raw.serve.admin.tls, ['serve', 'admin', 'tls']), tokens },
+  };
   const { sasl } = raw.kafka;
   const resolved: DirstreamConfig = {
     ...raw,
@@ -98,6 +115,7 @@ export async function resolveConfigSecrets(raw: RawConfig, options: ResolveOptio
       ...raw.database,
       password: raw.database.password === undefined ? undefined : await secret(raw.database.password, ['database', 'password']),
     },
+    serve,
     profiles,
   };
 

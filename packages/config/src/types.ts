@@ -17,3 +17,4 @@ export type ProfileConfig = Resolve<ProfileConfigRaw>;
 export type KafkaConfig = DirstreamConfig['kafka'];
 export type DatabaseConfig = DirstreamConfig['database'];
 export type ApplierConfig = DirstreamConfig['applier'];
+export type ServeConfig = DirstreamConfig['serve'];

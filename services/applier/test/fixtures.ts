@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DirstreamConfig } from '@dirstream/config';
+import { type DirstreamConfig, SERVE_DEFAULTS } from '@dirstream/config';
 import type { GroupEvent, MembershipEvent, SyncRunEvent, UserEvent, UserState } from '@dirstream/events';
 import { eventIdFor } from '@dirstream/events';
 
@@ -189,6 +189,7 @@ export function testConfig(options: {
       seatLimit: options.seatLimit ?? 0,
       applyRetries: 2,
     },
+    serve: SERVE_DEFAULTS,
     logLevel: 'warn',
     profiles: [profile(PROFILE_A, 'alpha'), profile(PROFILE_B, 'beta')],
   } as DirstreamConfig;

@@ -23,6 +23,7 @@ export type Command =
       readonly groupId: string | undefined;
     }
   | { readonly name: 'migrate'; readonly configPath: string | undefined }
+  | { readonly name: 'serve'; readonly configPath: string | undefined }
   | { readonly name: 'topics create'; readonly configPath: string | undefined };
 
 export type CommandName = Command['name'];
@@ -49,6 +50,7 @@ const COMMAND_OPTIONS: Readonly<Record<Exclude<CommandName, 'help'>, readonly Op
   plan: ['profile', 'full'],
   applier: ['replay', 'until-caught-up', 'group'],
   migrate: [],
+  serve: [],
   'topics create': [],
 };
 
@@ -133,6 +135,8 @@ export function parseCommand(argv: readonly string[]): Command {
         groupId: values.group,
       };
     case 'migrate':
+      return { name, configPath };
+    case 'serve':
       return { name, configPath };
     case 'topics create':
       return { name, configPath };

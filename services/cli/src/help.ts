@@ -18,6 +18,9 @@ Commands:
                               announces nothing downstream).
       --until-caught-up       Exit once every partition is caught up.
       --group ID              Consumer group id (default: applier.groupId).
+  serve                 The HTTP service: sign-in for applications (serve.listen) and the
+                        operator console (serve.admin). See docs/authentication.md and
+                        docs/operations.md.
   migrate               Create or upgrade the database schema.
   topics create         Create the Kafka topics (idempotent).
 

@@ -46,6 +46,9 @@ type ApplierModule = {
   runApplier(deps: ServiceDeps, options: { replay: boolean; untilCaughtUp: boolean; groupId: string | undefined }): Promise<RunOutcome>;
   migrate(deps: ServiceDeps): Promise<unknown>;
 };
+type ApiModule = {
+  runServe(deps: ServiceDeps): Promise<RunOutcome>;
+};
 type EventsModule = {
   ensureTopics(
     admin: unknown,
@@ -145,6 +148,10 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
           groupId: command.groupId,
         });
         return outcomeExit(ctx, outcome, 'applier');
+      }
+      case 'serve': {
+        const api = await importService<ApiModule>(ctx, '@dirstream/api', 'runServe');
+        return outcomeExit(ctx, await api.runServe(deps), 'serve');
       }
       case 'migrate': {
         const applier = await importService<ApplierModule>(ctx, '@dirstream/applier', 'migrate');
