@@ -7,4 +7,5 @@ export * from './admin.ts';
 export * from './codec.ts';
 export * from './schemas.ts';
 export { parsingCanonicalForm } from './canonical-form.ts';
+export { stableJson } from './stable-json.ts';
 export { rabinFingerprint64 } from './fingerprint.ts';

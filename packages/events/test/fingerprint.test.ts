@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import avro from 'avsc';
 import { parsingCanonicalForm } from '../src/canonical-form.ts';
 import { rabinFingerprint64 } from '../src/fingerprint.ts';
-import { DEFAULT_SCHEMAS_DIR } from '../src/schemas.ts';
 
 // Test vectors from the Avro repository, share/test/data/schema-tests.txt (the spec's reference
 // canonical forms and CRC-64-AVRO fingerprints, as signed 64-bit decimals).
-const VECTORS: Array<{ input: string; canonical: string; fingerprint?: string }> = [
+// Two of them are not valid schemas (an empty union; a string default for a boolean): avsc, which
+// computes our canonical forms, refuses them, and so must we — their fingerprints are still checked.
+const VECTORS: Array<{ input: string; canonical: string; fingerprint?: string; invalid?: true }> = [
   { input: '"null"', canonical: '"null"', fingerprint: '7195948357588979594' },
   { input: '{"type":"null"}', canonical: '"null"' },
   { input: '"boolean"', canonical: '"boolean"', fingerprint: '-6970731678124411036' },
@@ -20,7 +18,7 @@ const VECTORS: Array<{ input: string; canonical: string; fingerprint?: string }>
   { input: '"double"', canonical: '"double"', fingerprint: '-8181574048448539266' },
   { input: '"bytes"', canonical: '"bytes"', fingerprint: '5746618253357095269' },
   { input: '"string"', canonical: '"string"', fingerprint: '-8142146995180207161' },
-  { input: '[  ]', canonical: '[]', fingerprint: '-1241056759729112623' },
+  { input: '[  ]', canonical: '[]', fingerprint: '-1241056759729112623', invalid: true },
   { input: '[ "int"  ]', canonical: '["int"]', fingerprint: '-5232228896498058493' },
   { input: '[ "int" , {"type":"boolean"} ]', canonical: '["int","boolean"]', fingerprint: '5392556393470105090' },
   {
@@ -53,6 +51,7 @@ const VECTORS: Array<{ input: string; canonical: string; fingerprint?: string }>
       '{ "fields":[{"type":"boolean", "aliases":[], "name":"f1", "default":"true"}, {"order":"descending","name":"f2","doc":"Hello","type":"int"}], "type":"record", "name":"foo" }',
     canonical: '{"name":"foo","type":"record","fields":[{"name":"f1","type":"boolean"},{"name":"f2","type":"int"}]}',
     fingerprint: '-4860222112080293046',
+    invalid: true,
   },
   {
     input: '{"type":"enum", "name":"foo", "symbols":["A1"]}',
@@ -94,9 +93,10 @@ const VECTORS: Array<{ input: string; canonical: string; fingerprint?: string }>
 ];
 
 describe('Parsing Canonical Form and CRC-64-AVRO (spec vectors)', () => {
-  for (const { input, canonical, fingerprint } of VECTORS) {
+  for (const { input, canonical, fingerprint, invalid } of VECTORS) {
     it(input, () => {
-      assert.equal(parsingCanonicalForm(JSON.parse(input)), canonical);
+      if (invalid) assert.throws(() => parsingCanonicalForm(JSON.parse(input)), { code: 'EVENT_SCHEMA_INVALID' });
+      else assert.equal(parsingCanonicalForm(JSON.parse(input)), canonical);
       if (fingerprint !== undefined) {
         assert.equal(BigInt.asIntN(64, rabinFingerprint64(canonical)).toString(), fingerprint);
       }
@@ -115,7 +115,7 @@ describe('Parsing Canonical Form and CRC-64-AVRO (spec vectors)', () => {
       doc: 'x',
       fields: [
         { name: 'inner', type: { type: 'record', name: 'Inner', fields: [{ name: 'e', type: { type: 'enum', name: 'c.E', symbols: ['X'] } }] } },
-        { name: 'again', type: 'Inner', default: {} },
+        { name: 'again', type: 'Inner', default: { e: 'X' } },
         { name: 'other', type: { type: 'fixed', name: 'F', namespace: 'z', size: 2 } },
         { name: 't', type: { type: 'long', logicalType: 'timestamp-millis' } },
       ],
@@ -125,17 +125,4 @@ describe('Parsing Canonical Form and CRC-64-AVRO (spec vectors)', () => {
       '{"name":"a.b.Outer","type":"record","fields":[{"name":"inner","type":{"name":"a.b.Inner","type":"record","fields":[{"name":"e","type":{"name":"c.E","type":"enum","symbols":["X"]}}]}},{"name":"again","type":"a.b.Inner"},{"name":"other","type":{"name":"z.F","type":"fixed","size":2}},{"name":"t","type":"long"}]}',
     );
   });
-});
-
-describe('the repository schemas', () => {
-  for (const folder of readdirSync(DEFAULT_SCHEMAS_DIR, { withFileTypes: true })) {
-    if (!folder.isDirectory()) continue;
-    for (const file of readdirSync(path.join(DEFAULT_SCHEMAS_DIR, folder.name))) {
-      if (!file.endsWith('.avsc')) continue;
-      it(`${folder.name}/${file}: canonical form agrees with avsc's own`, () => {
-        const schema = JSON.parse(readFileSync(path.join(DEFAULT_SCHEMAS_DIR, folder.name, file), 'utf8'));
-        assert.equal(parsingCanonicalForm(schema), JSON.stringify(avro.Type.forSchema(schema).schema()));
-      });
-    }
-  }
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { stableJson } from '@dirstream/events';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Database } from './database.ts';
 
@@ -43,14 +44,4 @@ export async function canonicalDump(source: Database | EntityManager): Promise<C
   }
   const text = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
   return { hash: createHash('sha256').update(text).digest('hex'), text };
-}
-
-/** JSON with object keys sorted at every level (jsonb key order is not something to rely on). */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }

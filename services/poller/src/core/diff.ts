@@ -1,7 +1,8 @@
 import type { DisabledReason, GroupState, MemberType, RenameInfo, UserOperation, UserState } from '@dirstream/events';
 import { nextVersion } from '@dirstream/events';
 import { dnChange, normaliseDn } from '../directory/dn.ts';
-import { stableJson, stateHash } from './hash.ts';
+import { stableJson } from '@dirstream/events';
+import { stateHash } from './hash.ts';
 import type { EdgeChange, GroupChange, StoredEdge, StoredGroup, StoredUser, UserChange } from './types.ts';
 
 /**
