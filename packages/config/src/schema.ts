@@ -201,11 +201,61 @@ export const adminTokenSchema = z
   })
   .strict();
 
+/** `serve.auth` when the file has none: see docs/authentication.md for why these numbers. */
+export const AUTH_DEFAULTS = {
+  profileOrder: [] as string[],
+  rateLimit: {
+    perLogin: { failures: 4, windowSeconds: 900 },
+    perClient: { failures: 200, windowSeconds: 60 },
+  },
+  maxConcurrentBindsPerServer: 16,
+  failureFloorMs: 150,
+  firstSignIn: { enabled: true, waitMs: 5_000 },
+} as const;
+
+/** `serve.auth`: sign-in by binding to the directory as the user (POST /v1/authenticate). */
+export const authSchema = z
+  .object({
+    /** Profiles (id or name) tried first, in this order, when a login exists in several; the rest follow in file order. */
+    profileOrder: z.array(z.string().min(1)).default([]),
+    rateLimit: z
+      .object({
+        /** Failed attempts per login (and per resolved user) in the window; keep below the directory's lockout threshold. */
+        perLogin: z
+          .object({ failures: z.number().int().min(1).default(4), windowSeconds: z.number().int().min(1).default(900) })
+          .strict()
+          .default(AUTH_DEFAULTS.rateLimit.perLogin),
+        /** Failed attempts per client address in the window (an application server speaks for many users). */
+        perClient: z
+          .object({ failures: z.number().int().min(1).default(200), windowSeconds: z.number().int().min(1).default(60) })
+          .strict()
+          .default(AUTH_DEFAULTS.rateLimit.perClient),
+      })
+      .strict()
+      .default(AUTH_DEFAULTS.rateLimit),
+    /** User binds in flight per directory server (and pooled bind connections per server). */
+    maxConcurrentBindsPerServer: z.number().int().min(1).max(1_024).default(16),
+    /** Every refused sign-in (401) answers no sooner than this after the request arrived, hiding what was checked. */
+    failureFloorMs: z.number().int().min(0).max(10_000).default(150),
+    firstSignIn: z
+      .object({
+        /** A login the directory has but the database not yet: bind, ask the poller to sync, answer. */
+        enabled: z.boolean().default(true),
+        /** How long to wait for the applier to store the new user before answering from the directory read. */
+        waitMs: z.number().int().min(0).max(60_000).default(5_000),
+      })
+      .strict()
+      .default(AUTH_DEFAULTS.firstSignIn),
+  })
+  .strict()
+  .default(AUTH_DEFAULTS);
+
 /** The `serve` block when the file has none (also what hand-built configs in tests use). */
 export const SERVE_DEFAULTS = {
   listen: { host: '127.0.0.1', port: 8080 },
   bodyLimitBytes: 16_384,
   admin: { host: '127.0.0.1', port: 8081, tokens: [] as never[] },
+  auth: AUTH_DEFAULTS,
 } as const;
 
 /** `dirstream serve`: the public listener (sign-in, health, metrics) and the admin listener. */
@@ -230,6 +280,7 @@ export const serveSchema = z
       })
       .strict()
       .default(SERVE_DEFAULTS.admin),
+    auth: authSchema,
   })
   .strict()
   .default(SERVE_DEFAULTS);
