@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dnChange, escapeDnValue, escapeFilterValue, isUnderDn, normaliseDn, parentDn, parseDn } from '../src/directory/dn.ts';
+import { dnChange, escapeDnValue, escapeFilterValue, isUnderDn, nameAndOptionalUidDn, normaliseDn, parentDn, parseDn } from '../src/directory/dn.ts';
 
 describe('normaliseDn', () => {
   const same: [string, string][] = [
@@ -56,4 +56,13 @@ describe('dn helpers', () => {
     assert.equal(escapeDnValue('#x '), '\\#x\\ ');
     assert.equal(escapeFilterValue('a*(b)\\'), 'a\\2a\\28b\\29\\5c');
   });
+  const uids: [string, string][] = [
+    ["uid=a,ou=p,dc=x#'0101'B", 'uid=a,ou=p,dc=x'],
+    ["uid=a,ou=p,dc=x#'0'b", 'uid=a,ou=p,dc=x'],
+    ["uid=a,ou=p,dc=x#''B", 'uid=a,ou=p,dc=x'],
+    ['uid=a,ou=p,dc=x', 'uid=a,ou=p,dc=x'],
+    ['cn=\\#x,dc=x', 'cn=\\#x,dc=x'],
+    ["cn=x#'12'B,dc=x", "cn=x#'12'B,dc=x"],
+  ];
+  for (const [value, dn] of uids) it(`NameAndOptionalUID ${value} → ${dn}`, () => assert.equal(nameAndOptionalUidDn(value), dn));
 });

@@ -62,14 +62,12 @@ describe('refint rewrites racing the poller', () => {
     const newDn = `uid=benny,${t.ldap.peopleDn}`;
     await t.ldap.client.modifyDN(oldDn, 'uid=benny');
     await refintDone(dns.crew as string, newDn);
+    // The group as read during refint's delay: the member under its former DN, in the pass that sees the rename.
+    await t.ldap.modify(dns.crew as string, { member: [dns.amy as string, oldDn] });
     const renamed = await run();
     assert.deepEqual(users(renamed), ['renamed:benny']);
-    assert.deepEqual(edges(renamed), []);
-    // The group as a read during refint's delay shows it: the member under its former DN.
-    await t.ldap.modify(dns.crew as string, { member: [dns.amy as string, oldDn] });
-    assert.deepEqual(edges(await run()), [], 'delta re-reading the group');
-    assert.deepEqual(edges(await run(true)), [], 'full pass');
-    // refint catches up.
+    assert.deepEqual(edges(renamed), [], 'the pass that saw the rename');
+    // refint catches up (the tolerance is bounded to that pass: test/real-directories covers a server that never does).
     await t.ldap.modify(dns.crew as string, { member: [dns.amy as string, newDn] });
     assert.deepEqual(edges(await run()), [], 'delta after the rewrite');
     assert.deepEqual(edges(await run(true)), [], 'full pass after the rewrite');

@@ -1,6 +1,6 @@
 import type { Dialect } from '../directory/dialect.ts';
 import { createTimestampDelta } from '../directory/delta-timestamp.ts';
-import { escapeFilterValue } from '../directory/dn.ts';
+import { escapeFilterValue, nameAndOptionalUidDn } from '../directory/dn.ts';
 import { stringValues } from '../directory/entry.ts';
 
 /** Generic LDAPv3: everything standard, the timestamp delta only. */
@@ -28,8 +28,9 @@ export function createLdapDialect(overrides: Partial<Dialect> = {}): Dialect {
       const dns: string[] = [];
       const loginNames: string[] = [];
       for (const attribute of mapping.memberAttributes) {
-        if (attribute === 'memberUid') loginNames.push(...stringValues(entry, attribute));
-        else dns.push(...stringValues(entry, attribute));
+        if (attribute === 'memberUid') for (const v of stringValues(entry, attribute)) loginNames.push(v);
+        else if (attribute.toLowerCase() === 'uniquemember') for (const v of stringValues(entry, attribute)) dns.push(nameAndOptionalUidDn(v));
+        else for (const v of stringValues(entry, attribute)) dns.push(v);
       }
       return { dns, loginNames };
     },

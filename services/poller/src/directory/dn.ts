@@ -177,6 +177,16 @@ export function dnChange(previousDn: string, nextDn: string): 'none' | 'renamed'
   return parentDn(previousDn) === parentDn(nextDn) ? 'renamed' : 'moved';
 }
 
+/**
+ * The DN of a NameAndOptionalUID value (RFC 4517 §3.3.21, `uniqueMember`): `dn#'0101'B` names
+ * `dn`. A DN value never ends in an unescaped `#'…'B` (a `#` is escaped only at a value's start,
+ * so the RFC reads the suffix as the UID), hence the suffix is cut whatever precedes it.
+ */
+export function nameAndOptionalUidDn(value: string): string {
+  const match = /#'[01]*'B\s*$/i.exec(value);
+  return match ? value.slice(0, match.index) : value;
+}
+
 /** RFC 4515 escaping of a value placed in a search filter. */
 export function escapeFilterValue(value: string): string {
   let out = '';

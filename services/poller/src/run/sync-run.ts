@@ -30,6 +30,7 @@ import { lookahead } from '../directory/lookahead.ts';
 import { groupAttributeList, mapGroup, mapUser, readExternalId, resolveGroupReadMapping } from '../directory/mapping.ts';
 import type { PollerDatabase, Session } from '../state/database.ts';
 import { createRunScratch, createStateStore, type ResolvedMember, toStoredGroup, toStoredUser } from '../state/store.ts';
+import { formerDnClauses } from './former-dn-clauses.ts';
 import { createProgress } from './progress.ts';
 
 export type RunHooks = {
@@ -117,7 +118,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
   const runId = randomUUID();
   const startedAt = now();
   const logger = deps.logger.child({ runId });
-  const store = createStateStore(db, profile.id);
+  const store = createStateStore(db, profile.id, runId);
   const scratch = createRunScratch(session, db, profile.id);
   const counts = zeroCounts();
   const errors: RunError[] = [];
@@ -467,7 +468,10 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
         (part) => part,
         50 * groupMapping.memberAttributes.length,
       );
-      const groupClauses: readonly (string | null)[] = mode === 'full' ? clauses : [...clauses, ...memberClauses];
+      // Groups still naming a member by a DN it left in an earlier pass (no refint, or refint not
+      // covering the group) hold a dangling reference now: a delta re-reads them too.
+      const formerClauses = mode === 'full' ? [] : await formerDnClauses(store, groupMapping.memberAttributes);
+      const groupClauses: readonly (string | null)[] = mode === 'full' ? clauses : [...clauses, ...memberClauses, ...formerClauses];
       for (const clause of groupClauses) {
         for await (const page of lookahead(conn.searchPages(
           {
@@ -542,7 +546,11 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           const known = await store.loadGroups(listed.map((g) => g.groupId));
           const present = listed.filter((g) => known.get(g.groupId)?.state.present === true);
           const hashes = new Map(present.map((g) => [g.groupId, membersHash(g.dns, g.logins, groupMapping.memberAttributes, groups.nested)]));
-          const work = resolutionChanged ? present : present.filter((g) => known.get(g.groupId)?.membersHash !== hashes.get(g.groupId));
+          const unchanged = resolutionChanged ? [] : present.filter((g) => known.get(g.groupId)?.membersHash === hashes.get(g.groupId));
+          const dangling = await store.earlierFormerDns(unchanged.flatMap((g) => g.dns));
+          const work = resolutionChanged
+            ? present
+            : present.filter((g) => known.get(g.groupId)?.membersHash !== hashes.get(g.groupId) || g.dns.some((dn) => dangling.has(dn)));
           const [resolved, previousEdges] = await Promise.all([
             store.resolveMembers(
               work.flatMap((g) => g.dns),
@@ -553,11 +561,12 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           const t = now();
           const edges: EdgeChange[] = [];
           const stored: { groupId: string; hash: string | null }[] = [];
-          const diffs: { groupId: string; missingDns: Set<string>; missing: number; added: EdgeChange[]; removed: EdgeChange[] }[] = [];
+          const diffs: { groupId: string; missingDns: Set<string>; missing: number; viaFormerDn: boolean; added: EdgeChange[]; removed: EdgeChange[] }[] = [];
           for (const g of work) {
             const current: CurrentMember[] = [];
             const missingDns = new Set<string>();
             let missing = 0;
+            const viaFormerDn = g.dns.some((dn) => resolved.formerDns.has(dn));
             for (const dn of g.dns) {
               const member = resolved.byDn.get(dn) ?? heldByDn.get(dn);
               if (!member) {
@@ -577,7 +586,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
               const example = missingDns.values().next().value ?? g.logins.find((l) => !resolved.byLogin.has(l));
               logger.info({ dn: g.groupDn, unresolved: missing, example }, 'group members outside the synced users and groups were skipped');
             }
-            diffs.push({ groupId: g.groupId, missingDns, missing, ...diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t) });
+            diffs.push({ groupId: g.groupId, missingDns, missing, viaFormerDn, ...diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t) });
           }
           // A member renamed after this run read the users (or refint already rewrote the group
           // for a rename the state has not seen yet) is listed under a DN the state does not know:
@@ -594,7 +603,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           }
           for (const d of diffs) {
             edges.push(...d.added, ...d.removed);
-            const hash = d.missing === 0 ? (hashes.get(d.groupId) ?? null) : null;
+            // A member found through its former DN counts for this pass only: the group is read again next time.
+            const hash = d.missing === 0 && !d.viaFormerDn ? (hashes.get(d.groupId) ?? null) : null;
             if (hash !== known.get(d.groupId)?.membersHash) stored.push({ groupId: d.groupId, hash });
           }
           // A page with very large groups is produced in slices: memory follows the slice, not the
@@ -778,6 +788,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     cursorAfter: status === 'succeeded' ? cursorAfter : cursorBefore,
   };
   if (!deps.dryRun) {
+    if (status === 'succeeded') await store.forgetEarlierFormerDns();
     await store.analyzeIfWritten().catch((cause: unknown) => logger.warn({ err: toError(cause) }, 'analyze of the state tables failed'));
     await sink.sendRun(summary);
     await store.checkpoint({

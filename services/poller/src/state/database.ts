@@ -131,6 +131,9 @@ export async function ensureSchema(database: PollerDatabase): Promise<void> {
     // The DN an entity had before its last rename: slapo-refint rewrites group `member` values
     // asynchronously, so a group read just after a rename may still list the old DN.
     await tx.query(`alter table ${s}.entity add column if not exists previous_dn_norm text`);
+    // The run that saw that rename: the former DN names the entity during that pass only
+    // (DESIGN invariant 9); afterwards a group still listing it holds a dangling reference.
+    await tx.query(`alter table ${s}.entity add column if not exists previous_dn_run text`);
     await tx.query(`create index if not exists entity_dn_idx on ${s}.entity (profile_id, dn_norm) where present`);
     await tx.query(
       `create index if not exists entity_previous_dn_idx on ${s}.entity (profile_id, previous_dn_norm) where present and previous_dn_norm is not null`,

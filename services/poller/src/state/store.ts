@@ -65,7 +65,8 @@ export function toStoredGroup(row: EntityRow): StoredGroup {
 /** Rows written between two ANALYZE runs of the state tables. */
 const ANALYZE_EVERY_ROWS = 20_000;
 
-export function createStateStore(db: PollerDatabase, profileId: string) {
+/** `runId`: the run writing through this store; a rename it stores is tolerated during that run only. */
+export function createStateStore(db: PollerDatabase, profileId: string, runId: string | null = null) {
   const s = quoteIdent(db.schema);
   // A first full pass fills the tables faster than autovacuum analyses them; with stale
   // statistics the planner scans the whole profile for every page (quadratic). Analyse as we go.
@@ -93,6 +94,7 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
         dn: c.state.dn,
         dn_norm: normaliseDn(c.state.dn),
         previous_dn_norm: c.rename ? normaliseDn(c.rename.previousDn) : null,
+        previous_dn_run: c.rename ? runId : null,
         login_norm: c.state.loginName.toLowerCase(),
         hash: c.hash,
         version: c.version,
@@ -106,6 +108,7 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
         dn: c.state.dn,
         dn_norm: normaliseDn(c.state.dn),
         previous_dn_norm: c.rename ? normaliseDn(c.rename.previousDn) : null,
+        previous_dn_run: c.rename ? runId : null,
         login_norm: null,
         hash: c.hash,
         version: c.version,
@@ -116,12 +119,13 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
     ];
     if (entities.length > 0) {
       await tx.query(
-        `insert into ${s}.entity (profile_id, kind, external_id, dn, dn_norm, previous_dn_norm, login_norm, hash, version, enabled, present, state)
-         select $1, r.kind, r.external_id, r.dn, r.dn_norm, r.previous_dn_norm, r.login_norm, r.hash, r.version, r.enabled, r.present, r.state
+        `insert into ${s}.entity (profile_id, kind, external_id, dn, dn_norm, previous_dn_norm, previous_dn_run, login_norm, hash, version, enabled, present, state)
+         select $1, r.kind, r.external_id, r.dn, r.dn_norm, r.previous_dn_norm, r.previous_dn_run, r.login_norm, r.hash, r.version, r.enabled, r.present, r.state
            from jsonb_to_recordset($2::jsonb) as r(kind text, external_id text, dn text, dn_norm text, previous_dn_norm text,
-                login_norm text, hash text, version bigint, enabled boolean, present boolean, state jsonb)
+                previous_dn_run text, login_norm text, hash text, version bigint, enabled boolean, present boolean, state jsonb)
          on conflict (profile_id, kind, external_id) do update set
            dn = excluded.dn, dn_norm = excluded.dn_norm,
+           previous_dn_run = case when excluded.previous_dn_norm is null then ${s}.entity.previous_dn_run else excluded.previous_dn_run end,
            previous_dn_norm = coalesce(excluded.previous_dn_norm, ${s}.entity.previous_dn_norm),
            login_norm = excluded.login_norm, hash = excluded.hash,
            version = excluded.version, enabled = excluded.enabled, present = excluded.present, state = excluded.state`,
@@ -194,8 +198,9 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
     async resolveMembers(
       dns: readonly string[],
       loginNames: readonly string[],
-    ): Promise<{ byDn: Map<string, ResolvedMember>; byLogin: Map<string, ResolvedMember> }> {
+    ): Promise<{ byDn: Map<string, ResolvedMember>; byLogin: Map<string, ResolvedMember>; formerDns: Set<string> }> {
       const byDn = new Map<string, ResolvedMember>();
+      const formerDns = new Set<string>();
       const byLogin = new Map<string, ResolvedMember>();
       if (dns.length > 0) {
         const uniqueDns = [...new Set(dns)];
@@ -204,17 +209,21 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
           [profileId, uniqueDns],
         );
         for (const r of rows) byDn.set(r.dn_norm, { memberId: r.external_id, memberType: r.kind });
-        // A DN no entity holds now may be the former DN of a renamed entity that refint has not
-        // rewritten in the group yet: it still names that entity (the current holder wins).
+        // A DN no entity holds now may be the former DN of an entity renamed in this run that
+        // refint has not rewritten in the group yet: during this run it still names that entity
+        // (the current holder wins). After this run it names nothing (DESIGN invariant 9).
         const stale = uniqueDns.filter((dn) => !byDn.has(dn));
-        if (stale.length > 0) {
+        if (stale.length > 0 && runId !== null) {
           const former = await db.query<{ previous_dn_norm: string; external_id: string; kind: MemberType }>(
             `select previous_dn_norm, external_id, kind from ${s}.entity
-              where profile_id = $1 and present and previous_dn_norm = any($2::text[]) order by version desc`,
-            [profileId, stale],
+              where profile_id = $1 and present and previous_dn_norm = any($2::text[]) and previous_dn_run = $3 order by version desc`,
+            [profileId, stale, runId],
           );
           for (const r of former) {
-            if (!byDn.has(r.previous_dn_norm)) byDn.set(r.previous_dn_norm, { memberId: r.external_id, memberType: r.kind });
+            if (!byDn.has(r.previous_dn_norm)) {
+              byDn.set(r.previous_dn_norm, { memberId: r.external_id, memberType: r.kind });
+              formerDns.add(r.previous_dn_norm);
+            }
           }
         }
       }
@@ -226,7 +235,35 @@ export function createStateStore(db: PollerDatabase, profileId: string) {
         );
         for (const r of rows) byLogin.set(r.login_norm, { memberId: r.external_id, memberType: 'user' });
       }
-      return { byDn, byLogin };
+      return { byDn, byLogin, formerDns };
+    },
+    /** Which of these normalised DNs are former DNs of entities renamed before this run. */
+    async earlierFormerDns(dns: readonly string[]): Promise<Set<string>> {
+      if (dns.length === 0) return new Set();
+      const rows = await db.query<{ dn: string }>(
+        `select distinct previous_dn_norm as dn from ${s}.entity
+          where profile_id = $1 and present and previous_dn_norm = any($2::text[]) and previous_dn_run is distinct from $3`,
+        [profileId, [...new Set(dns)], runId],
+      );
+      return new Set(rows.map((r) => r.dn));
+    },
+    /** Former DNs of entities renamed before this run, a page at a time (delta passes re-read the groups naming them). */
+    async earlierFormerDnPage(afterDn: string, limit: number): Promise<string[]> {
+      const rows = await db.query<{ dn: string }>(
+        `select distinct previous_dn_norm as dn from ${s}.entity
+          where profile_id = $1 and present and previous_dn_norm > $2 and previous_dn_run is distinct from $3
+          order by previous_dn_norm limit $4`,
+        [profileId, afterDn, runId, limit],
+      );
+      return rows.map((r) => r.dn);
+    },
+    /** After a succeeded pass: renames seen by earlier runs are no longer tolerated anywhere. */
+    async forgetEarlierFormerDns(): Promise<void> {
+      await db.query(
+        `update ${s}.entity set previous_dn_norm = null, previous_dn_run = null
+          where profile_id = $1 and previous_dn_norm is not null and previous_dn_run is distinct from $2`,
+        [profileId, runId],
+      );
     },
     async loadEdges(groupIds: readonly string[]): Promise<Map<string, Map<string, StoredEdge>>> {
       const out = new Map<string, Map<string, StoredEdge>>();

@@ -1,0 +1,94 @@
+/**
+ * Directories as they come (issue 13): group shapes and servers that do not rewrite `member`
+ * values. Against the shared slapd; a server without refint is played by putting the old DN back
+ * into the group right after the rename (what a group that refint does not cover keeps).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type PollerTest, type RunEvents, setupPollerTest } from './poller-support.ts';
+
+describe('real directories', () => {
+  let t: PollerTest;
+  const names = new Map<string, string>();
+  const remember = (ev: RunEvents | null) => {
+    for (const e of ev?.users ?? []) names.set(e.externalId, e.state.loginName);
+    for (const e of ev?.groups ?? []) names.set(e.externalId, e.state.name);
+  };
+  const users = (ev: RunEvents | null) => (ev?.users ?? []).map((e) => `${e.op}:${e.state.loginName}`).sort();
+  const edges = (ev: RunEvents | null) =>
+    (ev?.memberships ?? []).map((e) => `${e.op}:${names.get(e.groupId)}<-${names.get(e.memberId)}`).sort();
+  async function run(full = false) {
+    const r = await t.run({ full });
+    assert.equal(r.ok, true, r.reason);
+    assert.equal(r.events?.summary.status, 'succeeded', r.events?.summary.reason ?? '');
+    remember(r.events);
+    return r.events;
+  }
+  async function members(groupDn: string): Promise<string[]> {
+    const { searchEntries } = await t.ldap.client.search(groupDn, { scope: 'base', attributes: ['member'] });
+    const value = searchEntries[0]?.member ?? [];
+    return (Array.isArray(value) ? value : [value]).map((v) => String(v).toLowerCase());
+  }
+  /** Renames `dn`, waits for refint, then lists the old DN again in `groupDn`: a server without refint. */
+  async function renameWithoutRefint(dn: string, newRdn: string, groupDn: string, others: readonly string[]): Promise<string> {
+    const newDn = `${newRdn},${dn.slice(dn.indexOf(',') + 1)}`;
+    await t.ldap.client.modifyDN(dn, newRdn);
+    const deadline = Date.now() + 15_000;
+    while (!(await members(groupDn)).includes(newDn.toLowerCase())) {
+      assert.ok(Date.now() < deadline, 'refint did not rewrite the group');
+      await sleep(50);
+    }
+    await t.ldap.modify(groupDn, { member: [...others, dn] });
+    return newDn;
+  }
+
+  before(async () => {
+    t = await setupPollerTest('real-dirs');
+  });
+  after(async () => {
+    await t?.cleanup();
+  });
+
+  it("uniqueMember values in NameAndOptionalUID form (dn#'0101'B) name the DN's entry", async () => {
+    const una = await t.ldap.addUser('una');
+    const uno = await t.ldap.addUser('uno');
+    await t.ldap.client.add(`cn=uniq,${t.ldap.groupsDn}`, {
+      objectClass: ['top', 'groupOfUniqueNames'],
+      cn: 'uniq',
+      uniqueMember: [`${una}#'0101'B`, uno],
+    });
+    const first = await run(true);
+    assert.deepEqual(edges(first), ['added:uniq<-una', 'added:uniq<-uno']);
+    await t.ldap.modify(`cn=uniq,${t.ldap.groupsDn}`, { uniqueMember: [`${uno}#'1'B`] });
+    assert.deepEqual(edges(await run()), ['removed:uniq<-una']);
+    assert.deepEqual(edges(await run(true)), []);
+  });
+
+  it('without refint, the old DN of a renamed member is tolerated in the pass that saw the rename only (delta)', async () => {
+    const amy = await t.ldap.addUser('amy');
+    const ben = await t.ldap.addUser('ben');
+    const crew = await t.ldap.addGroup('crew', [amy, ben]);
+    assert.deepEqual(edges(await run()), ['added:crew<-amy', 'added:crew<-ben']);
+    await renameWithoutRefint(ben, 'uid=benny', crew, [amy]);
+    const renamed = await run();
+    assert.deepEqual(users(renamed), ['renamed:benny']);
+    assert.deepEqual(edges(renamed), [], 'the pass that saw the rename keeps the member');
+    assert.deepEqual(edges(await run()), ['removed:crew<-benny'], 'the next pass: the old DN names no entry');
+    assert.deepEqual(edges(await run(true)), []);
+    assert.deepEqual(edges(await run()), []);
+  });
+
+  it('without refint, the old DN of a renamed member is tolerated in the pass that saw the rename only (full)', async () => {
+    const cat = await t.ldap.addUser('cat');
+    const dan = await t.ldap.addUser('dan');
+    const band = await t.ldap.addGroup('band', [cat, dan]);
+    assert.deepEqual(edges(await run(true)), ['added:band<-cat', 'added:band<-dan']);
+    await renameWithoutRefint(cat, 'uid=cathy', band, [dan]);
+    const renamed = await run(true);
+    assert.deepEqual(users(renamed), ['renamed:cathy']);
+    assert.deepEqual(edges(renamed), []);
+    assert.deepEqual(edges(await run(true)), ['removed:band<-cathy'], 'poller --once --full after the rename pass');
+    assert.deepEqual(edges(await run(true)), []);
+  });
+});
