@@ -6,3 +6,7 @@ export { planProfile, runPoller, type PollerDeps, type PollerOptions } from './r
 export type { Dialect, DeltaSource, DeltaChanges, DeltaKind, GroupMembers } from './directory/dialect.ts';
 export { dialectFor } from './dialects/index.ts';
 export { normaliseDn, parseDn, escapeDnValue, escapeFilterValue } from './directory/dn.ts';
+export { connectDirectory, ldapError, openLdapClient, type DirectoryConnection, type SearchRequest } from './directory/client.ts';
+export { firstString, stringValues, type LdapEntry } from './directory/entry.ts';
+export { mapUser } from './directory/mapping.ts';
+export { createKafkaClient } from './delivery/sink.ts';

@@ -84,6 +84,28 @@ function tlsOptions(connection: ProfileConfig['connection'], url: string): Conne
 }
 
 /**
+ * An unbound client for one URL of a profile, with its TLS and timeouts (StartTLS done when the
+ * profile asks for it). The poller binds it as the service account; `dirstream serve` binds its
+ * own clients as the users signing in.
+ */
+export async function openLdapClient(connection: ProfileConfig['connection'], url: string): Promise<Client> {
+  const tls = tlsOptions(connection, url);
+  const client = new Client({
+    url,
+    timeout: connection.timeoutMs,
+    connectTimeout: connection.connectTimeoutMs,
+    tlsOptions: url.startsWith('ldaps:') ? tls : undefined,
+  });
+  try {
+    if (connection.startTls) await client.startTLS(tls);
+  } catch (cause) {
+    await client.unbind().catch(() => {});
+    throw cause;
+  }
+  return client;
+}
+
+/**
  * Connects and binds to the first URL of the profile that answers (failover in order). A wrong
  * password stops the failover at once: every server would refuse it, and retrying locks accounts.
  */
@@ -93,20 +115,14 @@ export async function connectDirectory(
 ): Promise<DirectoryConnection> {
   const failures: Error[] = [];
   for (const url of connection.urls) {
-    const tls = tlsOptions(connection, url);
-    const client = new Client({
-      url,
-      timeout: connection.timeoutMs,
-      connectTimeout: connection.connectTimeoutMs,
-      tlsOptions: url.startsWith('ldaps:') ? tls : undefined,
-    });
+    let client: Client | undefined;
     try {
-      if (connection.startTls) await client.startTLS(tls);
+      client = await openLdapClient(connection, url);
       await client.bind(connection.bindDn, connection.bindPassword);
       logger.debug({ url }, 'directory connected');
       return createConnection(client, url, connection.pageSize);
     } catch (cause) {
-      await client.unbind().catch(() => {});
+      await client?.unbind().catch(() => {});
       const err = ldapError(cause, 'bind', { url });
       if (err.code === 'LDAP_BIND_FAILED') throw err;
       logger.warn({ url, err }, 'directory server unreachable, trying the next');
