@@ -7,6 +7,8 @@ import {
   type LogRow,
   type OtherIdentity,
   type OutboxRow,
+  logMembershipChanges,
+  type MembershipUpsert,
   type PlanContext,
   planGroups,
   planMemberships,
@@ -73,7 +75,9 @@ export async function applyBatch(sql: Sql, input: ApplyInput, ctx: PlanContext):
   }
 
   if (input.memberships.length > 0) {
-    membershipsWritten = await upsertMemberships(sql, input.memberships);
+    const written = await upsertMemberships(sql, input.memberships);
+    membershipsWritten = written.length;
+    logRows += await insertLog(sql, logMembershipChanges(written));
   }
 
   if (input.syncRuns.length > 0) {
@@ -267,9 +271,10 @@ async function upsertGroups(sql: Sql, events: readonly GroupEvent[]): Promise<nu
   return Number(result[0]?.n ?? 0);
 }
 
-async function upsertMemberships(sql: Sql, events: readonly MembershipEvent[]): Promise<number> {
+/** Writes the batch's edges; returns those the version guard let through. */
+async function upsertMemberships(sql: Sql, events: readonly MembershipEvent[]): Promise<MembershipUpsert[]> {
   const edges = planMemberships(events);
-  if (edges.length === 0) return 0;
+  if (edges.length === 0) return [];
   const rows = edges.map((m) => ({
     profile_id: m.profileId,
     group_id: m.groupId,
@@ -278,7 +283,7 @@ async function upsertMemberships(sql: Sql, events: readonly MembershipEvent[]): 
     present: m.present,
     version: m.version,
   }));
-  const result = await sql<{ n: string }>(
+  const result = await sql<{ profile_id: string; group_id: string; member_id: string }>(
     `with written as (
        insert into memberships as m (profile_id, group_id, member_id, member_type, present, version, updated_at)
        select r.profile_id, r.group_id, r.member_id, r.member_type, r.present, r.version, now()
@@ -289,11 +294,12 @@ async function upsertMemberships(sql: Sql, events: readonly MembershipEvent[]): 
          member_type = excluded.member_type, present = excluded.present, version = excluded.version,
          updated_at = now()
        where m.version < excluded.version
-       returning 1)
-     select count(*) as n from written`,
+       returning m.profile_id, m.group_id, m.member_id)
+     select profile_id, group_id, member_id from written`,
     [JSON.stringify(rows)],
   );
-  return Number(result[0]?.n ?? 0);
+  const changed = new Set(result.map((r) => `${r.profile_id}/${r.group_id}/${r.member_id}`));
+  return edges.filter((e) => changed.has(`${e.profileId.toLowerCase()}/${e.groupId}/${e.memberId}`));
 }
 
 async function upsertSyncRuns(sql: Sql, events: readonly SyncRunEvent[]): Promise<number> {
@@ -368,10 +374,12 @@ async function insertLog(sql: Sql, rows: readonly LogRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const result = await sql<{ n: string }>(
     `with written as (
-       insert into sync_log (run_id, profile_id, entity, external_id, op, version, changed, error_code, error_message)
-       select r.run_id, r.profile_id, r.entity, r.external_id, r.op, r.version, r.changed, r.error_code, r.error_message
+       insert into sync_log (run_id, profile_id, entity, external_id, op, version, changed, error_code, error_message,
+         related_id, detail)
+       select r.run_id, r.profile_id, r.entity, r.external_id, r.op, r.version, r.changed, r.error_code, r.error_message,
+         coalesce(r.related_id, ''), r.detail
        from jsonb_to_recordset(?::jsonb) as r(run_id text, profile_id uuid, entity text, external_id text, op text,
-         version bigint, changed jsonb, error_code text, error_message text)
+         version bigint, changed jsonb, error_code text, error_message text, related_id text, detail jsonb)
        on conflict on constraint sync_log_once do nothing
        returning 1)
      select count(*) as n from written`,
@@ -387,6 +395,8 @@ async function insertLog(sql: Sql, rows: readonly LogRow[]): Promise<number> {
           changed: l.changed,
           error_code: l.errorCode,
           error_message: l.errorMessage,
+          related_id: l.relatedId ?? '',
+          detail: l.detail ?? null,
         })),
       ),
     ],

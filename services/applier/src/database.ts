@@ -5,13 +5,17 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ENTITIES, User } from './entities.ts';
 import { Migration20261122000000Initial } from './migrations/Migration20261122000000_initial.ts';
+import { Migration20261126110000ObjectTimeline } from './migrations/Migration20261126110000_object_timeline.ts';
 
 export type Database = MikroORM;
 
 /** One SQL statement inside a transaction: `?` placeholders, rows back. */
 export type Sql = <T = Record<string, unknown>>(query: string, params?: readonly unknown[]) => Promise<T[]>;
 
-const MIGRATIONS = [{ name: 'Migration20261122000000_initial', class: Migration20261122000000Initial }];
+const MIGRATIONS = [
+  { name: 'Migration20261122000000_initial', class: Migration20261122000000Initial },
+  { name: 'Migration20261126110000_object_timeline', class: Migration20261126110000ObjectTimeline },
+];
 
 /** Serialises `migrate` across processes that start at the same time. */
 const MIGRATION_LOCK_KEY = 7_340_001;

@@ -23,6 +23,7 @@ export {
   planUsers,
   planGroups,
   planMemberships,
+  logMembershipChanges,
   planSyncRuns,
   latestByKey,
   lifecycleEventFor,

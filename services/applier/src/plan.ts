@@ -87,6 +87,10 @@ export type LogRow = {
   readonly changed: readonly string[] | null;
   readonly errorCode: string | null;
   readonly errorMessage: string | null;
+  /** A membership row's group (the row's externalId is the member); absent on other rows. */
+  readonly relatedId?: string;
+  /** What the changed-field list cannot say: old and new DN of a rename, a disable's reason. */
+  readonly detail?: Readonly<Record<string, unknown>> | null;
 };
 
 export type UserPlan = {
@@ -103,6 +107,7 @@ export type MembershipUpsert = {
   readonly memberType: 'user' | 'group';
   readonly present: boolean;
   readonly version: number;
+  readonly runId: string;
 };
 
 /** Keeps, per key, the event with the highest version; on a tie the first, as the version guard would. */
@@ -199,7 +204,23 @@ function userLog(event: UserEvent, op: string, errorCode: string | null, errorMe
     changed: errorCode === null ? event.changed : null,
     errorCode,
     errorMessage,
+    detail: errorCode === null ? userDetail(event) : null,
   };
+}
+
+/** Old and new DN / login of a rename or move, and why a user is disabled. */
+function userDetail(event: UserEvent): Record<string, unknown> | null {
+  const detail: Record<string, unknown> = {};
+  if (event.rename !== null) {
+    detail.previousDn = event.rename.previousDn;
+    detail.dn = event.state.dn;
+    if (event.rename.previousLoginName !== null && event.rename.previousLoginName !== event.state.loginName) {
+      detail.previousLoginName = event.rename.previousLoginName;
+      detail.loginName = event.state.loginName;
+    }
+  }
+  if (!event.state.enabled && event.state.disabledReason !== null) detail.disabledReason = event.state.disabledReason;
+  return Object.keys(detail).length === 0 ? null : detail;
 }
 
 /**
@@ -319,6 +340,7 @@ export function planGroups(
       changed: event.changed,
       errorCode: null,
       errorMessage: null,
+      detail: event.rename === null ? null : { previousDn: event.rename.previousDn, dn: event.state.dn },
     });
   }
   return { upserts, log };
@@ -338,6 +360,28 @@ export function planMemberships(events: readonly MembershipEvent[]): MembershipU
     memberType: e.memberType,
     present: e.op === 'added',
     version: e.version,
+    runId: e.source.runId,
+  }));
+}
+
+/**
+ * The sync log rows of the edges a batch actually changed (the SQL version guard decides which):
+ * one per edge, logged on the member (`externalId`) with its group in `relatedId`, so both the
+ * member's and the group's timeline show it.
+ */
+export function logMembershipChanges(written: readonly MembershipUpsert[]): LogRow[] {
+  return written.map((edge) => ({
+    runId: edge.runId,
+    profileId: edge.profileId,
+    entity: 'membership',
+    externalId: edge.memberId,
+    relatedId: edge.groupId,
+    op: edge.present ? 'added' : 'removed',
+    version: edge.version,
+    changed: null,
+    errorCode: null,
+    errorMessage: null,
+    detail: { memberType: edge.memberType },
   }));
 }
 

@@ -8,6 +8,7 @@ import {
   type PlanContext,
   planGroups,
   planMemberships,
+  logMembershipChanges,
   planUsers,
   validateMembershipEvent,
   validateUserEvent,
@@ -216,6 +217,43 @@ describe('planGroups and planMemberships', () => {
       );
     });
   }
+});
+
+describe('membership changes in the sync log', () => {
+  it('each written edge is one row on the member, naming its group, in the run that changed it', () => {
+    const edges = planMemberships([
+      membershipEvent('g1', 'u1', 7),
+      membershipEvent('g2', 'u1', 7),
+      membershipEvent('g1', 'sub', 8, 'removed', 'group'),
+    ]);
+    assert.deepEqual(
+      logMembershipChanges(edges).map((l) => [l.entity, l.externalId, l.relatedId, l.op, l.version, l.runId, l.detail]),
+      [
+        ['membership', 'u1', 'g1', 'added', 7, 'run-1', { memberType: 'user' }],
+        ['membership', 'u1', 'g2', 'added', 7, 'run-1', { memberType: 'user' }],
+        ['membership', 'sub', 'g1', 'removed', 8, 'run-1', { memberType: 'group' }],
+      ],
+    );
+  });
+
+  it('an edge the version guard held back logs nothing', () => {
+    assert.deepEqual(logMembershipChanges([]), []);
+  });
+});
+
+describe('sync log detail', () => {
+  it('a rename keeps the old and new DN, a disable its reason', () => {
+    const renamed = userEvent('u1', 2, { op: 'renamed', dn: 'uid=u1b,ou=people,dc=dirstream,dc=test' });
+    const withRename = { ...renamed, rename: { previousDn: 'uid=u1,ou=people,dc=dirstream,dc=test', previousLoginName: 'u1' } };
+    const disabled = userEvent('u2', 2, { op: 'disabled', enabled: false, disabledReason: 'removed-from-directory' });
+    const plan = planUsers([withRename, disabled], lookup([stored('u1', 1), stored('u2', 1)]), ctx());
+    const details = new Map(plan.log.map((l) => [l.externalId, l.detail]));
+    assert.deepEqual(details.get('u1'), {
+      previousDn: 'uid=u1,ou=people,dc=dirstream,dc=test',
+      dn: 'uid=u1b,ou=people,dc=dirstream,dc=test',
+    });
+    assert.deepEqual(details.get('u2'), { disabledReason: 'removed-from-directory' });
+  });
 });
 
 describe('validation and classification', () => {
