@@ -1,5 +1,6 @@
-export { runApplier, measureLag, syncConfiguration } from './run.ts';
-export type { RunApplierDeps, RunApplierOptions, RunApplierResult } from './run.ts';
+export { runApplier, measureLag, readLag, syncConfiguration } from './run.ts';
+export type { PartitionLag, RunApplierDeps, RunApplierOptions, RunApplierResult } from './run.ts';
+export { createApplierMetrics } from './metrics.ts';
 export {
   migrate,
   openDatabase,
