@@ -3,6 +3,17 @@
  * `dirstream plan`; the rest is exported for the benchmark and for dialect authors.
  */
 export { planProfile, runPoller, type PollerDeps, type PollerOptions } from './run/poller.ts';
+/** Sync now, run state, lock holders and profile states: for the admin API, the CLI and sign-in. */
+export { createSyncControl, type ProfileStatus, type SyncControl } from './control/sync-control.ts';
+export type { HolderMode, LockHolder, RunSummary } from './state/activity.ts';
+export {
+  SYNC_REQUEST_CHANNEL,
+  type RequestedRun,
+  type RequestedRunState,
+  type RunPhase,
+  type SyncRequest,
+  type SyncRequestReason,
+} from './state/sync-requests.ts';
 export type { Dialect, DeltaSource, DeltaChanges, DeltaKind, GroupMembers } from './directory/dialect.ts';
 export { dialectFor } from './dialects/index.ts';
 export { normaliseDn, parseDn, escapeDnValue, escapeFilterValue } from './directory/dn.ts';

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DirstreamConfig, ProfileConfig } from '@dirstream/config';
 import { createError, isRetriable, toError } from '@dirstream/errors';
@@ -6,9 +8,20 @@ import type { Logger } from '@dirstream/logging';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer, createKafkaClient, createKafkaSink, createPlanSink, type EventSink } from '../delivery/sink.ts';
 import { dialectFor } from '../dialects/index.ts';
+import { clearActive, type HolderMode, markActive, readProfileActivity, recordNextRun, recordRunFinished, recordRunStarted } from '../state/activity.ts';
 import { openPollerDatabase, type PollerDatabase, type Session } from '../state/database.ts';
 import { tryLockProfile, unlockProfile } from '../state/lock.ts';
+import {
+  abandonRunningRequests,
+  claimSyncRequest,
+  finishSyncRequest,
+  hasPendingRequest,
+  insertSyncRequest,
+  readRequestedRun,
+  type RequestedRunState,
+} from '../state/sync-requests.ts';
 import { type RunHooks, type SyncResult, syncProfile } from './sync-run.ts';
+import { startSyncWakeups, type SyncWakeups, type Wakeup } from './sync-wakeup.ts';
 
 export type PollerDeps = { readonly config: DirstreamConfig; readonly logger: Logger; readonly signal: AbortSignal };
 
@@ -26,6 +39,10 @@ export type PollerInternals = {
   readonly lockWaitMs?: number;
   readonly lockRetryMs?: number;
   readonly onRun?: (result: SyncResult) => void;
+  /** How often a waiting `once` looks at the run it handed to the active poller. */
+  readonly handOverPollMs?: number;
+  /** Without a LISTEN connection, how often the active poller looks for sync requests. */
+  readonly requestFallbackMs?: number;
 };
 
 function selectProfiles(config: DirstreamConfig, profileId: string | undefined): ProfileConfig[] {
@@ -124,6 +141,7 @@ export async function runPoller(
   const db = await openPollerDatabase(config.database);
   const kafka = createKafkaClient(config.kafka, logger);
   let producer: Producer | null = null;
+  let wakeups: SyncWakeups | null = null;
   try {
     const admin = kafka.admin();
     await admin.connect();
@@ -150,12 +168,10 @@ export async function runPoller(
       maxEventBytes: config.kafka.maxEventBytes,
     });
 
+    if (!options.once) wakeups = startSyncWakeups(config.database, logger, { signal: deps.signal, fallbackMs: internals.requestFallbackMs });
+    const rt: Runtime = { ...deps, db, sink, identity: { host: hostname(), pid: process.pid }, wakeups };
     const results = await Promise.all(
-      profiles.map((profile) =>
-        options.once
-          ? runProfileOnce({ ...deps, db, sink }, profile, options, internals)
-          : runProfileForever({ ...deps, db, sink }, profile, options, internals),
-      ),
+      profiles.map((profile) => (options.once ? runProfileOnce(rt, profile, options, internals) : runProfileForever(rt, profile, options, internals))),
     );
     const failures = results.filter((r) => !r.ok);
     if (failures.length === 0) return { ok: true };
@@ -165,83 +181,197 @@ export async function runPoller(
     logger.error({ err }, 'poller stopped');
     return { ok: false, reason: err.message };
   } finally {
+    await wakeups?.close();
     await producer?.disconnect().catch(() => undefined);
     await db.close().catch(() => undefined);
   }
 }
 
-type Runtime = PollerDeps & { readonly db: PollerDatabase; readonly sink: EventSink };
+type Runtime = PollerDeps & {
+  readonly db: PollerDatabase;
+  readonly sink: EventSink;
+  /** This process, as operators see it in the lock holder and request tables. */
+  readonly identity: { readonly host: string; readonly pid: number };
+  /** Only in scheduled mode: wakes the active poller when a sync is requested. */
+  readonly wakeups: SyncWakeups | null;
+};
 
-async function runProfileOnce(
+type RunOutcome = { ok: boolean; reason?: string };
+
+/**
+ * One pass while holding the profile's lock: the pending sync request of the profile, if any,
+ * is this pass (its run ID, its full flag), so whoever asked for it gets this run's outcome.
+ */
+async function runWithLock(
   rt: Runtime,
   profile: ProfileConfig,
+  session: Session,
+  logger: Logger,
+  run: { readonly full: boolean; readonly allowMassDisable?: boolean },
+  internals: PollerInternals,
+): Promise<{ result: SyncResult | null; error: Error | null }> {
+  const request = await claimSyncRequest(rt.db, profile.id, rt.identity);
+  const runId = request?.runId ?? randomUUID();
+  if (request) logger.info({ runId, full: request.full }, 'running a requested sync');
+  let result: SyncResult | null = null;
+  let error: Error | null = null;
+  try {
+    await recordRunStarted(rt.db, profile.id, runId);
+    result = await syncProfile(
+      { profile, dialect: dialectFor(profile.directory), db: rt.db, session, sink: rt.sink, logger, signal: rt.signal, dryRun: false, hooks: internals.hooks },
+      { full: run.full || request?.full === true, allowMassDisable: run.allowMassDisable, runId },
+    );
+    const { summary } = result;
+    await recordRunFinished(rt.db, profile.id, {
+      runId,
+      mode: summary.mode,
+      status: summary.status,
+      reason: summary.reason,
+      startedAt: summary.startedAt,
+      finishedAt: summary.finishedAt,
+      counts: summary.counts,
+    }).catch((cause: unknown) => logger.warn({ err: toError(cause) }, 'could not record the run for operators'));
+    internals.onRun?.(result);
+  } catch (cause) {
+    error = toError(cause);
+  } finally {
+    if (request) {
+      const outcome = result ? { status: result.status, reason: result.reason } : { status: 'failed' as const, reason: error?.message ?? 'the run did not finish' };
+      await finishSyncRequest(rt.db, runId, outcome).catch((cause: unknown) =>
+        logger.warn({ err: toError(cause), runId }, 'could not record the outcome of a requested sync'),
+      );
+    }
+  }
+  return { result, error };
+}
+
+async function becomeActive(rt: Runtime, session: Session, profile: ProfileConfig, mode: HolderMode, logger: Logger): Promise<void> {
+  await markActive(session, rt.db.schema, profile.id, { ...rt.identity, mode });
+  const abandoned = await abandonRunningRequests(rt.db, profile.id);
+  if (abandoned > 0) logger.warn({ abandoned }, 'requested runs of a previous active poller never finished: marked failed');
+}
+
+async function stepDown(rt: Runtime, session: Session, profile: ProfileConfig, logger: Logger): Promise<void> {
+  await clearActive(session, rt.db.schema, profile.id).catch((cause: unknown) =>
+    logger.warn({ err: toError(cause) }, 'could not clear the lock holder record (it is recognised as stale)'),
+  );
+  await releaseLock(session, profile.id, logger);
+}
+
+async function runProfileOnce(rt: Runtime, profile: ProfileConfig, options: PollerOptions, internals: PollerInternals): Promise<RunOutcome> {
+  const logger = rt.logger.child({ profileId: profile.id });
+  const retryMs = internals.lockRetryMs ?? 2_000;
+  let session = await acquireLock(rt.db, profile.id, logger, rt.signal, Date.now(), retryMs);
+  if (!session && options.allowMassDisable !== true) {
+    // A scheduled poller holds the lock: the pass is its to run (invariant 8), so ask it and wait.
+    // `--allow-mass-disable` is not something to hand to another process: that case waits for the lock.
+    const holder = (await readProfileActivity(rt.db)).find((a) => a.profileId === profile.id)?.holder;
+    if (holder?.mode === 'scheduled') return handOver(rt, profile, options, internals, logger);
+  }
+  session ??= await acquireLock(rt.db, profile.id, logger, rt.signal, Date.now() + (internals.lockWaitMs ?? 5 * 60_000), retryMs);
+  if (!session) return { ok: false, reason: `profile ${profile.name}: another poller holds its lock` };
+  return runHoldingLock(rt, profile, session, options, internals, logger);
+}
+
+async function runHoldingLock(
+  rt: Runtime,
+  profile: ProfileConfig,
+  session: Session,
   options: PollerOptions,
   internals: PollerInternals,
-): Promise<{ ok: boolean; reason?: string }> {
-  const logger = rt.logger.child({ profileId: profile.id });
-  const session = await acquireLock(
-    rt.db,
-    profile.id,
-    logger,
-    rt.signal,
-    Date.now() + (internals.lockWaitMs ?? 5 * 60_000),
-    internals.lockRetryMs ?? 2_000,
-  );
-  if (!session) return { ok: false, reason: `profile ${profile.name}: another poller holds its lock` };
+  logger: Logger,
+): Promise<RunOutcome> {
   try {
-    const result = await syncProfile(
-      { profile, dialect: dialectFor(profile.directory), db: rt.db, session, sink: rt.sink, logger, signal: rt.signal, dryRun: false, hooks: internals.hooks },
-      { full: options.full, allowMassDisable: options.allowMassDisable },
-    );
-    internals.onRun?.(result);
+    await becomeActive(rt, session, profile, 'once', logger);
+    const { result, error } = await runWithLock(rt, profile, session, logger, { full: options.full === true, allowMassDisable: options.allowMassDisable }, internals);
+    if (error || !result) {
+      logger.error({ err: error }, 'sync run could not complete');
+      return { ok: false, reason: `profile ${profile.name}: ${error?.message ?? 'no result'}` };
+    }
     return result.status === 'succeeded' ? { ok: true } : { ok: false, reason: `profile ${profile.name}: run ${result.status}: ${result.reason}` };
   } catch (cause) {
     const err = toError(cause);
     logger.error({ err }, 'sync run could not complete');
     return { ok: false, reason: `profile ${profile.name}: ${err.message}` };
   } finally {
-    await releaseLock(session, profile.id, logger);
+    await stepDown(rt, session, profile, logger);
   }
 }
 
-async function runProfileForever(
-  rt: Runtime,
-  profile: ProfileConfig,
-  options: PollerOptions,
-  internals: PollerInternals,
-): Promise<{ ok: boolean; reason?: string }> {
+/**
+ * `--once` while a scheduled poller is active: a sync request it starts within a second; this
+ * process waits for that run's outcome. Should the active poller go away before it took the
+ * request, this process takes the lock and runs the pending request itself.
+ */
+async function handOver(rt: Runtime, profile: ProfileConfig, options: PollerOptions, internals: PollerInternals, logger: Logger): Promise<RunOutcome> {
+  const { runId, coalesced } = await insertSyncRequest(rt.db, {
+    profileId: profile.id,
+    full: options.full === true,
+    reason: 'poller-once',
+    requestedBy: `${rt.identity.host}:${rt.identity.pid}`,
+  });
+  logger.info({ runId, coalesced }, 'a scheduled poller is active for this profile: it runs this pass; waiting for its outcome');
+  const pollMs = internals.handOverPollMs ?? 250;
+  for (;;) {
+    if (rt.signal.aborted) return { ok: false, reason: `profile ${profile.name}: stopped while waiting for run ${runId}` };
+    const state: RequestedRunState | null = await readRequestedRun(rt.db, runId);
+    if (state?.phase === 'finished') {
+      logger.info({ runId, status: state.status }, `run ${runId} ${state.status}`);
+      return state.status === 'succeeded'
+        ? { ok: true }
+        : { ok: false, reason: `profile ${profile.name}: run ${runId} ${state.status}: ${state.statusReason}` };
+    }
+    if (state?.phase === 'pending') {
+      const session = await acquireLock(rt.db, profile.id, logger, rt.signal, Date.now(), pollMs);
+      // Nobody took it and the lock is free: this process runs the pending request (our run ID).
+      if (session) return runHoldingLock(rt, profile, session, { ...options, full: false }, internals, logger);
+    }
+    await abortableSleep(pollMs, rt.signal);
+  }
+}
+
+async function runProfileForever(rt: Runtime, profile: ProfileConfig, options: PollerOptions, internals: PollerInternals): Promise<RunOutcome> {
   const logger = rt.logger.child({ profileId: profile.id });
   let forceFull = options.full === true;
-  while (!rt.signal.aborted) {
-    // Standby: retry the lock until this process becomes the active poller of the profile.
-    const session = await acquireLock(rt.db, profile.id, logger, rt.signal, Number.POSITIVE_INFINITY, internals.lockRetryMs ?? 5_000);
-    if (!session) break;
-    logger.info('active poller for this profile');
-    try {
-      while (!rt.signal.aborted) {
-        const started = Date.now();
-        // The lock lives as long as this connection: if it died, another poller may be active
-        // by now, so go back to standby instead of running (the catch below).
-        await session.query('select 1');
-        try {
-          const result = await syncProfile(
-            { profile, dialect: dialectFor(profile.directory), db: rt.db, session, sink: rt.sink, logger, signal: rt.signal, dryRun: false, hooks: internals.hooks },
-            { full: forceFull, allowMassDisable: options.allowMassDisable },
-          );
-          internals.onRun?.(result);
-          forceFull = false;
-        } catch (cause) {
-          logger.error({ err: toError(cause) }, 'sync run could not complete; retrying at the next interval');
+  const wakeup: Wakeup | null = rt.wakeups?.subscribe(profile.id) ?? null;
+  try {
+    while (!rt.signal.aborted) {
+      // Standby: retry the lock until this process becomes the active poller of the profile.
+      const session = await acquireLock(rt.db, profile.id, logger, rt.signal, Number.POSITIVE_INFINITY, internals.lockRetryMs ?? 5_000);
+      if (!session) break;
+      logger.info('active poller for this profile');
+      try {
+        await becomeActive(rt, session, profile, 'scheduled', logger);
+        // Sync on boot, then every interval from the start of the last run; a sync request
+        // (NOTIFY, or found in the table) runs at once and counts as the interval's run.
+        let nextScheduledAt = Date.now();
+        while (!rt.signal.aborted) {
+          // The lock lives as long as this connection: if it died, another poller may be active
+          // by now, so go back to standby instead of running (the catch below).
+          await session.query('select 1');
+          const due = Date.now() >= nextScheduledAt;
+          if (!due && !(await hasPendingRequest(rt.db, profile.id))) {
+            await recordNextRun(rt.db, profile.id, new Date(nextScheduledAt));
+            const waitMs = nextScheduledAt - Date.now();
+            if (wakeup) await wakeup.wait(waitMs, rt.signal);
+            else await abortableSleep(Math.min(waitMs, internals.requestFallbackMs ?? 5_000), rt.signal);
+            continue;
+          }
+          const started = Date.now();
+          const { error } = await runWithLock(rt, profile, session, logger, { full: forceFull, allowMassDisable: options.allowMassDisable }, internals);
+          if (error) logger.error({ err: error }, 'sync run could not complete; retrying at the next interval');
+          else forceFull = false;
+          nextScheduledAt = started + profile.schedule.intervalSeconds * 1000;
         }
-        const wait = Math.max(0, profile.schedule.intervalSeconds * 1000 - (Date.now() - started));
-        await abortableSleep(wait, rt.signal);
+      } catch (cause) {
+        // A lost state connection drops the lock too: go back to standby and retry.
+        logger.error({ err: toError(cause) }, 'active poller lost its session; standing by again');
+      } finally {
+        await stepDown(rt, session, profile, logger);
       }
-    } catch (cause) {
-      // A lost state connection drops the lock too: go back to standby and retry.
-      logger.error({ err: toError(cause) }, 'active poller lost its session; standing by again');
-    } finally {
-      await releaseLock(session, profile.id, logger);
     }
+  } finally {
+    wakeup?.close();
   }
   return { ok: true };
 }

@@ -54,7 +54,12 @@ export type SyncDeps = {
   readonly progressIntervalMs?: number;
 };
 
-export type SyncOptions = { readonly full?: boolean; readonly allowMassDisable?: boolean };
+export type SyncOptions = {
+  readonly full?: boolean;
+  readonly allowMassDisable?: boolean;
+  /** Chosen by the caller when someone is waiting for this run (a sync request); else a new one. */
+  readonly runId?: string;
+};
 
 export type SyncResult = {
   readonly runId: string;
@@ -115,7 +120,7 @@ function membersHash(dns: readonly string[], logins: readonly string[], attribut
 export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Promise<SyncResult> {
   const { profile, dialect, db, session, sink, signal } = deps;
   const now = deps.now ?? Date.now;
-  const runId = randomUUID();
+  const runId = options.runId ?? randomUUID();
   const startedAt = now();
   const logger = deps.logger.child({ runId });
   const store = createStateStore(db, profile.id, runId);

@@ -148,5 +148,40 @@ export async function ensureSchema(database: PollerDatabase): Promise<void> {
       primary key (profile_id, group_id, member_id)
     )`);
     await tx.query(`create index if not exists edge_member_idx on ${s}.edge (profile_id, member_id)`);
+    // Sync now (state/sync-requests.ts): a row per requested run; the run ID is chosen at request
+    // time. At most one pending request per profile: later requests join it (coalesced).
+    await tx.query(`create table if not exists ${s}.sync_requests (
+      run_id text primary key,
+      profile_id text not null,
+      full_pass boolean not null,
+      reason text not null,
+      requested_by text,
+      requested_at timestamptz not null default now(),
+      coalesced integer not null default 0,
+      state text not null check (state in ('pending', 'running', 'finished')),
+      started_at timestamptz,
+      finished_at timestamptz,
+      run_status text,
+      run_reason text,
+      run_host text,
+      run_pid integer
+    )`);
+    await tx.query(`create unique index if not exists sync_requests_pending_idx on ${s}.sync_requests (profile_id) where state = 'pending'`);
+    await tx.query(`create index if not exists sync_requests_profile_idx on ${s}.sync_requests (profile_id, requested_at)`);
+    // Who is the active poller of a profile (the advisory lock is the truth: a row whose backend
+    // no longer holds the lock is stale), when it runs next, and what its last run did.
+    await tx.query(`create table if not exists ${s}.profile_activity (
+      profile_id text primary key,
+      holder_host text,
+      holder_pid integer,
+      holder_backend_pid integer,
+      holder_mode text,
+      holder_since timestamptz,
+      next_run_at timestamptz,
+      current_run_id text,
+      current_run_started_at timestamptz,
+      last_run jsonb,
+      updated_at timestamptz not null default now()
+    )`);
   });
 }

@@ -1,0 +1,122 @@
+/**
+ * "Sync now" into a running scheduled poller: the request starts a run within a second, requests
+ * during a run are queued once, the lock holder is visible, `--once` hands its pass to the active
+ * poller, and a request nobody takes waits for the next poller that holds the profile's lock.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSilentLogger } from '@dirstream/logging';
+import { createSyncControl } from '../src/control/sync-control.ts';
+import { runPoller } from '../src/run/poller.ts';
+import type { SyncResult } from '../src/run/sync-run.ts';
+import { setupPollerTest } from './poller-support.ts';
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+it('sync now reaches the scheduled poller, coalesces, and --once hands over', async () => {
+  const t = await setupPollerTest('sync-now');
+  const control = await createSyncControl((await t.config()).database);
+  try {
+    for (let i = 0; i < 10; i++) await t.ldap.addUser(`now${i}`);
+    // A long interval: after the sync on boot, only a request starts a run.
+    const config = await t.config({ schedule: { intervalSeconds: 3_600 } });
+    const runs: SyncResult[] = [];
+    let slowMs = 0;
+    const scheduler = new AbortController();
+    const poller = runPoller(
+      { config, logger: createSilentLogger(), signal: scheduler.signal },
+      { once: false, profileId: t.profileId },
+      {
+        lockRetryMs: 100,
+        onRun: (r) => runs.push(r),
+        hooks: { afterProduce: () => (slowMs > 0 ? sleep(slowMs) : undefined) },
+      },
+    );
+    await until('the sync on boot', async () => runs.length === 1);
+
+    const holder = await until('the lock holder', async () => (await control.lockHolders()).get(t.profileId));
+    assert.equal(holder.pid, process.pid);
+    assert.equal(holder.mode, 'scheduled');
+    const status = await until('the next scheduled run', async () => (await control.profileStates()).find((p) => p.profileId === t.profileId && p.nextRunAt));
+    assert.ok(status.nextRunAt && status.nextRunAt.getTime() > Date.now() + 3_500_000, 'next run one interval after the boot run');
+    assert.equal(status.lastRun?.runId, runs[0]?.runId);
+    assert.equal(status.lastRun?.counts.created, 10);
+    assert.ok(status.cursorKind, 'cursor kind recorded');
+
+    // Sync now: the run starts within a second of the request (database clock on both sides).
+    const requested = await control.requestSync({ profileId: t.profileId, full: false, reason: 'operator', requestedBy: 'test' });
+    assert.equal(requested.coalesced, false);
+    const done = await control.waitForRun(requested.runId, { timeoutMs: 20_000 });
+    const delayMs = (done.startedAt?.getTime() ?? Number.NaN) - done.requestedAt.getTime();
+    console.log(`sync-now start delay: ${delayMs} ms (request to run start)`);
+    assert.ok(delayMs >= 0 && delayMs < 5_000, `started ${delayMs} ms after the request`);
+    assert.equal(done.status, 'succeeded');
+    assert.equal(runs.length, 2);
+    assert.equal(runs[1]?.runId, requested.runId, 'the run used the requested run ID');
+
+    // Requests during a run: queued once, so exactly one more run.
+    for (let i = 0; i < 5; i++) await t.ldap.addUser(`later${i}`);
+    slowMs = 1_500;
+    const first = await control.requestSync({ profileId: t.profileId, reason: 'operator' });
+    await until('the requested run to start', async () => (await control.runState(first.runId))?.phase === 'running');
+    const running = (await control.profileStates()).find((p) => p.profileId === t.profileId);
+    assert.equal(running?.currentRun?.runId, first.runId);
+    const second = await control.requestSync({ profileId: t.profileId, reason: 'operator' });
+    const third = await control.requestSync({ profileId: t.profileId, full: true, reason: 'first-sign-in' });
+    assert.equal(second.coalesced, false, 'a request during a run queues one run after it');
+    assert.notEqual(second.runId, first.runId);
+    assert.deepEqual(third, { runId: second.runId, coalesced: true }, 'a further request joins the queued one');
+    slowMs = 0;
+    const queued = await control.waitForRun(second.runId, { timeoutMs: 30_000 });
+    assert.equal(queued.full, true, 'the full request upgraded the queued one');
+    assert.equal(queued.coalesced, 1);
+    await sleep(1_500);
+    assert.deepEqual(
+      runs.slice(2).map((r) => [r.runId, r.mode]),
+      [
+        [first.runId, 'delta'],
+        [second.runId, 'full'],
+      ],
+      'exactly one extra run for the two requests made during the first',
+    );
+
+    // `--once` while the scheduled poller is active: the pass is handed over, not waited for.
+    let onceRan = false;
+    const handed = await runPoller(
+      { config, logger: createSilentLogger(), signal: new AbortController().signal },
+      { once: true, profileId: t.profileId },
+      { lockWaitMs: 1_000, lockRetryMs: 100, handOverPollMs: 100, onRun: () => {
+        onceRan = true;
+      } },
+    );
+    assert.equal(handed.ok, true, handed.reason);
+    assert.equal(onceRan, false, 'the active poller ran the pass');
+    assert.equal(runs.length, 5);
+
+    scheduler.abort();
+    assert.deepEqual(await poller, { ok: true });
+    assert.equal((await control.lockHolders()).has(t.profileId), false, 'the holder record is cleared on release');
+
+    // Nobody polls the profile: the request waits; the next `--once` takes it (and its run ID).
+    const orphan = await control.requestSync({ profileId: t.profileId, reason: 'operator' });
+    await sleep(1_200);
+    assert.equal((await control.runState(orphan.runId))?.phase, 'pending');
+    assert.equal((await control.profileStates()).find((p) => p.profileId === t.profileId)?.pendingRun?.runId, orphan.runId);
+    const once = await t.run();
+    assert.equal(once.ok, true, once.reason);
+    assert.equal(once.result?.runId, orphan.runId);
+    assert.equal((await control.runState(orphan.runId))?.status, 'succeeded');
+  } finally {
+    await control.close();
+    await t.cleanup();
+  }
+});
