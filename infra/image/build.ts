@@ -17,7 +17,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rm
 import { dirname, join, resolve } from 'node:path';
 import { ensureAptPackages } from '../local/apt.ts';
 import { run } from '../local/process.ts';
-import { buildah, HASH_LABEL, IMAGE, IMAGE_DIR, IMAGE_UID, imageLabels, sha256 } from './buildah.ts';
+import { buildah, HASH_LABEL, IMAGE, IMAGE_CONFIG_PATH, IMAGE_DIR, IMAGE_UID, imageLabels, sha256 } from './buildah.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const NODE_BINARY = resolve(ROOT, 'node_modules', 'node', 'bin', 'node');
@@ -105,7 +105,8 @@ async function main(argv: readonly string[]): Promise<number> {
     log(`${IMAGE} is up to date (inputs ${hash}); --force rebuilds`);
     return 0;
   }
-  const work = join(IMAGE_DIR, 'work');
+  // One work folder per build: two test runs may build at once (the last commit wins the tag).
+  const work = join(IMAGE_DIR, `work-${process.pid}`);
   const rootfs = join(work, 'rootfs');
   mkdirSync(work, { recursive: true });
 
@@ -125,7 +126,7 @@ async function main(argv: readonly string[]): Promise<number> {
   writeFileSync(join(rootfs, 'etc', 'group'), `root:x:0:\ndirstream:x:${IMAGE_UID}:\n`);
   mkdirSync(join(rootfs, 'tmp'), { recursive: true });
   chmodSync(join(rootfs, 'tmp'), 0o1777);
-  mkdirSync(join(rootfs, 'etc', 'dirstream'), { recursive: true });
+  mkdirSync(join(rootfs, dirname(IMAGE_CONFIG_PATH)), { recursive: true });
   const sbom = join(rootfs, 'usr', 'share', 'dirstream');
   mkdirSync(sbom, { recursive: true });
   writeFileSync(
@@ -168,7 +169,7 @@ async function main(argv: readonly string[]): Promise<number> {
       '--env',
       'HOME=/tmp',
       '--env',
-      'DIRSTREAM_CONFIG=/etc/dirstream/dirstream.yaml',
+      `DIRSTREAM_CONFIG=${IMAGE_CONFIG_PATH}`,
       '--port',
       '8080',
       '--port',

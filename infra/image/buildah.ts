@@ -13,6 +13,8 @@ export const IMAGE_TAG = '0.1.0';
 export const IMAGE = `${IMAGE_NAME}:${IMAGE_TAG}`;
 /** The user the image runs as (no name lookup needed: /etc/passwd in the image has it too). */
 export const IMAGE_UID = 10001;
+/** Where the image expects dirstream.yaml (DIRSTREAM_CONFIG); the Kubernetes ConfigMap is mounted there. */
+export const IMAGE_CONFIG_PATH = '/etc/dirstream/dirstream.yaml';
 /** The label holding the hash of everything the image is built from (build.ts skips a build when it matches). */
 export const HASH_LABEL = 'dev.dirstream.content-hash';
 
