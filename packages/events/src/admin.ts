@@ -41,6 +41,8 @@ export const TOPIC_CONFIGS: { readonly [K in TopicKind]: Readonly<Record<string,
   syncRuns: { 'cleanup.policy': 'delete', 'retention.ms': String(90 * DAY_MS) },
   userLifecycle: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
   deadLetters: { 'cleanup.policy': 'delete', 'retention.ms': String(90 * DAY_MS) },
+  // Sign-in attempts are an audit stream, not state: kept 30 days, like user-lifecycle.
+  authEvents: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
 };
 
 export type EnsureTopicsOptions = {
@@ -87,7 +89,7 @@ async function checkPolicies(admin: Admin, topics: ReadonlyMap<string, TopicKind
 }
 
 /**
- * Creates the six topics of a prefix that do not exist yet, with their configs, and checks the
+ * Creates the topics of a prefix that do not exist yet, with their configs, and checks the
  * cleanup.policy of those that do. Safe to call on every start and concurrently.
  * Throws EVENT_TOPIC_MISCONFIGURED (not retriable) or EVENT_TOPIC_SETUP_FAILED (retriable).
  */

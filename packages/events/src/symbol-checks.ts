@@ -5,6 +5,7 @@
  * whatever the writer sent and must tolerate values they do not know.
  */
 import {
+  AUTH_EVENT_RESULTS,
   DIRECTORY_TYPES,
   DISABLED_REASONS,
   GROUP_OPERATIONS,
@@ -41,6 +42,7 @@ export const SYMBOL_FIELDS: { readonly [T in RecordType]: readonly SymbolField[]
   'sync-run': [field('directoryType', DIRECTORY_TYPES), field('mode', SYNC_MODES), field('status', RUN_STATUSES)],
   'user-lifecycle': [field('type', LIFECYCLE_TYPES), field('reason', DISABLED_REASONS, true)],
   'dead-letter': [],
+  'auth-event': [field('result', AUTH_EVENT_RESULTS)],
 };
 
 /** The first symbol field holding a value types.ts does not know, as "path: value", or null. */

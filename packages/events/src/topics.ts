@@ -1,5 +1,5 @@
 /**
- * Topic names. One prefix per deployment (or per test), six topics under it. User lifecycle
+ * Topic names. One prefix per deployment (or per test), one topic per kind under it. User lifecycle
  * events (disabled and enabled) share one topic so that per-user order holds for consumers.
  */
 import { DirstreamError } from '@dirstream/errors';
@@ -12,6 +12,7 @@ export const TOPIC_SUFFIXES = {
   syncRuns: 'sync-runs',
   userLifecycle: 'user-lifecycle',
   deadLetters: 'dead-letters',
+  authEvents: 'auth-events',
 } as const;
 
 export type TopicKind = keyof typeof TOPIC_SUFFIXES;
@@ -25,6 +26,7 @@ export const TOPIC_RECORD_TYPES: { readonly [K in TopicKind]: RecordType } = {
   syncRuns: 'sync-run',
   userLifecycle: 'user-lifecycle',
   deadLetters: 'dead-letter',
+  authEvents: 'auth-event',
 };
 
 export const TOPIC_KINDS = Object.keys(TOPIC_SUFFIXES) as readonly TopicKind[];
@@ -49,6 +51,7 @@ export function topicNames(prefix: string = DEFAULT_TOPIC_PREFIX): TopicNames {
     syncRuns: `${prefix}.${TOPIC_SUFFIXES.syncRuns}`,
     userLifecycle: `${prefix}.${TOPIC_SUFFIXES.userLifecycle}`,
     deadLetters: `${prefix}.${TOPIC_SUFFIXES.deadLetters}`,
+    authEvents: `${prefix}.${TOPIC_SUFFIXES.authEvents}`,
   });
 }
 

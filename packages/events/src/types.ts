@@ -206,6 +206,38 @@ export type UserLifecycleEvent = {
   readonly occurredAt: number;
 };
 
+export const AUTH_EVENT_RESULTS = [
+  'success',
+  'invalid-credentials',
+  'account-disabled',
+  'account-expired',
+  'password-expired',
+  'password-must-change',
+  'account-locked',
+  'logon-hours',
+  'workstation-restricted',
+  'rate-limited',
+  'directory-unavailable',
+  'invalid-request',
+] as const;
+export type AuthEventResult = (typeof AUTH_EVENT_RESULTS)[number];
+
+/** One sign-in attempt through `dirstream serve` (never the password). */
+export type AuthEvent = {
+  /** A random UUID per attempt. */
+  readonly eventId: string;
+  readonly occurredAt: number;
+  readonly result: AuthEventResult;
+  readonly profileId: string | null;
+  readonly externalId: string | null;
+  /** As typed, at most 256 characters. */
+  readonly login: string;
+  readonly clientAddress: string;
+  readonly latencyMs: number;
+  readonly requestId: string;
+  readonly firstSignIn: boolean;
+};
+
 export type DeadLetterEvent = {
   readonly sourceTopic: string;
   readonly partition: number;
@@ -228,6 +260,7 @@ export const RECORD_TYPES = [
   'sync-run',
   'user-lifecycle',
   'dead-letter',
+  'auth-event',
 ] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];
 
@@ -241,4 +274,6 @@ export type EventOf<T extends RecordType> = T extends 'user-event'
         ? SyncRunEvent
         : T extends 'user-lifecycle'
           ? UserLifecycleEvent
-          : DeadLetterEvent;
+          : T extends 'auth-event'
+            ? AuthEvent
+            : DeadLetterEvent;

@@ -138,6 +138,18 @@ export const SAMPLES: { readonly [K in RecordType]: EventOf<K> } = {
     failedAt: T,
     consumerGroup: 'dirstream-applier',
   },
+  'auth-event': {
+    eventId: '1a2b3c4d-0000-8000-8000-000000000006',
+    occurredAt: T + 20,
+    result: 'invalid-credentials',
+    profileId: PROFILE,
+    externalId: USER,
+    login: 'ZOE',
+    clientAddress: '10.0.0.7',
+    latencyMs: 152,
+    requestId: 'req-1',
+    firstSignIn: false,
+  },
 };
 
 /** Encodes like an older producer would: with the given version's schema and fingerprint. */

@@ -85,6 +85,7 @@ describe('topicNames', () => {
       syncRuns: 'dirstream.sync-runs',
       userLifecycle: 'dirstream.user-lifecycle',
       deadLetters: 'dirstream.dead-letters',
+      authEvents: 'dirstream.auth-events',
     });
   });
 
