@@ -22,6 +22,8 @@ export type Command =
       readonly untilCaughtUp: boolean;
       readonly groupId: string | undefined;
     }
+  | { readonly name: 'sync'; readonly configPath: string | undefined; readonly profileId: string; readonly full: boolean; readonly wait: boolean }
+  | { readonly name: 'status'; readonly configPath: string | undefined }
   | { readonly name: 'migrate'; readonly configPath: string | undefined }
   | { readonly name: 'serve'; readonly configPath: string | undefined }
   | { readonly name: 'topics create'; readonly configPath: string | undefined };
@@ -38,6 +40,7 @@ const OPTIONS = {
   replay: { type: 'boolean' },
   'until-caught-up': { type: 'boolean' },
   group: { type: 'string' },
+  wait: { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -49,6 +52,8 @@ const COMMAND_OPTIONS: Readonly<Record<Exclude<CommandName, 'help'>, readonly Op
   poller: ['once', 'profile', 'full', 'allow-mass-disable'],
   plan: ['profile', 'full'],
   applier: ['replay', 'until-caught-up', 'group'],
+  sync: ['profile', 'full', 'wait'],
+  status: [],
   migrate: [],
   serve: [],
   'topics create': [],
@@ -134,6 +139,11 @@ export function parseCommand(argv: readonly string[]): Command {
         untilCaughtUp: values['until-caught-up'] ?? false,
         groupId: values.group,
       };
+    case 'sync':
+      if (values.profile === undefined || values.profile === '') throw usageError('"sync" needs --profile ID');
+      return { name, configPath, profileId: values.profile, full: values.full ?? false, wait: values.wait ?? false };
+    case 'status':
+      return { name, configPath };
     case 'migrate':
       return { name, configPath };
     case 'serve':

@@ -18,6 +18,13 @@ Commands:
                               announces nothing downstream).
       --until-caught-up       Exit once every partition is caught up.
       --group ID              Consumer group id (default: applier.groupId).
+  sync --profile ID     Sync now: ask the profile's active poller for a run (it starts within a
+                        second) and print the run ID. A request while a run is in progress
+                        queues one run after it; further requests join that one.
+      --full                  A full pass.
+      --wait                  Wait for the run; exit 0 when it succeeded, 1 otherwise.
+  status                The profiles: last run (status, mode, counts, duration), next run,
+                        which poller holds the lock, delta cursor.
   serve                 The HTTP service: sign-in for applications (serve.listen) and the
                         operator console (serve.admin). See docs/authentication.md and
                         docs/operations.md.

@@ -2,9 +2,11 @@ import { resolve as resolvePath } from 'node:path';
 import { type ConfigEnv, configJsonSchema, configWarnings, type DirstreamConfig, loadConfig, maskConfig } from '@dirstream/config';
 import { createError, errorCode, toError } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
+import type { SyncControl } from '@dirstream/poller';
 import { stringify } from 'yaml';
 import { type Command, parseCommand, usageError } from './args.ts';
 import { HELP } from './help.ts';
+import { formatDuration, formatStatusTable } from './status-table.ts';
 import { connectAdmin } from './kafka-admin.ts';
 
 export const EXIT_OK = 0;
@@ -41,6 +43,7 @@ type PollerModule = {
     options: { once: boolean; profileId: string | undefined; full: boolean; allowMassDisable: boolean },
   ): Promise<RunOutcome>;
   planProfile(deps: ServiceDeps, options: { profileId: string; full: boolean }): Promise<string>;
+  createSyncControl(config: DirstreamConfig['database']): Promise<SyncControl>;
 };
 type ApplierModule = {
   runApplier(deps: ServiceDeps, options: { replay: boolean; untilCaughtUp: boolean; groupId: string | undefined }): Promise<RunOutcome>;
@@ -116,7 +119,8 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
     return EXIT_OK;
   }
 
-  const reportCommand = command.name === 'plan' || command.name === 'topics create' || command.name === 'migrate';
+  const reportCommand =
+    command.name === 'plan' || command.name === 'topics create' || command.name === 'migrate' || command.name === 'sync' || command.name === 'status';
   const logger = ctx.createLogger(config.logLevel, reportCommand ? 'stderr' : 'stdout');
   for (const warning of warnings) logger.warn({ key: warning.path, file }, `configuration: ${warning.message}`);
   const deps: ServiceDeps = { config, logger, signal: ctx.signal };
@@ -139,6 +143,43 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
         const report = await poller.planProfile(deps, { profileId, full: command.full });
         ctx.stdout(report.endsWith('\n') ? report : `${report}\n`);
         return EXIT_OK;
+      }
+      case 'sync': {
+        const profileId = profileIdFor(config, command.profileId);
+        const name = config.profiles.find((p) => p.id === profileId)?.name ?? profileId;
+        const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'createSyncControl');
+        const control = await poller.createSyncControl(config.database);
+        try {
+          const holder = (await control.lockHolders()).get(profileId);
+          const requestedBy = `dirstream sync (${ctx.env.USER ?? ctx.env.LOGNAME ?? 'unknown user'})`;
+          const { runId, coalesced } = await control.requestSync({ profileId, full: command.full, reason: 'operator', requestedBy });
+          // The run ID alone on stdout (for scripts); what it means on stderr.
+          ctx.stdout(`${runId}\n`);
+          ctx.stderr(
+            coalesced
+              ? `profile ${name}: joined run ${runId}, already requested and not started yet\n`
+              : `profile ${name}: ${command.full ? 'full ' : ''}run ${runId} requested\n`,
+          );
+          if (!holder) ctx.stderr(`no poller holds the lock of profile ${name} now: the run starts when one does (dirstream poller, or poller --once)\n`);
+          else if (holder.mode === 'once') ctx.stderr(`dirstream poller --once (${holder.host}:${holder.pid}) is running this profile: the run follows it if it takes the request\n`);
+          if (!command.wait) return EXIT_OK;
+          const state = await control.waitForRun(runId, { signal: ctx.signal });
+          const took = state.startedAt && state.finishedAt ? ` in ${formatDuration(state.finishedAt.getTime() - state.startedAt.getTime())}` : '';
+          ctx.stderr(`run ${runId} ${state.status}${took}${state.statusReason ? `: ${state.statusReason}` : ''}\n`);
+          return state.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
+        } finally {
+          await control.close();
+        }
+      }
+      case 'status': {
+        const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'createSyncControl');
+        const control = await poller.createSyncControl(config.database);
+        try {
+          ctx.stdout(formatStatusTable(config.profiles, await control.profileStates(), Date.now()));
+          return EXIT_OK;
+        } finally {
+          await control.close();
+        }
       }
       case 'applier': {
         const applier = await importService<ApplierModule>(ctx, '@dirstream/applier', 'runApplier');

@@ -125,7 +125,7 @@ describe('dirstream command line', () => {
   it('--help lists every command', async () => {
     const result = await dirstream(['--help']);
     assert.equal(result.code, 0);
-    for (const command of ['config check', 'config schema', 'poller', 'plan', 'applier', 'migrate', 'topics create']) {
+    for (const command of ['config check', 'config schema', 'poller', 'plan', 'applier', 'sync', 'status', 'migrate', 'topics create']) {
       assert.ok(result.stdout.includes(command), command);
     }
   });

@@ -31,6 +31,9 @@ describe('parseCommand', () => {
       expected: { name: 'applier', configPath: undefined, replay: true, untilCaughtUp: true, groupId: 'g1' },
     },
     { argv: ['migrate', '-c', 'y.yaml'], expected: { name: 'migrate', configPath: 'y.yaml' } },
+    { argv: ['sync', '--profile', 'corp'], expected: { name: 'sync', configPath: undefined, profileId: 'corp', full: false, wait: false } },
+    { argv: ['sync', '--profile', 'corp', '--full', '--wait'], expected: { name: 'sync', configPath: undefined, profileId: 'corp', full: true, wait: true } },
+    { argv: ['status'], expected: { name: 'status', configPath: undefined } },
     { argv: ['topics', 'create'], expected: { name: 'topics create', configPath: undefined } },
   ];
   for (const { argv, expected } of cases) {
@@ -47,6 +50,8 @@ describe('parseCommand', () => {
     { argv: ['migrate', '--full'], message: /option --full is not valid for "dirstream migrate"/ },
     { argv: ['plan', '--full'], message: /"plan" needs --profile ID/ },
     { argv: ['config', 'schema', '--config', 'x'], message: /drop --config/ },
+    { argv: ['sync', '--wait'], message: /"sync" needs --profile ID/ },
+    { argv: ['status', '--wait'], message: /option --wait is not valid for "dirstream status"/ },
   ];
   for (const { argv, message } of errors) {
     it(`rejects dirstream ${argv.join(' ')}`, () => {
