@@ -6,6 +6,7 @@ const DELTA_DIRECTORIES: Readonly<Record<string, readonly string[]>> = {
   usn: ['active-directory'],
   dirsync: ['active-directory'],
   accesslog: ['openldap'],
+  syncrepl: ['openldap', 'ldap'],
 };
 
 /** Rules that span several keys and so cannot live in the zod schema of one key. */
@@ -13,6 +14,14 @@ export function checkConfigRules(config: RawConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const idsSeen = new Map<string, number>();
   const namesSeen = new Map<string, number>();
+
+  const { minInsyncReplicas, replicationFactor } = config.kafka;
+  if (minInsyncReplicas !== undefined && minInsyncReplicas > replicationFactor) {
+    issues.push({
+      path: ['kafka', 'minInsyncReplicas'],
+      message: `must not exceed kafka.replicationFactor (${replicationFactor}): every write would fail with NOT_ENOUGH_REPLICAS`,
+    });
+  }
 
   config.profiles.forEach((profile, index) => {
     // Profile IDs are compared case-insensitively: they are UUIDs and end up in Kafka keys.

@@ -90,8 +90,8 @@ export const scheduleSchema = z
     intervalSeconds: z.number().int().positive().default(300),
     /** Every how many seconds a delta run is replaced by a full pass (the safety net). */
     fullEverySeconds: z.number().int().positive().default(86_400),
-    /** The differential mechanism; `auto` picks the directory type's best. */
-    delta: z.enum(['auto', 'none', 'timestamp', 'accesslog', 'usn', 'dirsync']).default('auto'),
+    /** The differential mechanism; `auto` probes the server and picks the best it offers (docs/delta-mechanisms.md). */
+    delta: z.enum(['auto', 'none', 'timestamp', 'accesslog', 'syncrepl', 'usn', 'dirsync']).default('auto'),
     /** Timestamp deltas re-read this many seconds before the cursor (clock skew, same-second writes). */
     overlapSeconds: z.number().int().min(0).default(5),
   })
@@ -146,6 +146,12 @@ export const kafkaSchema = z
     topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('dirstream'),
     partitions: z.number().int().positive().default(12),
     replicationFactor: z.number().int().positive().default(1),
+    /**
+     * min.insync.replicas of the topics dirstream creates: with acks=all (the producers' setting) a
+     * write succeeds only once this many replicas have it. Unset: 2 when replicationFactor ≥ 3,
+     * else the broker's default.
+     */
+    minInsyncReplicas: z.number().int().positive().optional(),
     /**
      * Largest event record (key + encoded value) the poller produces; a bigger entry is reported
      * as ENTRY_TOO_LARGE and skipped. Keep it below the topics' max.message.bytes (default 1 MiB).

@@ -51,6 +51,12 @@ export type EnsureTopicsOptions = {
   readonly partitions: number;
   /** Replicas of each new topic; default -1 = the broker's default.replication.factor. */
   readonly replicationFactor?: number;
+  /**
+   * min.insync.replicas of each new topic (kafka.minInsyncReplicas); default 2 when
+   * replicationFactor ≥ 3 (one broker down keeps writing, an acknowledged event is on two), else
+   * the broker's default.
+   */
+  readonly minInsyncReplicas?: number;
 };
 
 export type EnsureTopicsResult = {
@@ -98,6 +104,11 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): 
   if (!Number.isInteger(partitions) || partitions < 1) {
     throw new DirstreamError(TOPIC_SETUP_FAILED, `partitions must be a positive integer, got ${partitions}`);
   }
+  const minInsyncReplicas = options.minInsyncReplicas ?? (replicationFactor >= 3 ? 2 : undefined);
+  if (minInsyncReplicas !== undefined && replicationFactor > 0 && minInsyncReplicas > replicationFactor) {
+    throw new DirstreamError(TOPIC_SETUP_FAILED, `min.insync.replicas ${minInsyncReplicas} exceeds the replication factor ${replicationFactor}`);
+  }
+  const replication: Record<string, string> = minInsyncReplicas === undefined ? {} : { 'min.insync.replicas': String(minInsyncReplicas) };
   const names = topicNames(options.prefix);
   const wanted = new Map<string, TopicKind>(TOPIC_KINDS.map((kind) => [names[kind], kind]));
 
@@ -117,7 +128,7 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): 
           topic,
           numPartitions: partitions,
           replicationFactor,
-          configEntries: Object.entries(TOPIC_CONFIGS[kind]).map(([name, value]) => ({ name, value })),
+          configEntries: Object.entries({ ...TOPIC_CONFIGS[kind], ...replication }).map(([name, value]) => ({ name, value })),
         })),
       });
     } catch (error) {
