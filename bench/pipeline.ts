@@ -6,8 +6,10 @@
  * - full sync: the wall time from starting the poller and the applier to every user, group and
  *   membership being in PostgreSQL, and users/s;
  * - the floor, measured in the same run: a raw paged `ldapsearch` dump of the same entries and
- *   attributes plus a PostgreSQL `COPY` of the rows the pipeline wrote into tables like its own
- *   (same columns, constraints and indexes); the ratio full sync / floor;
+ *   attributes, Kafka's ProducerPerformance producing as many records of the same average size
+ *   as the pipeline produced (acks=all, idempotent, same partition count), and a PostgreSQL
+ *   `COPY` of the rows the pipeline wrote into tables like its own (same columns, constraints and
+ *   indexes); the ratio full sync / floor;
  * - delta latency: 100 directory changes (title of spread-out users), each from its LDAP modify
  *   returning to the row holding the new value in PostgreSQL, median and max (the poller runs on a
  *   1 s schedule, accesslog deltas; the database is polled every 50 ms);
@@ -32,6 +34,10 @@ import { toLdif } from '../infra/sample/ldif.ts';
 import { freePort } from '../test/support/free-port.ts';
 import { createPipeline, type Pipeline, type RunningProcess } from '../test/support/pipeline.ts';
 import { timeCommand } from './child.ts';
+import { kafkaProduceSeconds, measureProduced } from './kafka-floor.ts';
+
+/** Partitions of the pipeline's topics, and of the Kafka floor's topic. */
+const PARTITIONS = 6;
 
 export type PipelineBenchRow = {
   readonly benchmark: 'pipeline';
@@ -43,6 +49,10 @@ export type PipelineBenchRow = {
   /** The poller's own duration of the full run (from sync_runs). */
   readonly pollerRunSeconds: number;
   readonly ldapsearchSeconds: number;
+  /** Records the poller produced (users, groups, memberships) and their average key + value size. */
+  readonly producedRecords: number;
+  readonly producedAverageBytes: number;
+  readonly kafkaSeconds: number;
   readonly copySeconds: number;
   readonly floorSeconds: number;
   readonly ratio: number;
@@ -237,7 +247,7 @@ async function benchSize(users: number, options: Required<Omit<BenchPipelineOpti
     pipeline = await createPipeline({
       label: 'bench-pipeline',
       infra: privateInfra,
-      partitions: 6,
+      partitions: PARTITIONS,
       logLevel: 'warn',
       profile: {
         connection: { pageSize: 500, timeoutMs: 300_000 },
@@ -331,9 +341,14 @@ async function benchSize(users: number, options: Required<Omit<BenchPipelineOpti
       await Promise.all(services.map((s) => s.stop()));
     }
 
+    log(`${users} users: floor, Kafka side (ProducerPerformance)`);
+    const topics = ['users', 'groups', 'memberships'].map((t) => `${(pipeline as Pipeline).prefix}.${t}`);
+    const produced = await measureProduced(infra, topics);
+    const kafkaSeconds = await kafkaProduceSeconds(infra, produced, PARTITIONS);
+
     log(`${users} users: floor, database side (COPY)`);
     const copy = await copySeconds(pipeline, dir);
-    const floorSeconds = ldapSeconds + copy;
+    const floorSeconds = ldapSeconds + kafkaSeconds + copy;
     return {
       benchmark: 'pipeline',
       users: directory.users,
@@ -343,6 +358,9 @@ async function benchSize(users: number, options: Required<Omit<BenchPipelineOpti
       usersPerSecond: Math.round(directory.users / fullSyncSeconds),
       pollerRunSeconds: round(pollerRunSeconds),
       ldapsearchSeconds: round(ldapSeconds),
+      producedRecords: produced.records,
+      producedAverageBytes: produced.averageBytes,
+      kafkaSeconds: round(kafkaSeconds),
       copySeconds: round(copy),
       floorSeconds: round(floorSeconds),
       ratio: round(fullSyncSeconds / floorSeconds, 1),
@@ -378,19 +396,19 @@ export async function benchPipeline(options: BenchPipelineOptions = {}): Promise
 
 export function formatPipelineTable(rows: readonly PipelineBenchRow[]): string {
   const lines = [
-    '| users | groups | memberships | full sync (s) | users/s | floor: ldapsearch + COPY (s) | ratio | delta latency median / max (s), N changes | peak RSS poller / applier (MiB) |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| users | groups | memberships | full sync (s) | users/s | records produced (avg bytes) | floor: ldapsearch + Kafka produce + COPY (s) | ratio | delta latency median / max (s), N changes | peak RSS poller / applier (MiB) |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.users} | ${r.groups} | ${r.memberships} | ${r.fullSyncSeconds} | ${r.usersPerSecond} | ${r.floorSeconds} (${r.ldapsearchSeconds} + ${r.copySeconds}) | ${r.ratio}× | ${r.deltaMedianSeconds} / ${r.deltaMaxSeconds} (N=${r.deltaChanges}) | ${r.pollerPeakRssMiB} / ${r.applierPeakRssMiB} |`,
+      `| ${r.users} | ${r.groups} | ${r.memberships} | ${r.fullSyncSeconds} | ${r.usersPerSecond} | ${r.producedRecords} (${r.producedAverageBytes}) | ${r.floorSeconds} (${r.ldapsearchSeconds} + ${r.kafkaSeconds} + ${r.copySeconds}) | ${r.ratio}× | ${r.deltaMedianSeconds} / ${r.deltaMaxSeconds} (N=${r.deltaChanges}) | ${r.pollerPeakRssMiB} / ${r.applierPeakRssMiB} |`,
     );
   }
   lines.push(
     '',
     'Full sync: wall time from starting `dirstream poller` and `dirstream applier` (process start, Kafka and PostgreSQL connect included) to every user, group and membership in PostgreSQL' +
       ` (the poller's own run took ${rows.map((r) => `${r.pollerRunSeconds} s at ${r.users}`).join(', ')}).` +
-      ' Floor: paged `ldapsearch` of the same entries and attributes + psql `\\copy` of the same rows into tables with the same columns and indexes.' +
+      ' Floor: paged `ldapsearch` of the same entries and attributes + Kafka ProducerPerformance of as many records of the same average size (acks=all, idempotent, same partitions; its own measured rate) + psql `\\copy` of the same rows into tables with the same columns and indexes.' +
       ' Delta latency: LDAP modify returned → row updated in PostgreSQL, poller on a 1 s schedule (accesslog), database polled every 50 ms.',
   );
   return lines.join('\n');

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { REPO_ROOT, STATE_DIR } from './paths.ts';
@@ -22,13 +23,19 @@ function libsDir(options: KafkaOptions): string {
   return join(STATE_DIR, 'cache', `kafka-${options.version}`, 'libs');
 }
 
-/** Jars come from Maven Central through infra/kafka/pom.xml and are cached per version. */
-async function ensureJars(options: KafkaOptions, log: (line: string) => void): Promise<string> {
+/**
+ * Jars come from Maven Central through infra/kafka/pom.xml and are cached per version; the cache
+ * marker holds the pom's hash, so a changed pom (a new artifact) downloads again.
+ */
+export async function ensureJars(options: KafkaOptions, log: (line: string) => void): Promise<string> {
   const libs = libsDir(options);
   const marker = join(libs, '.complete');
-  if (existsSync(marker)) return libs;
-  rmSync(libs, { recursive: true, force: true });
-  mkdirSync(libs, { recursive: true });
+  const pomHash = createHash('sha256').update(readFileSync(resolve(REPO_ROOT, 'infra', 'kafka', 'pom.xml'))).digest('hex');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === pomHash) return libs;
+  // Download beside the cache and swap it in: a broker may be running from the old jars.
+  const staging = `${libs}.staging-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
   const major = Number.parseInt(options.version, 10);
   // Kafka 3.x logs through log4j 1 (reload4j); 4.x through log4j2, which brings its own binding.
   const binding = major >= 4 ? ['-Dslf4j.binding=slf4j-nop', '-Dslf4j.version=2.0.17'] : [];
@@ -44,13 +51,15 @@ async function ensureJars(options: KafkaOptions, log: (line: string) => void): P
       ...binding,
       'dependency:copy-dependencies',
       '-DincludeScope=runtime',
-      `-DoutputDirectory=${libs}`,
+      `-DoutputDirectory=${staging}`,
     ],
   );
-  if (!readdirSync(libs).some((name) => name.startsWith('kafka_2.13-'))) {
-    throw new Error(`Kafka jars missing in ${libs} after mvn dependency:copy-dependencies`);
+  if (!readdirSync(staging).some((name) => name.startsWith('kafka_2.13-'))) {
+    throw new Error(`Kafka jars missing in ${staging} after mvn dependency:copy-dependencies`);
   }
-  writeFileSync(marker, new Date().toISOString());
+  writeFileSync(join(staging, '.complete'), pomHash);
+  rmSync(libs, { recursive: true, force: true });
+  renameSync(staging, libs);
   return libs;
 }
 
