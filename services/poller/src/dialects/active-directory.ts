@@ -77,10 +77,10 @@ export async function readRangedAttribute(
     const chunk = rangedChunk(entry, attribute);
     if (chunk === null) {
       // Answered unranged: everything there is, in one go.
-      out.push(...stringValues(entry, attribute));
+      for (const value of stringValues(entry, attribute)) out.push(value);
       break;
     }
-    out.push(...chunk.values);
+    for (const value of chunk.values) out.push(value);
     // A server that does not move forward would loop for ever: stop.
     if (chunk.range.low <= lastLow) break;
     lastLow = chunk.range.low;
@@ -175,22 +175,22 @@ export function createActiveDirectoryDialect(options: ActiveDirectoryOptions = {
       const loginNames: string[] = [];
       for (const attribute of mapping.memberAttributes) {
         if (attribute === 'memberUid') {
-          loginNames.push(...stringValues(entry, attribute));
+          for (const value of stringValues(entry, attribute)) loginNames.push(value);
           continue;
         }
         if (options.memberRangeStep !== undefined) {
-          dns.push(...(await readRangedAttribute(connection, entry.dn, attribute, { step: options.memberRangeStep })));
+          for (const value of await readRangedAttribute(connection, entry.dn, attribute, { step: options.memberRangeStep })) dns.push(value);
           continue;
         }
         const first = rangedChunk(entry, attribute);
         if (first === null) {
-          dns.push(...stringValues(entry, attribute));
+          for (const value of stringValues(entry, attribute)) dns.push(value);
           continue;
         }
         // AD answered `member;range=0-1499`: fetch the rest from where it stopped.
-        dns.push(...first.values);
+        for (const value of first.values) dns.push(value);
         if (first.range.high !== null) {
-          dns.push(...(await readRangedAttribute(connection, entry.dn, attribute, { low: first.range.high + 1 })));
+          for (const value of await readRangedAttribute(connection, entry.dn, attribute, { low: first.range.high + 1 })) dns.push(value);
         }
       }
       if (options.primaryGroupMembership !== false) {

@@ -17,7 +17,7 @@ export function toLdapEntry(entry: Entry): LdapEntry {
     const values = Array.isArray(value) ? (value as (string | Buffer)[]) : [value as string | Buffer];
     const name = key.toLowerCase();
     const existing = attributes.get(name);
-    if (existing) existing.push(...values);
+    if (existing) for (const value of values) existing.push(value);
     else attributes.set(name, [...values]);
   }
   return { dn: entry.dn, attributes };

@@ -607,7 +607,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
             }
           }
           for (const d of diffs) {
-            edges.push(...d.added, ...d.removed);
+            for (const edge of d.added) edges.push(edge);
+            for (const edge of d.removed) edges.push(edge);
             // A member found through its former DN counts for this pass only: the group is read again next time.
             const hash = d.missing === 0 && !d.viaFormerDn ? (hashes.get(d.groupId) ?? null) : null;
             if (hash !== known.get(d.groupId)?.membersHash) stored.push({ groupId: d.groupId, hash });
@@ -670,13 +671,13 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           .filter((c): c is UserChange => c !== null);
         await scratch.holdBack(changesOut);
         // A user that left the profile's scope keeps no direct edges (without refint a group may still list it).
-        goneMembers.push(...changesOut.filter((c) => !c.present).map((c) => c.externalId));
+        for (const c of changesOut) if (!c.present) goneMembers.push(c.externalId);
       }
       for (let after = ''; ; ) {
         const rows = await scratch.unseen('group', after, REMOVAL_PAGE);
         if (rows.length === 0) break;
         after = rows[rows.length - 1]?.external_id as string;
-        removedGroups.push(...rows.map(toStoredGroup));
+        for (const row of rows) removedGroups.push(toStoredGroup(row));
         // Bounded by the group count of a profile (thousands), not by users.
       }
     }
@@ -703,7 +704,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       // Refint rewrites `member` when a member is deleted without touching the group's
       // modifyTimestamp or entryCSN: derive those edge removals from the state.
       // Applied with the removals, after the safety decision.
-      goneMembers.push(...deletedUsers.keys(), ...leftUsers.keys());
+      for (const id of deletedUsers.keys()) goneMembers.push(id);
+      for (const id of leftUsers.keys()) goneMembers.push(id);
     }
 
     if (complete) {
