@@ -1,12 +1,15 @@
 /**
  * The local infrastructure without Docker: `up` (idempotent), `down`, `status`.
  * Usage: node infra/local/cli.ts up|down|status [component …]   (components: postgres kafka openldap samba)
+ *        node infra/local/cli.ts up --kafka-brokers 3   (or DIRSTREAM_KAFKA_BROKERS=3): also a three-node
+ *        KRaft cluster (component kafka-cluster, 127.0.0.1:39191-39193) beside the single broker
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Component } from './component.ts';
 import { createKafkaComponent, kafkaOptions } from './kafka.ts';
+import { createKafkaClusterComponent, kafkaClusterOptions } from './kafka-cluster.ts';
 import { createOpenLdapComponent } from './openldap.ts';
 import { INFRA_FILE, STATE_DIR } from './paths.ts';
 import { createPostgresComponent } from './postgres.ts';
@@ -14,12 +17,14 @@ import { isAlive } from './process.ts';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function components(env: NodeJS.ProcessEnv): Promise<Component[]> {
+async function components(env: NodeJS.ProcessEnv, kafkaBrokers: number): Promise<Component[]> {
   const list = [
     createPostgresComponent(env.DATABASE_URL ?? DEFAULT_DATABASE_URL),
     createKafkaComponent(kafkaOptions(env)),
     createOpenLdapComponent(),
   ];
+  // The cluster is opt-in for `up`; `down` and `status` see it whenever it has a data folder.
+  if (kafkaBrokers > 1) list.push(createKafkaClusterComponent(kafkaClusterOptions(env, kafkaBrokers)));
   if (env.DIRSTREAM_SKIP_AD !== '1' && existsSync(join(import.meta.dirname, 'samba.ts'))) {
     const samba = (await import('./samba.ts')) as { sambaComponent: Component };
     list.push(samba.sambaComponent);
@@ -57,8 +62,15 @@ function readInfraFile(): Record<string, unknown> {
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const [command, ...names] = argv;
-  const all = await components(env);
+  const flag = argv.indexOf('--kafka-brokers');
+  const [command, ...names] = flag < 0 ? argv : [...argv.slice(0, flag), ...argv.slice(flag + 2)];
+  const clusterDir = existsSync(kafkaClusterOptions(env).dir);
+  const kafkaBrokers = Number(flag < 0 ? (env.DIRSTREAM_KAFKA_BROKERS ?? (command !== 'up' && clusterDir ? 3 : 1)) : argv[flag + 1]);
+  if (!Number.isInteger(kafkaBrokers) || kafkaBrokers < 1) {
+    console.error(`--kafka-brokers / DIRSTREAM_KAFKA_BROKERS must be a positive integer, not "${flag < 0 ? env.DIRSTREAM_KAFKA_BROKERS : argv[flag + 1]}"`);
+    return 2;
+  }
+  const all = await components(env, kafkaBrokers);
   const selected = names.length === 0 ? all : all.filter((c) => names.includes(c.name));
   const unknown = names.filter((n) => !all.some((c) => c.name === n));
   if (unknown.length > 0 || !command || !['up', 'down', 'status'].includes(command)) {
