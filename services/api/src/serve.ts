@@ -4,6 +4,7 @@ import { toError } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerAdminRoutes } from './admin/register.ts';
 import type { ServeContext } from './context.ts';
 import { createApp } from './http/app.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -40,6 +41,7 @@ export async function createServe(deps: ServeDeps): Promise<Serve> {
   const publicApp = createApp({ logger, bodyLimitBytes: config.serve.bodyLimitBytes, tls: config.serve.listen.tls, listener: 'public' });
   const adminApp = createApp({ logger, bodyLimitBytes: config.serve.bodyLimitBytes, tls: config.serve.admin.tls, listener: 'admin' });
   registerHealthRoutes(publicApp, context);
+  await registerAdminRoutes(adminApp, context);
 
   let closed = false;
   const close = async () => {

@@ -1,0 +1,57 @@
+import { outboxBacklog, type PartitionLag, readLag } from '@dirstream/applier';
+import { toError } from '@dirstream/errors';
+import { topicNames } from '@dirstream/events';
+import type { FastifyInstance } from 'fastify';
+import type { ServeContext } from '../context.ts';
+import type { KafkaAccess } from './kafka.ts';
+
+export type Lag = {
+  readonly groupId: string;
+  readonly total: number;
+  readonly partitions: readonly PartitionLag[];
+  readonly outboxBacklog: number;
+  readonly measuredAt: string;
+};
+
+/** The applier's consumer group lag on its input topics, and the outbox rows not yet published. */
+export async function measureConsoleLag(ctx: ServeContext, kafka: KafkaAccess): Promise<Lag> {
+  const topics = topicNames(ctx.config.kafka.topicPrefix);
+  const inputs = [topics.users, topics.groups, topics.memberships, topics.syncRuns];
+  const groupId = ctx.config.applier.groupId;
+  const [partitions, backlog] = await Promise.all([readLag(await kafka.admin(), groupId, inputs), outboxBacklog(ctx.db)]);
+  return { groupId, total: partitions.reduce((n, p) => n + p.lag, 0), partitions, outboxBacklog: backlog, measuredAt: new Date().toISOString() };
+}
+
+export type LagSample = { readonly at: number; readonly lag: number; readonly outbox: number };
+
+/**
+ * Lag is a gauge, not stored anywhere: while `dirstream serve` runs it samples the lag every
+ * `intervalMs` into a ring of the last `keep` samples, so the page can chart the last hours.
+ */
+export function startLagSampler(ctx: ServeContext, kafka: KafkaAccess, intervalMs = 60_000, keep = 6 * 60): { samples(): LagSample[]; stop(): void } {
+  const ring: LagSample[] = [];
+  const sample = () => {
+    measureConsoleLag(ctx, kafka).then(
+      (lag) => {
+        ring.push({ at: Date.now(), lag: lag.total, outbox: lag.outboxBacklog });
+        if (ring.length > keep) ring.splice(0, ring.length - keep);
+      },
+      (cause: unknown) => ctx.logger.debug({ err: toError(cause) }, 'console lag sample failed'),
+    );
+  };
+  const first = setTimeout(sample, 1_000);
+  const timer = setInterval(sample, intervalMs);
+  first.unref();
+  timer.unref();
+  return {
+    samples: () => [...ring],
+    stop() {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+  };
+}
+
+export function registerLagRoutes(app: FastifyInstance, ctx: ServeContext, kafka: KafkaAccess): void {
+  app.get('/v1/lag', async () => measureConsoleLag(ctx, kafka));
+}
