@@ -138,8 +138,9 @@ test('the ConfigMap is a valid dirstream.yaml whose secrets are files of the Sec
   const poller = workload('poller');
   assert.equal(poller.spec.replicas, 2, 'one active and one standby poller');
   probes(poller.spec.template.spec.containers[0], 'metrics');
-  const pollerConfig = (config as unknown as { poller?: { metricsPort?: number } }).poller;
-  if (pollerConfig?.metricsPort !== undefined) assert.equal(port(poller.spec.template.spec.containers[0], 'metrics'), pollerConfig.metricsPort);
+  assert.equal(port(poller.spec.template.spec.containers[0], 'metrics'), config.poller.metricsPort);
+  assert.equal(config.applier.metricsHost, '0.0.0.0');
+  assert.equal(config.poller.metricsHost, '0.0.0.0');
 
   const hpa = byKind('HorizontalPodAutoscaler')[0];
   assert.equal(hpa.spec.maxReplicas, config.kafka.partitions, 'appliers beyond the partition count would idle');
