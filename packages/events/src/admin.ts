@@ -43,6 +43,8 @@ export const TOPIC_CONFIGS: { readonly [K in TopicKind]: Readonly<Record<string,
   deadLetters: { 'cleanup.policy': 'delete', 'retention.ms': String(90 * DAY_MS) },
   // Sign-in attempts are an audit stream, not state: kept 30 days, like user-lifecycle.
   authEvents: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
+  // Every entry error and halt report of a run: a log like sync-runs, kept as long.
+  runDetails: { 'cleanup.policy': 'delete', 'retention.ms': String(90 * DAY_MS) },
 };
 
 export type EnsureTopicsOptions = {

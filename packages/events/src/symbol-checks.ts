@@ -14,6 +14,7 @@ import {
   MEMBERSHIP_OPERATIONS,
   RECORD_TYPES,
   type RecordType,
+  RUN_DETAIL_KINDS,
   RUN_STATUSES,
   SYNC_MODES,
   USER_OPERATIONS,
@@ -43,6 +44,7 @@ export const SYMBOL_FIELDS: { readonly [T in RecordType]: readonly SymbolField[]
   'user-lifecycle': [field('type', LIFECYCLE_TYPES), field('reason', DISABLED_REASONS, true)],
   'dead-letter': [],
   'auth-event': [field('result', AUTH_EVENT_RESULTS)],
+  'run-detail': [field('kind', RUN_DETAIL_KINDS)],
 };
 
 /** The first symbol field holding a value types.ts does not know, as "path: value", or null. */

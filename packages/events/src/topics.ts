@@ -13,6 +13,7 @@ export const TOPIC_SUFFIXES = {
   userLifecycle: 'user-lifecycle',
   deadLetters: 'dead-letters',
   authEvents: 'auth-events',
+  runDetails: 'run-details',
 } as const;
 
 export type TopicKind = keyof typeof TOPIC_SUFFIXES;
@@ -27,6 +28,7 @@ export const TOPIC_RECORD_TYPES: { readonly [K in TopicKind]: RecordType } = {
   userLifecycle: 'user-lifecycle',
   deadLetters: 'dead-letter',
   authEvents: 'auth-event',
+  runDetails: 'run-detail',
 };
 
 export const TOPIC_KINDS = Object.keys(TOPIC_SUFFIXES) as readonly TopicKind[];
@@ -52,6 +54,7 @@ export function topicNames(prefix: string = DEFAULT_TOPIC_PREFIX): TopicNames {
     userLifecycle: `${prefix}.${TOPIC_SUFFIXES.userLifecycle}`,
     deadLetters: `${prefix}.${TOPIC_SUFFIXES.deadLetters}`,
     authEvents: `${prefix}.${TOPIC_SUFFIXES.authEvents}`,
+    runDetails: `${prefix}.${TOPIC_SUFFIXES.runDetails}`,
   });
 }
 

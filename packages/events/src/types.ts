@@ -185,6 +185,40 @@ export type SyncRunEvent = {
    * (null for records written with v1).
    */
   readonly server?: string | null;
+  /**
+   * Added in schema v3: milliseconds spent in each phase (users, groups, memberships, removals;
+   * the set may grow). Optional for producers; decoding sets it (null for older records).
+   */
+  readonly phasesMs?: Readonly<Record<string, number>> | null;
+};
+
+export const RUN_DETAIL_KINDS = ['entry-errors', 'would-disable'] as const;
+export type RunDetailKind = (typeof RUN_DETAIL_KINDS)[number];
+
+/** A user a halted run held back instead of disabling. */
+export type WouldDisable = {
+  readonly externalId: string;
+  readonly loginName: string;
+  readonly dn: string;
+  readonly reason: DisabledReason | null;
+};
+
+/**
+ * One page of a run's details on `<prefix>.run-details`: every entry error of the run, and the
+ * report of a halted run (every user it would have disabled). Pages are numbered per run and kind.
+ */
+export type RunDetailEvent = {
+  /** Deterministic: eventIdFor('run-detail', profileId, runId, kind, page). */
+  readonly eventId: string;
+  readonly runId: string;
+  readonly profileId: string;
+  readonly kind: RunDetailKind;
+  readonly page: number;
+  /** True on the last page of this kind for the run. */
+  readonly last: boolean;
+  readonly entryErrors: readonly RunError[];
+  readonly wouldDisable: readonly WouldDisable[];
+  readonly emittedAt: number;
 };
 
 export const LIFECYCLE_TYPES = ['user-disabled', 'user-enabled'] as const;
@@ -261,6 +295,7 @@ export const RECORD_TYPES = [
   'user-lifecycle',
   'dead-letter',
   'auth-event',
+  'run-detail',
 ] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];
 
@@ -276,4 +311,6 @@ export type EventOf<T extends RecordType> = T extends 'user-event'
           ? UserLifecycleEvent
           : T extends 'auth-event'
             ? AuthEvent
-            : DeadLetterEvent;
+            : T extends 'run-detail'
+              ? RunDetailEvent
+              : DeadLetterEvent;

@@ -50,12 +50,20 @@ describe('codec round trip', () => {
     assert.equal(decoded.server, null);
   });
 
-  it('sync-run: a record written with v1 decodes as the newest, server = null', () => {
+  it('sync-run: a record written with v1 decodes as the newest, server = null, phasesMs = null', () => {
     const v1 = codec.schemas['sync-run'][0]!;
-    const { server: _server, ...v1Event } = SAMPLES['sync-run'];
+    const { server: _server, phasesMs: _phases, ...v1Event } = SAMPLES['sync-run'];
     const bytes = encodeWithVersion(v1, v1Event);
     assert.equal(codec.identify(bytes).version, 1);
-    assert.deepStrictEqual(codec.decode('sync-run', bytes), { ...v1Event, server: null });
+    assert.deepStrictEqual(codec.decode('sync-run', bytes), { ...v1Event, server: null, phasesMs: null });
+  });
+
+  it('sync-run: a record written with v2 decodes as the newest, phasesMs = null', () => {
+    const v2 = codec.schemas['sync-run'][1]!;
+    const { phasesMs: _phases, ...v2Event } = SAMPLES['sync-run'];
+    const bytes = encodeWithVersion(v2, v2Event);
+    assert.equal(codec.identify(bytes).version, 2);
+    assert.deepStrictEqual(codec.decode('sync-run', bytes), { ...v2Event, phasesMs: null });
   });
 
   it('dead-letter: accepts plain Uint8Array keys and values', () => {

@@ -114,6 +114,7 @@ export const SAMPLES: { readonly [K in RecordType]: EventOf<K> } = {
     cursorBefore: '1000',
     cursorAfter: null,
     server: 'ldap://ldap2.example.test:389',
+    phasesMs: { users: 1_200, groups: 300, memberships: 800, removals: 40 },
   },
   'user-lifecycle': {
     eventId: '1a2b3c4d-0000-8000-8000-000000000005',
@@ -149,6 +150,20 @@ export const SAMPLES: { readonly [K in RecordType]: EventOf<K> } = {
     latencyMs: 152,
     requestId: 'req-1',
     firstSignIn: false,
+  },
+  'run-detail': {
+    eventId: '1a2b3c4d-0000-8000-8000-000000000007',
+    runId: RUN,
+    profileId: PROFILE,
+    kind: 'would-disable',
+    page: 3,
+    last: true,
+    entryErrors: [],
+    wouldDisable: [
+      { externalId: USER, loginName: 'zoe', dn: 'uid=zoe,ou=people,dc=example,dc=test', reason: 'removed-from-directory' },
+      { externalId: 'b1e2c3d4-0000-4000-8000-000000000009', loginName: 'max', dn: 'uid=max,ou=gone,dc=example,dc=test', reason: null },
+    ],
+    emittedAt: T + 30,
   },
 };
 

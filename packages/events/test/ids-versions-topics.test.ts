@@ -86,6 +86,7 @@ describe('topicNames', () => {
       userLifecycle: 'dirstream.user-lifecycle',
       deadLetters: 'dirstream.dead-letters',
       authEvents: 'dirstream.auth-events',
+      runDetails: 'dirstream.run-details',
     });
   });
 

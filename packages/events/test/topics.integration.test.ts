@@ -104,6 +104,7 @@ describe('codec through Kafka', () => {
       'user-lifecycle': userKey(user.profileId, user.externalId),
       'dead-letter': 'original-key',
       'auth-event': 'login:zoe',
+      'run-detail': syncRunKey(SAMPLES['run-detail'].profileId),
     };
     try {
       for (const kind of TOPIC_KINDS) {
