@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { registerAdminRoutes } from './admin/register.ts';
 import type { ServeContext } from './context.ts';
 import { createApp } from './http/app.ts';
+import { registerAuthRoutes } from './routes/authenticate.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 
 export type ServeDeps = { readonly config: DirstreamConfig; readonly logger: Logger; readonly signal: AbortSignal };
@@ -41,6 +42,7 @@ export async function createServe(deps: ServeDeps): Promise<Serve> {
   const publicApp = createApp({ logger, bodyLimitBytes: config.serve.bodyLimitBytes, tls: config.serve.listen.tls, listener: 'public' });
   const adminApp = createApp({ logger, bodyLimitBytes: config.serve.bodyLimitBytes, tls: config.serve.admin.tls, listener: 'admin' });
   registerHealthRoutes(publicApp, context);
+  registerAuthRoutes(publicApp, context);
   await registerAdminRoutes(adminApp, context);
 
   let closed = false;

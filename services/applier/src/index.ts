@@ -12,6 +12,7 @@ export {
   createLocalUser,
   query,
   withTransaction,
+  toPgArray,
 } from './database.ts';
 export type { Database, Sql, UserRow } from './database.ts';
 export { canonicalDump } from './canonical.ts';

@@ -56,7 +56,8 @@ export function errorHandler(error: unknown, request: FastifyRequest, reply: Fas
   if (isDirstreamError(err)) {
     const details = err.details as { body?: Record<string, unknown>; headers?: Record<string, string> } | undefined;
     for (const [name, value] of Object.entries(details?.headers ?? {})) reply.header(name, value);
-    if (status < 500) {
+    // 503 from httpError is a deliberate answer (a dependency is away), with its own body.
+    if (status < 500 || (status === 503 && details?.body !== undefined)) {
       void reply.status(status).send(details?.body ?? { code: err.code, message: err.message });
       return;
     }

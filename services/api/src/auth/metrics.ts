@@ -1,0 +1,51 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { AuthResult } from './outcomes.ts';
+
+/**
+ * Sign-in metrics. Labels are results, profile IDs and server URLs only: never a login, never
+ * anything a caller typed.
+ */
+export type AuthMetrics = {
+  attempt(result: AuthResult, seconds: number): void;
+  bindError(profileId: string, url: string): void;
+  eventDropped(count: number): void;
+};
+
+export function createAuthMetrics(registry: Registry): AuthMetrics {
+  const attempts = new Counter({
+    name: 'dirstream_auth_attempts_total',
+    help: 'Sign-in attempts by result',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'dirstream_auth_duration_seconds',
+    help: 'Sign-in latency by result (including the failure floor)',
+    labelNames: ['result'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const bindErrors = new Counter({
+    name: 'dirstream_auth_directory_errors_total',
+    help: 'User binds a directory server did not answer (transport failures, timeouts)',
+    labelNames: ['profile_id', 'server'],
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'dirstream_auth_events_dropped_total',
+    help: 'Auth events not delivered to Kafka (buffer full or producer failure)',
+    registers: [registry],
+  });
+  return {
+    attempt(result, seconds) {
+      attempts.inc({ result });
+      latency.observe({ result }, seconds);
+    },
+    bindError(profileId, url) {
+      bindErrors.inc({ profile_id: profileId, server: url });
+    },
+    eventDropped(count) {
+      dropped.inc(count);
+    },
+  };
+}
