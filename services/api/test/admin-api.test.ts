@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type ConsoleFixture, createConsoleFixture } from './console-fixture.ts';
+
+/**
+ * The admin API against a real pipeline: every endpoint, auth (401 / 403), paging, input errors
+ * naming the field, sync now reaching a running `dirstream poller`, and no secret in any response
+ * or log line.
+ */
+describe('admin API', { timeout: 600_000 }, () => {
+  let fx: ConsoleFixture;
+  const bodies: string[] = [];
+  const getJson = async (path: string, token?: string | null) => {
+    const res = await fx.fetch(path, token === undefined ? {} : { token });
+    const text = await res.text();
+    bodies.push(text);
+    return { status: res.status, body: JSON.parse(text) as Record<string, unknown>, headers: res.headers };
+  };
+
+  before(async () => {
+    fx = await createConsoleFixture('console-api');
+  });
+  after(async () => {
+    await fx?.close();
+  });
+
+  test('without a token, with an unknown one, or as a viewer on an operator action: refused', async () => {
+    for (const path of ['/v1/profiles', '/v1/runs', '/v1/objects?q=alice', '/v1/dead-letters', '/v1/lag', '/ui/profiles']) {
+      const none = await fx.fetch(path, { token: null });
+      assert.equal(none.status, 401, path);
+      assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+      const wrong = await fx.fetch(path, { token: `${fx.viewerToken}x` });
+      assert.equal(wrong.status, 401, path);
+      bodies.push(await none.text(), await wrong.text());
+    }
+    const profileId = fx.pipeline.profileId;
+    const viewer = await fx.fetch(`/v1/profiles/${profileId}/sync`, { token: fx.viewerToken, method: 'POST', body: {} });
+    assert.equal(viewer.status, 403);
+    assert.equal(((await viewer.json()) as { code: string }).code, 'HTTP_FORBIDDEN');
+    const noToken = await fx.fetch(`/v1/profiles/${profileId}/sync`, { token: null, method: 'POST', body: {} });
+    assert.equal(noToken.status, 401);
+    // The shell of the page and its static files carry no data and load without a token.
+    const shell = await fx.fetch('/', { token: null });
+    assert.equal(shell.status, 200);
+    assert.match(shell.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.equal((await fx.fetch('/assets/uplot.js', { token: null })).status, 200);
+    const me = await getJson('/v1/me', fx.viewerToken);
+    assert.deepEqual(me.body, { name: 'watcher', role: 'viewer' });
+  });
+
+  test('GET /v1/profiles: configuration with the secret masked, last run, delta mechanism and cursor', async () => {
+    const { status, body } = await getJson('/v1/profiles');
+    assert.equal(status, 200);
+    const [profile] = body.profiles as Record<string, any>[];
+    assert.equal(profile?.id, fx.pipeline.profileId);
+    assert.equal(profile?.config.connection.bindPassword, '***');
+    assert.equal(profile?.lastRun.status, 'succeeded');
+    assert.equal(profile?.lastRun.mode, 'full');
+    assert.equal(profile?.badge, 'succeeded');
+    assert.equal(profile?.delta.configured, 'auto');
+    assert.equal(typeof profile?.delta.mechanism, 'string', JSON.stringify(profile?.delta));
+    assert.ok(profile?.lastSuccessAt);
+    const one = await getJson(`/v1/profiles/${fx.pipeline.profileId}`);
+    assert.equal((one.body.profile as { id: string }).id, fx.pipeline.profileId);
+    const missing = await getJson('/v1/profiles/00000000-0000-4000-8000-000000000000');
+    assert.equal(missing.status, 404);
+  });
+
+  test('GET /v1/runs: filters, keyset paging, and a run with its counts and changed objects', async () => {
+    const all = await getJson(`/v1/runs?profile=${fx.pipeline.profileId}&status=succeeded&mode=full`);
+    const runs = all.body.runs as Record<string, any>[];
+    assert.ok(runs.length >= 2, JSON.stringify(all.body));
+    assert.ok(runs.every((r) => r.status === 'succeeded' && r.mode === 'full'));
+    const first = await getJson('/v1/runs?limit=1');
+    assert.equal((first.body.runs as unknown[]).length, 1);
+    assert.equal(typeof first.body.nextCursor, 'string');
+    const second = await getJson(`/v1/runs?limit=1&cursor=${first.body.nextCursor}`);
+    const ids = [(first.body.runs as { runId: string }[])[0]?.runId, (second.body.runs as { runId: string }[])[0]?.runId];
+    assert.notEqual(ids[0], ids[1], 'the second page starts after the first');
+    assert.deepEqual(ids, runs.slice(0, 2).map((r) => r.runId));
+
+    const firstRun = runs.at(-1);
+    const detail = await getJson(`/v1/runs/${firstRun?.runId}`);
+    assert.equal(detail.status, 200);
+    const run = detail.body.run as Record<string, any>;
+    assert.equal(run.counts.created, 3);
+    assert.ok(run.durationMs >= 0);
+    assert.ok(Array.isArray(detail.body.errors));
+    const changes = detail.body.changes as { entity: string; op: string }[];
+    assert.ok(changes.some((c) => c.entity === 'user' && c.op === 'created'));
+    assert.ok(changes.some((c) => c.entity === 'membership' && c.op === 'added'));
+    assert.equal((await getJson('/v1/runs/no-such-run')).status, 404);
+  });
+
+  test('bad input: a 400 that names the field', async () => {
+    for (const [path, field] of [
+      ['/v1/runs?status=exploded', 'query.status'],
+      ['/v1/runs?limit=0', 'query.limit'],
+      ['/v1/runs?profile=nope', 'query.profile'],
+      ['/v1/runs?cursor=garbage', 'query.cursor'],
+      ['/v1/objects?q=', 'query.q'],
+      ['/v1/objects/not-a-uuid/x', 'params.profile'],
+      ['/v1/dead-letters?limit=100000', 'query.limit'],
+    ] as const) {
+      const { status, body } = await getJson(path);
+      assert.equal(status, 400, path);
+      assert.equal(body.field, field, path);
+    }
+    const res = await fx.fetch(`/v1/profiles/${fx.pipeline.profileId}/sync`, { method: 'POST', body: { full: 'yes' } });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { field: string }).field, 'body.full');
+  });
+
+  test('GET /v1/objects: search by login, e-mail, DN, external ID; detail with groups, roles and timeline', async () => {
+    const byLogin = await getJson('/v1/objects?q=ali');
+    const hit = (byLogin.body.objects as Record<string, any>[]).find((o) => o.name === 'alice');
+    assert.ok(hit, JSON.stringify(byLogin.body));
+    for (const q of ['alice@example.test', hit?.dn, fx.users.alice]) {
+      const found = await getJson(`/v1/objects?q=${encodeURIComponent(q)}`);
+      assert.ok((found.body.objects as { externalId: string }[]).some((o) => o.externalId === fx.users.alice), q);
+    }
+    const groupHit = await getJson('/v1/objects?q=staff');
+    assert.ok((groupHit.body.objects as { kind: string }[]).some((o) => o.kind === 'group'));
+
+    const alice = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.users.alice)}`);
+    const object = alice.body.object as Record<string, any>;
+    assert.equal(object.kind, 'user');
+    assert.equal(object.state.login_name, 'alice');
+    assert.deepEqual(object.directGroups.map((g: { name: string }) => g.name).sort(), ['admins', 'staff']);
+    assert.deepEqual(object.roles, ['admin']);
+
+    // bob: created, joined staff, renamed (old and new DN) in the second run.
+    const bob = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.users.bob)}`);
+    const timeline = bob.body.timeline as Record<string, any>[];
+    const ops = timeline.map((e) => `${e.entity}:${e.op}`);
+    assert.ok(ops.includes('user:created'), ops.join());
+    assert.ok(ops.includes('membership:added'), ops.join());
+    const renamed = timeline.find((e) => e.entity === 'user' && (e.op === 'renamed' || e.op === 'moved' || e.detail?.previousDn));
+    assert.ok(renamed, ops.join());
+    assert.match(renamed?.detail.previousDn, /^uid=bob,/);
+    assert.match(renamed?.detail.dn, /^uid=bob2,/);
+    assert.ok(timeline.every((e) => typeof e.runId === 'string'));
+
+    // carol left staff: on her timeline and on the group's.
+    const carol = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.users.carol)}`);
+    const left = (carol.body.timeline as Record<string, any>[]).find((e) => e.entity === 'membership' && e.op === 'removed');
+    assert.equal(left?.group.name, 'staff');
+    const staff = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.groups.staff)}`);
+    assert.equal((staff.body.object as { memberCount: number }).memberCount, 2);
+    assert.ok((staff.body.timeline as Record<string, any>[]).some((e) => e.op === 'removed' && e.member?.name === 'carol'));
+
+    const page1 = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.groups.staff)}/timeline?limit=2`);
+    assert.equal((page1.body.timeline as unknown[]).length, 2);
+    const page2 = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.groups.staff)}/timeline?limit=2&cursor=${page1.body.nextCursor}`);
+    const idsOf = (b: Record<string, unknown>) => (b.timeline as { id: number }[]).map((e) => e.id);
+    assert.ok(Math.max(...idsOf(page2.body)) < Math.min(...idsOf(page1.body)));
+    assert.equal((await getJson(`/v1/objects/${fx.pipeline.profileId}/nobody`)).status, 404);
+  });
+
+  test('GET /v1/dead-letters and /v1/lag', async () => {
+    const dead = await getJson('/v1/dead-letters');
+    assert.equal(dead.status, 200, JSON.stringify(dead.body));
+    const letters = dead.body.deadLetters as Record<string, any>[];
+    assert.equal(dead.body.total, 1);
+    assert.equal(letters[0]?.code, 'EVENT_DECODE_FAILED');
+    assert.match(letters[0]?.sourceTopic, /\.users$/);
+    assert.ok(letters[0]?.reason.length > 0);
+
+    const lag = await getJson('/v1/lag');
+    assert.equal(lag.status, 200);
+    assert.equal(lag.body.total, 0, JSON.stringify(lag.body));
+    assert.equal(lag.body.outboxBacklog, 0);
+    assert.ok((lag.body.partitions as { topic: string }[]).some((p) => p.topic.endsWith('.users')));
+    const charts = await getJson('/v1/charts?hours=1');
+    assert.ok((charts.body.runs as unknown[]).length >= 2);
+    assert.ok((charts.body.appliedPerMinute as unknown[]).length >= 1);
+  });
+
+  test('POST /v1/profiles/{id}/sync reaches the running poller and returns the run ID', async () => {
+    const poller = fx.pipeline.startPoller();
+    const applier = fx.pipeline.startApplier();
+    try {
+      // The scheduled poller holds the profile's lock once its boot run is done.
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const { body } = await getJson('/v1/profiles');
+        const profile = (body.profiles as Record<string, any>[])[0];
+        if (profile?.lock !== null && profile?.currentRun === null && profile?.pendingRun === null) break;
+        if (Date.now() > deadline) throw new Error(`no poller took the profile: ${JSON.stringify(profile)}\n${poller.output().stderr.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const requestedAt = Date.now();
+      const res = await fx.fetch(`/v1/profiles/${fx.pipeline.profileId}/sync`, { method: 'POST', body: { full: true } });
+      const body = (await res.json()) as { runId: string; coalesced: boolean };
+      bodies.push(JSON.stringify(body));
+      assert.equal(res.status, 202);
+      assert.equal(typeof body.runId, 'string');
+      let startedAfterMs: number | null = null;
+      for (;;) {
+        const state = await getJson(`/v1/sync-requests/${body.runId}`);
+        const request = state.body.request as { startedAt: string | null } | null;
+        if (startedAfterMs === null && request?.startedAt) startedAfterMs = Date.parse(request.startedAt) - requestedAt;
+        if (state.body.run !== null) break;
+        if (Date.now() > deadline + 60_000) throw new Error(`run ${body.runId} never recorded: ${JSON.stringify(state.body)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      console.log(`# sync now: run started ${startedAfterMs} ms after the request`);
+      const run = await getJson(`/v1/runs/${body.runId}`);
+      assert.equal((run.body.run as { mode: string }).mode, 'full');
+      assert.ok(startedAfterMs !== null && startedAfterMs <= 5_000, `started after ${startedAfterMs} ms`);
+    } finally {
+      await Promise.all([poller.stop(), applier.stop()]);
+    }
+  });
+
+  test('no secret in any response or log line', async () => {
+    const pages = await Promise.all(['/ui/profiles', '/ui/runs', `/ui/objects?q=alice`, '/ui/activity', '/ui/dead-letters'].map((p) => fx.fetch(p)));
+    for (const page of pages) {
+      assert.equal(page.status, 200);
+      bodies.push(await page.text());
+    }
+    const everything = `${bodies.join('\n')}\n${fx.logs()}`;
+    assert.ok(bodies.length > 30);
+    for (const secret of fx.secrets) {
+      assert.ok(secret.length >= 6);
+      assert.equal(everything.includes(secret), false, 'a secret leaked into a response or the log');
+    }
+  });
+});

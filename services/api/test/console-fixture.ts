@@ -1,0 +1,129 @@
+/**
+ * A real pipeline (OpenLDAP → poller → Kafka → applier → PostgreSQL) with some history, and
+ * `dirstream serve` in-process on it with two admin tokens: what the console's API and page tests
+ * look at. History: alice, bob and carol in groups staff and admins (admins grants the role
+ * `admin`), then bob renamed, carol left staff, dave created disabled-by-filter later, and one
+ * garbage record on the users topic that the applier dead-letters.
+ */
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createServe, type Serve } from '@dirstream/api';
+import type { DirstreamConfig } from '@dirstream/config';
+import { topicNames } from '@dirstream/events';
+import { createLogger } from '@dirstream/logging';
+import { createKafka } from '@dirstream/testing';
+import { createPipeline, describeResult, type Pipeline } from '../../../test/support/pipeline.ts';
+
+export type ConsoleFixture = {
+  readonly pipeline: Pipeline;
+  readonly serve: Serve;
+  readonly adminUrl: string;
+  readonly operatorToken: string;
+  readonly viewerToken: string;
+  /** Every secret the responses and logs must never hold. */
+  readonly secrets: readonly string[];
+  /** What `dirstream serve` logged so far (NDJSON). */
+  logs(): string;
+  readonly users: { readonly alice: string; readonly bob: string; readonly carol: string };
+  readonly groups: { readonly staff: string; readonly admins: string };
+  /** Fetch on the admin listener with a token (or none). */
+  fetch(path: string, options?: { token?: string | null; method?: string; body?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+};
+
+async function pass(pipeline: Pipeline, args: readonly string[] = []): Promise<void> {
+  const result = await pipeline.runPoller(args);
+  if (result.code !== 0) throw new Error(`poller pass failed: ${describeResult(result)}`);
+  await pipeline.applyUntilCaughtUp();
+}
+
+export async function createConsoleFixture(label: string): Promise<ConsoleFixture> {
+  const pipeline = await createPipeline({
+    label,
+    // Only the boot run and sync-now run on schedule during the test.
+    profile: { schedule: { intervalSeconds: 3600 }, policies: { groupRoles: { admins: ['admin'] } } },
+  });
+  try {
+    const { ldap } = pipeline;
+    const aliceDn = await ldap.addUser('alice', { mail: 'alice@example.test' });
+    const bobDn = await ldap.addUser('bob');
+    const carolDn = await ldap.addUser('carol');
+    const staffDn = await ldap.addGroup('staff', [aliceDn, bobDn, carolDn]);
+    await ldap.addGroup('admins', [aliceDn]);
+    await pass(pipeline, ['--full']);
+
+    await ldap.client.modifyDN(bobDn, `uid=bob2,${ldap.peopleDn}`);
+    await ldap.modify(staffDn, { member: [aliceDn, `uid=bob2,${ldap.peopleDn}`] });
+    await pass(pipeline, ['--full']);
+
+    // A record no codec can read: the applier dead-letters it with a reason.
+    const producer = createKafka(pipeline.infra).producer();
+    await producer.connect();
+    await producer.send({ topic: topicNames(pipeline.prefix).users, messages: [{ key: `${pipeline.profileId}/garbage`, value: Buffer.from('not an event') }] });
+    await producer.disconnect();
+    await pipeline.applyUntilCaughtUp();
+
+    const ids = await pipeline.query<{ login_name: string; external_id: string }>('select login_name, external_id from users');
+    const groupIds = await pipeline.query<{ name: string; external_id: string }>('select name, external_id from groups');
+    const userId = (login: string) => ids.find((r) => r.login_name === login)?.external_id ?? '';
+    const groupId = (name: string) => groupIds.find((r) => r.name === name)?.external_id ?? '';
+
+    const operatorToken = `op-${randomBytes(18).toString('base64url')}`;
+    const viewerToken = `view-${randomBytes(18).toString('base64url')}`;
+    const config: DirstreamConfig = {
+      ...pipeline.config,
+      serve: {
+        ...pipeline.config.serve,
+        listen: { host: '127.0.0.1', port: 0 },
+        admin: {
+          host: '127.0.0.1',
+          port: 0,
+          tokens: [
+            { name: 'ops', role: 'operator', token: operatorToken },
+            { name: 'watcher', role: 'viewer', token: viewerToken },
+          ],
+        },
+      },
+    };
+    let logs = '';
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        logs += chunk.toString();
+        done();
+      },
+    });
+    const serve = await createServe({ config, logger: createLogger({ name: 'serve', level: 'debug', destination: sink }), signal: new AbortController().signal });
+    const { admin } = await serve.listen();
+    const adminUrl = admin.replace('0.0.0.0', '127.0.0.1');
+    const bindPassword = pipeline.config.profiles[0]?.connection.bindPassword ?? '';
+    return {
+      pipeline,
+      serve,
+      adminUrl,
+      operatorToken,
+      viewerToken,
+      secrets: [bindPassword, operatorToken, viewerToken],
+      logs: () => logs,
+      users: { alice: userId('alice'), bob: userId('bob2'), carol: userId('carol') },
+      groups: { staff: groupId('staff'), admins: groupId('admins') },
+      fetch(path, options = {}) {
+        const token = options.token === undefined ? operatorToken : options.token;
+        return fetch(`${adminUrl}${path}`, {
+          method: options.method ?? 'GET',
+          headers: {
+            ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+            ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        });
+      },
+      async close() {
+        await serve.close();
+        await pipeline.cleanup();
+      },
+    };
+  } catch (error) {
+    await pipeline.cleanup();
+    throw error;
+  }
+}
