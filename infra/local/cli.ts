@@ -1,12 +1,13 @@
 /**
  * The local infrastructure without Docker: `up` (idempotent), `down`, `status`.
- * Usage: node infra/local/cli.ts up|down|status [component …]   (components: postgres kafka openldap samba)
+ * Usage: node infra/local/cli.ts up|down|status [component …]   (components: postgres kafka openldap chromium samba)
  *        node infra/local/cli.ts up --kafka-brokers 3   (or DIRSTREAM_KAFKA_BROKERS=3): also a three-node
  *        KRaft cluster (component kafka-cluster, 127.0.0.1:39191-39193) beside the single broker
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createChromiumComponent } from './chromium.ts';
 import type { Component } from './component.ts';
 import { createKafkaComponent, kafkaOptions } from './kafka.ts';
 import { createKafkaClusterComponent, kafkaClusterOptions } from './kafka-cluster.ts';
@@ -22,6 +23,7 @@ async function components(env: NodeJS.ProcessEnv, kafkaBrokers: number): Promise
     createPostgresComponent(env.DATABASE_URL ?? DEFAULT_DATABASE_URL),
     createKafkaComponent(kafkaOptions(env)),
     createOpenLdapComponent(),
+    createChromiumComponent(),
   ];
   // The cluster is opt-in for `up`; `down` and `status` see it whenever it has a data folder.
   if (kafkaBrokers > 1) list.push(createKafkaClusterComponent(kafkaClusterOptions(env, kafkaBrokers)));
