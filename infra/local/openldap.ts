@@ -16,9 +16,19 @@ export type SlapdInstance = {
   readonly adminDn: string;
   readonly adminPassword: string;
   readonly url: string;
+  /** Overlays of the main database (all on unless turned off): real servers often lack some. */
+  readonly overlays: SlapdOverlays;
 };
 
-export function slapdInstance(options: { dir: string; port: number; suffix?: string; adminPassword?: string }): SlapdInstance {
+export type SlapdOverlays = { readonly accesslog: boolean; readonly syncprov: boolean; readonly refint: boolean };
+
+export function slapdInstance(options: {
+  dir: string;
+  port: number;
+  suffix?: string;
+  adminPassword?: string;
+  overlays?: Partial<SlapdOverlays>;
+}): SlapdInstance {
   const suffix = options.suffix ?? 'dc=dirstream,dc=test';
   return {
     dir: options.dir,
@@ -27,6 +37,7 @@ export function slapdInstance(options: { dir: string; port: number; suffix?: str
     adminDn: `cn=admin,${suffix}`,
     adminPassword: options.adminPassword ?? 'dirstream-admin',
     url: `ldap://127.0.0.1:${options.port}`,
+    overlays: { accesslog: true, syncprov: true, refint: true, ...options.overlays },
   };
 }
 
@@ -35,9 +46,62 @@ export function slapdInstance(options: { dir: string; port: number; suffix?: str
  * accesslog database, so deletes survive a restart), accesslog (reqEntryUUID for deletes) and
  * refint on member/uniqueMember (the server then rewrites group members on delete/rename without
  * touching the group's modifyTimestamp — the poller must cope with that, as in production).
+ * `instance.overlays` turns overlays off, as on many real servers (no accesslog database then).
  */
 export function configLdif(instance: SlapdInstance): string {
-  const { dir, suffix, adminDn, adminPassword } = instance;
+  const { dir, suffix, adminDn, adminPassword, overlays: on } = instance;
+  const main = on.accesslog ? 2 : 1;
+  const order = (['syncprov', 'accesslog', 'refint'] as const).filter((o) => on[o]);
+  const at = (overlay: (typeof order)[number]) => order.indexOf(overlay);
+  const accesslogDatabase = `dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcSuffix: cn=accesslog
+olcDbDirectory: ${dir}/accesslog
+olcRootDN: ${adminDn}
+olcDbMaxSize: 2147483648
+olcDbNoSync: TRUE
+olcDbIndex: default eq
+olcDbIndex: objectClass,entryCSN,reqStart,reqType,reqEntryUUID,reqResult
+olcAccess: to * by dn.exact="${adminDn}" read by * none
+olcLimits: * size=unlimited size.pr=unlimited time=unlimited
+
+dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {0}syncprov
+olcSpNoPresent: TRUE
+olcSpReloadHint: TRUE
+
+`;
+  const syncprov = `dn: olcOverlay={${at('syncprov')}}syncprov,olcDatabase={${main}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {${at('syncprov')}}syncprov
+olcSpCheckpoint: 100 10
+${on.accesslog ? 'olcSpSessionlogSource: cn=accesslog' : 'olcSpSessionlog: 100000'}
+
+`;
+  const accesslog = `dn: olcOverlay={${at('accesslog')}}accesslog,olcDatabase={${main}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcAccessLogConfig
+olcOverlay: {${at('accesslog')}}accesslog
+olcAccessLogDB: cn=accesslog
+olcAccessLogOps: writes
+olcAccessLogSuccess: TRUE
+olcAccessLogPurge: 07+00:00 01+00:00
+
+`;
+  const refint = `dn: olcOverlay={${at('refint')}}refint,olcDatabase={${main}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcRefintConfig
+olcOverlay: {${at('refint')}}refint
+olcRefintAttribute: member
+olcRefintAttribute: uniqueMember
+olcRefintNothing: ${adminDn}
+
+`;
   return `dn: cn=config
 objectClass: olcGlobal
 cn: config
@@ -51,9 +115,7 @@ objectClass: olcModuleList
 cn: module{0}
 olcModulePath: /usr/lib/ldap
 olcModuleLoad: back_mdb
-olcModuleLoad: syncprov
-olcModuleLoad: accesslog
-olcModuleLoad: refint
+${order.map((o) => `olcModuleLoad: ${o}`).join('\n')}
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -79,31 +141,10 @@ olcDatabase: {0}config
 olcRootDN: cn=admin,cn=config
 olcRootPW: ${adminPassword}
 
-dn: olcDatabase={1}mdb,cn=config
+${on.accesslog ? accesslogDatabase : ''}dn: olcDatabase={${main}}mdb,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
-olcDatabase: {1}mdb
-olcSuffix: cn=accesslog
-olcDbDirectory: ${dir}/accesslog
-olcRootDN: ${adminDn}
-olcDbMaxSize: 2147483648
-olcDbNoSync: TRUE
-olcDbIndex: default eq
-olcDbIndex: objectClass,entryCSN,reqStart,reqType,reqEntryUUID,reqResult
-olcAccess: to * by dn.exact="${adminDn}" read by * none
-olcLimits: * size=unlimited size.pr=unlimited time=unlimited
-
-dn: olcOverlay={0}syncprov,olcDatabase={1}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: {0}syncprov
-olcSpNoPresent: TRUE
-olcSpReloadHint: TRUE
-
-dn: olcDatabase={2}mdb,cn=config
-objectClass: olcDatabaseConfig
-objectClass: olcMdbConfig
-olcDatabase: {2}mdb
+olcDatabase: {${main}}mdb
 olcSuffix: ${suffix}
 olcDbDirectory: ${dir}/data
 olcRootDN: ${adminDn}
@@ -119,30 +160,7 @@ olcAccess: to attrs=userPassword by self write by anonymous auth by * none
 olcAccess: to * by * read
 olcLimits: * size=unlimited size.pr=unlimited time=unlimited
 
-dn: olcOverlay={0}syncprov,olcDatabase={2}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcSyncProvConfig
-olcOverlay: {0}syncprov
-olcSpCheckpoint: 100 10
-olcSpSessionlogSource: cn=accesslog
-
-dn: olcOverlay={1}accesslog,olcDatabase={2}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcAccessLogConfig
-olcOverlay: {1}accesslog
-olcAccessLogDB: cn=accesslog
-olcAccessLogOps: writes
-olcAccessLogSuccess: TRUE
-olcAccessLogPurge: 07+00:00 01+00:00
-
-dn: olcOverlay={2}refint,olcDatabase={2}mdb,cn=config
-objectClass: olcOverlayConfig
-objectClass: olcRefintConfig
-olcOverlay: {2}refint
-olcRefintAttribute: member
-olcRefintAttribute: uniqueMember
-olcRefintNothing: ${adminDn}
-`;
+${on.syncprov ? syncprov : ''}${on.accesslog ? accesslog : ''}${on.refint ? refint : ''}`;
 }
 
 export const baseLdif = (instance: SlapdInstance): string => {

@@ -4,7 +4,7 @@ import { createError, type DirstreamError } from '@dirstream/errors';
 /** What the command line asked for, before any configuration is read. */
 export type Command =
   | { readonly name: 'help' }
-  | { readonly name: 'config check'; readonly configPath: string | undefined }
+  | { readonly name: 'config check'; readonly configPath: string | undefined; readonly connect?: true }
   | { readonly name: 'config schema' }
   | {
       readonly name: 'poller';
@@ -40,6 +40,7 @@ const OPTIONS = {
   replay: { type: 'boolean' },
   'until-caught-up': { type: 'boolean' },
   group: { type: 'string' },
+  connect: { type: 'boolean' },
   wait: { type: 'boolean' },
 } as const;
 
@@ -47,7 +48,7 @@ type OptionName = keyof typeof OPTIONS;
 
 /** The options each command accepts besides --config and --help. */
 const COMMAND_OPTIONS: Readonly<Record<Exclude<CommandName, 'help'>, readonly OptionName[]>> = {
-  'config check': [],
+  'config check': ['connect'],
   'config schema': [],
   poller: ['once', 'profile', 'full', 'allow-mass-disable'],
   plan: ['profile', 'full'],
@@ -115,7 +116,7 @@ export function parseCommand(argv: readonly string[]): Command {
 
   switch (name) {
     case 'config check':
-      return { name, configPath };
+      return values.connect === true ? { name, configPath, connect: true } : { name, configPath };
     case 'config schema':
       if (configPath !== undefined) throw usageError('"config schema" reads no configuration: drop --config');
       return { name };

@@ -4,6 +4,7 @@ Usage: dirstream <command> [options]
 
 Commands:
   config check          Validate the configuration and print it (secrets masked, as YAML).
+                        --connect also binds to each profile's directory and probes its delta mechanism.
                         Exit 0 when valid, 2 when not (every problem is listed).
   config schema         Print the JSON Schema of the configuration file.
   poller                Run the directory pollers (one per enabled profile).

@@ -38,6 +38,7 @@ export type RunOutcome = { readonly ok: boolean; readonly reason?: string };
  * `config check` works even when a service package does not load).
  */
 type PollerModule = {
+  checkProfileConnections(deps: ServiceDeps): Promise<readonly { readonly ok: boolean; readonly line: string }[]>;
   runPoller(
     deps: ServiceDeps,
     options: { once: boolean; profileId: string | undefined; full: boolean; allowMassDisable: boolean },
@@ -116,7 +117,11 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
   if (command.name === 'config check') {
     for (const warning of warnings) ctx.stderr(`warning: ${warning.path}: ${warning.message}\n`);
     ctx.stdout(`# ${file}: valid (secrets masked)\n${stringify(maskConfig(config))}`);
-    return EXIT_OK;
+    if (command.connect !== true) return EXIT_OK;
+    const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'checkProfileConnections');
+    const checks = await poller.checkProfileConnections({ config, logger: ctx.createLogger(config.logLevel, 'stderr'), signal: ctx.signal });
+    for (const check of checks) ctx.stdout(`# ${check.ok ? 'ok' : 'FAILED'}: ${check.line}\n`);
+    return checks.every((c) => c.ok) ? EXIT_OK : EXIT_FAILED;
   }
 
   const reportCommand =

@@ -19,6 +19,7 @@ import {
   uniquePrefix,
 } from '@dirstream/testing';
 import type { Kafka } from 'kafkajs';
+import type { SlapdInstance } from '../../../infra/local/openldap.ts';
 import { type PollerInternals, runPoller } from '../src/run/poller.ts';
 import type { SyncResult } from '../src/run/sync-run.ts';
 
@@ -61,8 +62,13 @@ export type RunOptions = {
   readonly logger?: Logger;
 };
 
-export async function setupPollerTest(label: string): Promise<PollerTest> {
-  const infra = loadInfra();
+/** `openldap`: a private slapd (infra/local/openldap.ts) instead of the shared one, e.g. without some overlays. */
+export async function setupPollerTest(label: string, options: { openldap?: SlapdInstance } = {}): Promise<PollerTest> {
+  const shared = loadInfra();
+  const own = options.openldap;
+  const infra: Infra = own
+    ? { ...shared, openldap: { ...shared.openldap, url: own.url, suffix: own.suffix, adminDn: own.adminDn, adminPassword: own.adminPassword } }
+    : shared;
   const ldap = await createLdapSubtree(infra, label);
   const database = await createTestDatabase(infra, label);
   const prefix = uniquePrefix(label);
@@ -76,6 +82,7 @@ export async function setupPollerTest(label: string): Promise<PollerTest> {
     const raw = {
       kafka: { brokers: infra.kafka.brokers, topicPrefix: prefix, partitions: 3, clientId: `poller-${label}` },
       database: { url: database.url, pollerSchema: 'dirstream_poller', poolSize: 4 },
+      poller: { metricsPort: 0 },
       logLevel: 'warn',
       profiles: [
         {

@@ -1,4 +1,5 @@
 import type { Dialect } from '../directory/dialect.ts';
+import { createSyncreplDelta } from '../directory/delta-syncrepl.ts';
 import { createTimestampDelta } from '../directory/delta-timestamp.ts';
 import { escapeFilterValue, nameAndOptionalUidDn } from '../directory/dn.ts';
 import { stringValues } from '../directory/entry.ts';
@@ -14,7 +15,7 @@ export function createLdapDialect(overrides: Partial<Dialect> = {}): Dialect {
     extraUserAttributes: [],
     extraGroupAttributes: [],
     defaultDelta: 'timestamp',
-    supportedDeltas: ['none', 'timestamp'],
+    supportedDeltas: ['none', 'timestamp', 'syncrepl'],
     normaliseId(value) {
       return (typeof value === 'string' ? value : value.toString('hex')).trim().toLowerCase();
     },
@@ -34,8 +35,15 @@ export function createLdapDialect(overrides: Partial<Dialect> = {}): Dialect {
       }
       return { dns, loginNames };
     },
-    createDelta(kind) {
+    createDelta(kind, context) {
       if (kind === 'timestamp') return createTimestampDelta();
+      // RFC 4533 names entries by entryUUID: the re-read asks for that attribute whatever the mapping.
+      if (kind === 'syncrepl') {
+        return createSyncreplDelta({
+          bases: [context.usersBaseDn, ...(context.groupsBaseDn === null ? [] : [context.groupsBaseDn])],
+          idFilter: (id) => `(entryUUID=${escapeFilterValue(id)})`,
+        });
+      }
       return null;
     },
     ...overrides,

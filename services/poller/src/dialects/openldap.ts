@@ -10,9 +10,8 @@ import { createLdapDialect } from './ldap.ts';
  * Each successful write is an entry below `cn=accesslog` with reqType, reqStart and (2.5+)
  * reqEntryUUID, so deletions and renames are visible without a full scan.
  *
- * Chosen over RFC 4533 refreshOnly: ldapts neither parses the Sync Info intermediate response
- * (syncIdSet of deleted UUIDs) nor per-entry Sync State controls, so deletes would only be
- * derivable from a present phase — a full enumeration again.
+ * Preferred to RFC 4533 refreshOnly (directory/delta-syncrepl.ts) when both exist: it needs no
+ * session log to list deletions. `auto` probes which one the server has (core/delta-choice.ts).
  */
 export function createAccesslogDelta(options: { accesslogBase?: string; idFilter: (id: string) => string }): DeltaSource {
   const base = options.accesslogBase ?? 'cn=accesslog';
@@ -74,11 +73,12 @@ export function createOpenLdapDialect(): Dialect {
     name: 'openldap',
     defaultUserFilter: '(objectClass=inetOrgPerson)',
     defaultDelta: 'accesslog',
-    supportedDeltas: ['none', 'timestamp', 'accesslog'],
+    supportedDeltas: ['none', 'timestamp', 'accesslog', 'syncrepl'],
     createDelta(kind, context) {
       if (kind === 'accesslog') {
         return createAccesslogDelta({ idFilter: (id) => base.idFilter(context.idAttribute, id) });
       }
+      if (kind === 'syncrepl') return base.createDelta(kind, context);
       if (kind === 'timestamp') return createTimestampDelta();
       return null;
     },

@@ -6,6 +6,7 @@ import type { Logger } from '@dirstream/logging';
 import { Client, type Control, ResultCodeError } from 'ldapts';
 import { parseLdapFilter } from '../ad/binary-filter.ts';
 import { type LdapEntry, toLdapEntry } from './entry.ts';
+import { type SyncRefreshResult, syncRefresh } from './syncrepl.ts';
 
 export type SearchRequest = {
   readonly baseDn: string;
@@ -36,6 +37,8 @@ export type DirectoryConnection = {
   searchPages(request: SearchRequest, signal?: AbortSignal): AsyncGenerator<LdapEntry[]>;
   /** A small, unpaged search (base-scope lookups, accesslog chunks). */
   searchAll(request: SearchRequest): Promise<LdapEntry[]>;
+  /** One RFC 4533 refreshOnly synchronisation (IDs only): directory/syncrepl.ts. */
+  syncRefresh(request: Pick<SearchRequest, 'baseDn' | 'scope' | 'filter'>, cookie: Buffer | null): Promise<SyncRefreshResult>;
   close(): Promise<void>;
 };
 
@@ -184,6 +187,13 @@ function createConnection(client: Client, url: string, defaultPageSize: number):
         return result.searchEntries.map(toLdapEntry);
       } catch (cause) {
         throw ldapError(cause, 'search', { url, baseDn: request.baseDn });
+      }
+    },
+    async syncRefresh(request, cookie) {
+      try {
+        return await syncRefresh(client, request, cookie);
+      } catch (cause) {
+        throw ldapError(cause, 'sync search', { url, baseDn: request.baseDn });
       }
     },
     async close() {

@@ -10,7 +10,7 @@ import type { LdapEntry } from './entry.ts';
  * src/dialects/active-directory.ts and registers in src/dialects/index.ts.
  */
 
-export type DeltaKind = 'none' | 'timestamp' | 'accesslog' | 'usn' | 'dirsync';
+export type DeltaKind = 'none' | 'timestamp' | 'accesslog' | 'syncrepl' | 'usn' | 'dirsync';
 
 /** The group mapping of config plus what the poller reads besides (description, modified). */
 export type GroupMapping = ConfigGroupMapping & {

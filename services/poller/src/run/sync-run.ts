@@ -30,6 +30,7 @@ import { lookahead } from '../directory/lookahead.ts';
 import { groupAttributeList, mapGroup, mapUser, readExternalId, resolveGroupReadMapping } from '../directory/mapping.ts';
 import type { PollerDatabase, Session } from '../state/database.ts';
 import { createRunScratch, createStateStore, type ResolvedMember, toStoredGroup, toStoredUser } from '../state/store.ts';
+import { fitDelta } from './fit-delta.ts';
 import { formerDnClauses } from './former-dn-clauses.ts';
 import { createProgress } from './progress.ts';
 
@@ -135,15 +136,18 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
 
   const userMapping = resolveUserMapping(profile);
   const groupMapping = resolveGroupReadMapping(profile);
-  const deltaKind = resolveDeltaMechanism(profile) as DeltaKind;
-  const delta: DeltaSource | null =
-    deltaKind === 'none'
+  let deltaKind = resolveDeltaMechanism(profile) as DeltaKind;
+  const createDelta = (kind: DeltaKind): DeltaSource | null =>
+    kind === 'none'
       ? null
-      : dialect.createDelta(deltaKind, {
+      : dialect.createDelta(kind, {
           usersBaseDn: profile.users.baseDn,
           groupsBaseDn: profile.groups?.baseDn ?? null,
           idAttribute: userMapping.externalId,
         });
+  let delta = createDelta(deltaKind);
+  /** Said in the run's reason when `auto` fell back below the directory type's best mechanism. */
+  let deltaNote: string | null = null;
   const previous = await store.profileState();
   const usersBefore = await store.userCounts();
   let mode: SyncMode = chooseMode({
@@ -296,6 +300,22 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     directory = await connectDirectory(profile.connection, logger);
     server = directory.url;
     const conn = directory;
+    // The mechanism the server offers (probed): a change of mechanism makes this pass full.
+    const fitted = await fitDelta(profile, conn);
+    logger.info({ delta: fitted.kind, why: fitted.why, cannotSee: fitted.cannotSee }, `delta mechanism: ${fitted.kind}`);
+    if (fitted.fallback) deltaNote = `delta ${fitted.kind} (${fitted.why}); until the next full pass it cannot see ${fitted.cannotSee}`;
+    if (fitted.kind !== deltaKind) {
+      deltaKind = fitted.kind as DeltaKind;
+      delta = createDelta(deltaKind);
+      mode = chooseMode({
+        forceFull: options.full === true || (previous !== null && previous.cursorKind !== deltaKind),
+        hasDelta: delta !== null,
+        cursor: previous?.cursor ?? null,
+        lastFullAtMs: previous?.lastFullAtMs ?? null,
+        fullEverySeconds: profile.schedule.fullEverySeconds,
+        nowMs: startedAt,
+      });
+    }
 
     let changes: DeltaChanges | null = null;
     if (mode === 'delta' && delta && cursorBefore !== null) {
@@ -778,6 +798,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     if (scratchOpen) await scratch.close();
   }
 
+  if (status === 'succeeded' && reason === null) reason = deltaNote;
   const finishedAt = now();
   const summary: SyncRunEvent = {
     eventId: eventIdFor('sync-run', profile.id, runId),
