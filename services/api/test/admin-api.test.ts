@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type ConsoleFixture, createConsoleFixture } from './console-fixture.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field and asserted
+type Json = Record<string, any>;
+
 /**
  * The admin API against a real pipeline: every endpoint, auth (401 / 403), paging, input errors
  * naming the field, sync now reaching a running `dirstream poller`, and no secret in any response
@@ -51,7 +54,7 @@ describe('admin API', { timeout: 600_000 }, () => {
   test('GET /v1/profiles: configuration with the secret masked, last run, delta mechanism and cursor', async () => {
     const { status, body } = await getJson('/v1/profiles');
     assert.equal(status, 200);
-    const [profile] = body.profiles as Record<string, any>[];
+    const [profile] = body.profiles as Json[];
     assert.equal(profile?.id, fx.pipeline.profileId);
     assert.equal(profile?.config.connection.bindPassword, '***');
     assert.equal(profile?.lastRun.status, 'succeeded');
@@ -68,7 +71,7 @@ describe('admin API', { timeout: 600_000 }, () => {
 
   test('GET /v1/runs: filters, keyset paging, and a run with its counts and changed objects', async () => {
     const all = await getJson(`/v1/runs?profile=${fx.pipeline.profileId}&status=succeeded&mode=full`);
-    const runs = all.body.runs as Record<string, any>[];
+    const runs = all.body.runs as Json[];
     assert.ok(runs.length >= 2, JSON.stringify(all.body));
     assert.ok(runs.every((r) => r.status === 'succeeded' && r.mode === 'full'));
     const first = await getJson('/v1/runs?limit=1');
@@ -82,7 +85,7 @@ describe('admin API', { timeout: 600_000 }, () => {
     const firstRun = runs.at(-1);
     const detail = await getJson(`/v1/runs/${firstRun?.runId}`);
     assert.equal(detail.status, 200);
-    const run = detail.body.run as Record<string, any>;
+    const run = detail.body.run as Json;
     assert.equal(run.counts.created, 3);
     assert.ok(run.durationMs >= 0);
     assert.ok(Array.isArray(detail.body.errors));
@@ -113,7 +116,7 @@ describe('admin API', { timeout: 600_000 }, () => {
 
   test('GET /v1/objects: search by login, e-mail, DN, external ID; detail with groups, roles and timeline', async () => {
     const byLogin = await getJson('/v1/objects?q=ali');
-    const hit = (byLogin.body.objects as Record<string, any>[]).find((o) => o.name === 'alice');
+    const hit = (byLogin.body.objects as Json[]).find((o) => o.name === 'alice');
     assert.ok(hit, JSON.stringify(byLogin.body));
     for (const q of ['alice@example.test', hit?.dn, fx.users.alice]) {
       const found = await getJson(`/v1/objects?q=${encodeURIComponent(q)}`);
@@ -123,7 +126,7 @@ describe('admin API', { timeout: 600_000 }, () => {
     assert.ok((groupHit.body.objects as { kind: string }[]).some((o) => o.kind === 'group'));
 
     const alice = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.users.alice)}`);
-    const object = alice.body.object as Record<string, any>;
+    const object = alice.body.object as Json;
     assert.equal(object.kind, 'user');
     assert.equal(object.state.login_name, 'alice');
     assert.deepEqual(object.directGroups.map((g: { name: string }) => g.name).sort(), ['admins', 'staff']);
@@ -131,7 +134,7 @@ describe('admin API', { timeout: 600_000 }, () => {
 
     // bob: created, joined staff, renamed (old and new DN) in the second run.
     const bob = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.users.bob)}`);
-    const timeline = bob.body.timeline as Record<string, any>[];
+    const timeline = bob.body.timeline as Json[];
     const ops = timeline.map((e) => `${e.entity}:${e.op}`);
     assert.ok(ops.includes('user:created'), ops.join());
     assert.ok(ops.includes('membership:added'), ops.join());
@@ -143,11 +146,11 @@ describe('admin API', { timeout: 600_000 }, () => {
 
     // carol left staff: on her timeline and on the group's.
     const carol = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.users.carol)}`);
-    const left = (carol.body.timeline as Record<string, any>[]).find((e) => e.entity === 'membership' && e.op === 'removed');
+    const left = (carol.body.timeline as Json[]).find((e) => e.entity === 'membership' && e.op === 'removed');
     assert.equal(left?.group.name, 'staff');
     const staff = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.groups.staff)}`);
     assert.equal((staff.body.object as { memberCount: number }).memberCount, 2);
-    assert.ok((staff.body.timeline as Record<string, any>[]).some((e) => e.op === 'removed' && e.member?.name === 'carol'));
+    assert.ok((staff.body.timeline as Json[]).some((e) => e.op === 'removed' && e.member?.name === 'carol'));
 
     const page1 = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.groups.staff)}/timeline?limit=2`);
     assert.equal((page1.body.timeline as unknown[]).length, 2);
@@ -160,7 +163,7 @@ describe('admin API', { timeout: 600_000 }, () => {
   test('GET /v1/dead-letters and /v1/lag', async () => {
     const dead = await getJson('/v1/dead-letters');
     assert.equal(dead.status, 200, JSON.stringify(dead.body));
-    const letters = dead.body.deadLetters as Record<string, any>[];
+    const letters = dead.body.deadLetters as Json[];
     assert.equal(dead.body.total, 1);
     assert.equal(letters[0]?.code, 'EVENT_DECODE_FAILED');
     assert.match(letters[0]?.sourceTopic, /\.users$/);
@@ -184,7 +187,7 @@ describe('admin API', { timeout: 600_000 }, () => {
       const deadline = Date.now() + 90_000;
       for (;;) {
         const { body } = await getJson('/v1/profiles');
-        const profile = (body.profiles as Record<string, any>[])[0];
+        const profile = (body.profiles as Json[])[0];
         if (profile?.lock !== null && profile?.currentRun === null && profile?.pendingRun === null) break;
         if (Date.now() > deadline) throw new Error(`no poller took the profile: ${JSON.stringify(profile)}\n${poller.output().stderr.slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 300));
