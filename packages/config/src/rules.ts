@@ -1,4 +1,5 @@
 import type { ConfigIssue } from './issues.ts';
+import { isPasswordAttribute, ldapFilterProblem } from './ldap-filter.ts';
 import type { RawConfig } from './schema.ts';
 
 /** Which directory types each differential mechanism works with (`auto`, `none`, `timestamp`: any). */
@@ -51,6 +52,27 @@ export function checkConfigRules(config: RawConfig): ConfigIssue[] {
           });
         }
       });
+    }
+
+    const filters: [readonly (string | number)[], string | undefined][] = [
+      [['users', 'filter'], profile.users.filter],
+      [['users', 'disabledFilter'], profile.users.disabledFilter],
+      [['groups', 'filter'], profile.groups?.filter],
+    ];
+    for (const [key, filter] of filters) {
+      const problem = filter === undefined ? null : ldapFilterProblem(filter);
+      if (problem !== null) issues.push({ path: ['profiles', index, ...key], message: `not a valid LDAP filter (RFC 4515): ${problem}` });
+    }
+
+    // Credentials never travel in events (DESIGN invariant 10), whatever the mapping key.
+    const { extra, ...named } = profile.users.attributes;
+    for (const [key, attribute] of [...Object.entries(named).map(([k, v]) => [[k], v] as const), ...Object.entries(extra).map(([k, v]) => [['extra', k], v] as const)]) {
+      if (typeof attribute === 'string' && isPasswordAttribute(attribute)) {
+        issues.push({
+          path: ['profiles', index, 'users', 'attributes', ...key],
+          message: `${attribute} holds credentials: password attributes are never synchronised (remove this mapping)`,
+        });
+      }
     }
 
     if (profile.policies.onlyGroupMembers && profile.groups === undefined) {

@@ -30,6 +30,36 @@ type Case = {
 
 const CASES: readonly Case[] = [
   {
+    name: 'users filter with an unclosed parenthesis',
+    text: () => toYaml(edit(validRaw(), ['profiles', 0, 'users', 'filter'], '(&(objectClass=person)(uid=a*)')),
+    code: 'CONFIG_INVALID',
+    mentions: ['profiles[0].users.filter', 'not a valid LDAP filter', '"(" at character 1 is never closed'],
+  },
+  {
+    name: 'group filter with a broken expression',
+    text: () => toYaml(edit(validRaw(), ['profiles', 0, 'groups', 'filter'], '(|(objectClass=groupOfNames)(cn))')),
+    code: 'CONFIG_INVALID',
+    mentions: ['profiles[0].groups.filter', 'Invalid expression: cn at character 30'],
+  },
+  {
+    name: 'disabledFilter: two filters side by side',
+    text: () => toYaml(edit(validRaw(), ['profiles', 0, 'users', 'disabledFilter'], '(a=b)(c=d)')),
+    code: 'CONFIG_INVALID',
+    mentions: ['profiles[0].users.disabledFilter', 'text after the end of the filter at character 6'],
+  },
+  {
+    name: 'a password attribute mapped into extra',
+    text: () => toYaml(edit(validRaw(), ['profiles', 0, 'users', 'attributes'], { extra: { pw: 'userPassword', hash: 'unicodePwd' } })),
+    code: 'CONFIG_INVALID',
+    mentions: ['profiles[0].users.attributes.extra.pw', 'userPassword holds credentials', 'profiles[0].users.attributes.extra.hash'],
+  },
+  {
+    name: 'a password attribute mapped to a named key',
+    text: () => toYaml(edit(validRaw(), ['profiles', 0, 'users', 'attributes'], { title: 'supplementalCredentials;binary' })),
+    code: 'CONFIG_INVALID',
+    mentions: ['profiles[0].users.attributes.title', 'password attributes are never synchronised'],
+  },
+  {
     name: 'missing key',
     text: () => toYaml(edit(validRaw(), ['profiles', 0, 'connection', 'bindDn'], undefined)),
     code: 'CONFIG_INVALID',
