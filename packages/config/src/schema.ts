@@ -94,6 +94,11 @@ export const scheduleSchema = z
     delta: z.enum(['auto', 'none', 'timestamp', 'accesslog', 'syncrepl', 'usn', 'dirsync']).default('auto'),
     /** Timestamp deltas re-read this many seconds before the cursor (clock skew, same-second writes). */
     overlapSeconds: z.number().int().min(0).default(5),
+    /**
+     * Timestamp deltas page through the IDs only to find deletions and entries that left the
+     * filter. Unset means on (optional rather than defaulted, so hand-built configs stay valid).
+     */
+    removalCheck: z.boolean().optional(),
   })
   .strict()
   .default({ intervalSeconds: 300, fullEverySeconds: 86_400, delta: 'auto', overlapSeconds: 5 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type PollerTest, type RunEvents, setupPollerTest } from './poller-support.ts';
+import { type PollerTest, type RunEvents, setupPollerTest, userOps } from './poller-support.ts';
 
 describe('real directories', () => {
   let t: PollerTest;
@@ -90,5 +90,63 @@ describe('real directories', () => {
     assert.deepEqual(edges(renamed), []);
     assert.deepEqual(edges(await run(true)), ['removed:band<-cathy'], 'poller --once --full after the rename pass');
     assert.deepEqual(edges(await run(true)), []);
+  });
+});
+
+describe('timestamp deltas: the removal check', () => {
+  it('a delta sees a deletion and a user leaving the filter (and does not without the check)', async () => {
+    const t = await setupPollerTest('ts-removal');
+    try {
+      const filter = '(&(objectClass=inetOrgPerson)(!(employeeType=gone)))';
+      const overrides = (removalCheck: boolean) => ({ users: { filter }, schedule: { delta: 'timestamp', removalCheck } });
+      const a = await t.ldap.addUser('tra');
+      const b = await t.ldap.addUser('trb');
+      await t.ldap.addUser('trc');
+      const first = await t.run({ overrides: overrides(true) });
+      assert.equal(first.ok, true, first.reason);
+      await t.ldap.client.del(a);
+      await t.ldap.modify(b, { employeeType: 'gone' });
+      const without = await t.run({ overrides: overrides(false) });
+      assert.equal(without.result?.mode, 'delta');
+      assert.deepEqual(userOps(without.events), [], 'a timestamp query cannot list them');
+      const delta = await t.run({ overrides: overrides(true) });
+      assert.equal(delta.ok, true, delta.reason);
+      assert.equal(delta.result?.mode, 'delta');
+      const reasons = (delta.events?.users ?? []).map((e) => `${e.op}:${e.state.loginName}:${e.state.disabledReason}`).sort();
+      assert.deepEqual(reasons, ['disabled:tra:removed-from-directory', 'disabled:trb:outside-filter']);
+      assert.deepEqual(userOps((await t.run({ overrides: overrides(true) })).events), []);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
+describe('"synchronize only groups" on delta passes', () => {
+  it('a user removed from the last synced group is disabled by the next delta, and comes back', async () => {
+    const t = await setupPollerTest('og-delta');
+    try {
+      const overrides = { policies: { onlyGroupMembers: true } };
+      const a = await t.ldap.addUser('oda');
+      const b = await t.ldap.addUser('odb');
+      const g = await t.ldap.addGroup('members', [a, b]);
+      const first = await t.run({ overrides });
+      assert.equal(first.ok, true, first.reason);
+      await t.ldap.modify(g, { member: [a] });
+      const out = await t.run({ overrides });
+      assert.equal(out.result?.mode, 'delta');
+      assert.deepEqual(
+        (out.events?.users ?? []).map((e) => `${e.op}:${e.state.loginName}:${e.state.disabledReason}`),
+        ['disabled:odb:not-in-synced-group'],
+      );
+      const c = await t.ldap.addUser('odc');
+      const created = await t.run({ overrides });
+      assert.deepEqual((created.events?.users ?? []).map((e) => `${e.op}:${e.state.loginName}`), ['created:odc', 'disabled:odc']);
+      await t.ldap.modify(g, { member: [a, b, c] });
+      const back = await t.run({ overrides });
+      assert.equal(back.result?.mode, 'delta');
+      assert.deepEqual(userOps(back.events), ['enabled:odb', 'enabled:odc']);
+    } finally {
+      await t.cleanup();
+    }
   });
 });

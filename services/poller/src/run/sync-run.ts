@@ -32,6 +32,7 @@ import type { PollerDatabase, Session } from '../state/database.ts';
 import { createRunScratch, createStateStore, type ResolvedMember, toStoredGroup, toStoredUser } from '../state/store.ts';
 import { fitDelta } from './fit-delta.ts';
 import { formerDnClauses } from './former-dn-clauses.ts';
+import { markPresentIds } from './removal-check.ts';
 import { createProgress } from './progress.ts';
 
 export type RunHooks = {
@@ -655,23 +656,56 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       complete = false;
       incompleteReason = `${idless} entries had no ${userMapping.externalId}: absence cannot be decided`;
     }
-    if (complete && mode === 'full') {
-      if (profile.policies.onlyGroupMembers && profile.groups) {
-        for (let after = ''; ; ) {
-          const page = await store.usersWithoutGroup(after, REMOVAL_PAGE);
-          if (page.length === 0) break;
-          after = page[page.length - 1]?.externalId as string;
-          const t = now();
-          await scratch.holdBack(page.filter((u) => u.state.enabled).map((u) => removeUser(u, 'not-in-synced-group', 'disable', t)).filter((c): c is UserChange => c !== null));
-        }
-        for (let after = ''; ; ) {
-          const page = await store.usersBackInGroup(after, REMOVAL_PAGE);
-          if (page.length === 0) break;
-          after = page[page.length - 1]?.externalId as string;
-          const t = now();
-          await emit(page.map((u) => restoreUser(u, t)).filter((c): c is UserChange => c !== null), [], []);
-        }
+    // Timestamp deltas cannot list deletions or entries leaving the filter: the removal check reads
+    // the IDs only and lets the full pass's absence logic decide (docs/delta-mechanisms.md).
+    let removalChecked = false;
+    let idsRead = 0;
+    if (complete && mode === 'delta' && deltaKind === 'timestamp' && profile.schedule.removalCheck !== false) {
+      const page = pageSizeFor(profile, dialect);
+      idsRead = await markPresentIds(
+        conn,
+        scratch,
+        { kind: 'user', baseDn: profile.users.baseDn, scope: profile.users.scope, filter: userFilter, idAttribute: userMapping.externalId, dialect, pageSize: page },
+        signal,
+      );
+      if (profile.groups && groupMapping) {
+        await markPresentIds(
+          conn,
+          scratch,
+          {
+            kind: 'group',
+            baseDn: profile.groups.baseDn,
+            scope: profile.groups.scope,
+            filter: groupMapping.filter ?? dialect.defaultGroupFilter,
+            idAttribute: groupMapping.externalId,
+            dialect,
+            pageSize: page,
+          },
+          signal,
+        );
       }
+      removalChecked = true;
+      phaseDone('removal check');
+    }
+    // "Synchronize only groups" is decided on every pass: a delta that changed memberships (or
+    // created a user) must not leave a user outside every synced group enabled until the full pass.
+    if (complete && profile.policies.onlyGroupMembers && profile.groups) {
+      for (let after = ''; ; ) {
+        const page = await store.usersWithoutGroup(after, REMOVAL_PAGE);
+        if (page.length === 0) break;
+        after = page[page.length - 1]?.externalId as string;
+        const t = now();
+        await scratch.holdBack(page.filter((u) => u.state.enabled).map((u) => removeUser(u, 'not-in-synced-group', 'disable', t)).filter((c): c is UserChange => c !== null));
+      }
+      for (let after = ''; ; ) {
+        const page = await store.usersBackInGroup(after, REMOVAL_PAGE);
+        if (page.length === 0) break;
+        after = page[page.length - 1]?.externalId as string;
+        const t = now();
+        await emit(page.map((u) => restoreUser(u, t)).filter((c): c is UserChange => c !== null), [], []);
+      }
+    }
+    if (complete && (mode === 'full' || removalChecked)) {
       for (let after = ''; ; ) {
         const rows = await scratch.unseen('user', after, REMOVAL_PAGE);
         if (rows.length === 0) break;
@@ -731,10 +765,11 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     if (complete) {
       const disables = await scratch.heldBackDisables();
       const decision = decideRun({
-        mode,
+        // The removal check is an enumeration: zero IDs where many were known halts, as in a full pass.
+        mode: removalChecked ? 'full' : mode,
         complete,
         incompleteReason,
-        usersRead,
+        usersRead: removalChecked ? idsRead : usersRead,
         usersKnown: usersBefore.present,
         enabledBefore: usersBefore.enabled,
         disables,
