@@ -37,7 +37,11 @@ export type RunError = {
 export type RunChange = {
   readonly entity: string;
   readonly externalId: string;
+  /** The object's login name or group name now. */
+  readonly name: string | null;
   readonly relatedId: string | null;
+  /** A membership row's group name now. */
+  readonly relatedName: string | null;
   readonly op: string;
   readonly changed: readonly string[] | null;
   readonly detail: Readonly<Record<string, unknown>> | null;
@@ -189,9 +193,14 @@ export async function readRunChanges(ctx: ServeContext, runId: string, limit: nu
   const before = decodeCursor(cursor, 1);
   const rows = await query<Row & { id: string }>(
     ctx.db,
-    `select id, entity, external_id, related_id, op, changed, detail, logged_at from sync_log
-      where run_id = ? and error_code is null ${before === undefined ? '' : 'and id < ?'}
-      order by id desc limit ?`,
+    `select l.id, l.entity, l.external_id, l.related_id, l.op, l.changed, l.detail, l.logged_at,
+            coalesce(u.login_name, g.name) as name, rg.name as related_name
+       from sync_log l
+       left join users u on l.entity in ('user', 'membership') and u.profile_id = l.profile_id and u.external_id = l.external_id
+       left join groups g on l.entity in ('group', 'membership') and g.profile_id = l.profile_id and g.external_id = l.external_id
+       left join groups rg on l.entity = 'membership' and rg.profile_id = l.profile_id and rg.external_id = l.related_id
+      where l.run_id = ? and l.error_code is null ${before === undefined ? '' : 'and l.id < ?'}
+      order by l.id desc limit ?`,
     before === undefined ? [runId, limit + 1] : [runId, before[0], limit + 1],
   );
   return toPage(
@@ -200,7 +209,9 @@ export async function readRunChanges(ctx: ServeContext, runId: string, limit: nu
     (r) => ({
       entity: String(r.entity),
       externalId: String(r.external_id),
+      name: (r.name as string | null) ?? null,
       relatedId: r.related_id === '' || r.related_id === undefined ? null : (r.related_id as string),
+      relatedName: (r.related_name as string | null) ?? null,
       op: String(r.op),
       changed: (r.changed as string[] | null) ?? null,
       detail: (r.detail as Record<string, unknown> | null) ?? null,

@@ -124,9 +124,14 @@ export type RunDetailData = {
   readonly haltReport: { readonly reason: string | null; readonly total: number; readonly wouldDisable: readonly { externalId: string; loginName: string | null; dn: string | null }[] } | null;
 };
 
-function changeText(entity: string, op: string, c: { changed: readonly string[] | null; detail: Readonly<Record<string, unknown>> | null; relatedId?: string | null }): Html {
+function changeText(
+  entity: string,
+  op: string,
+  c: { changed: readonly string[] | null; detail: Readonly<Record<string, unknown>> | null; relatedId?: string | null; relatedName?: string | null },
+  profileId = '',
+): Html {
   const d = c.detail ?? {};
-  if (entity === 'membership') return html`${op === 'added' ? 'joined' : 'left'} group ${c.relatedId ?? ''}`;
+  if (entity === 'membership') return html`<b>${op === 'added' ? 'joined' : 'left'}</b> group ${c.relatedId ? objectLink(profileId, c.relatedId, c.relatedName ?? null) : ''}`;
   const parts: Html[] = [html`<b>${op}</b>`];
   if (typeof d.previousDn === 'string') parts.push(html` <span class="mono small">${d.previousDn}</span> → <span class="mono small">${String(d.dn ?? '')}</span>`);
   if (typeof d.disabledReason === 'string') parts.push(html` (${d.disabledReason})`);
@@ -178,7 +183,7 @@ ${
   data.changes.items.length === 0
     ? html`<p class="empty">This run changed no object.</p>`
     : html`<table class="changes"><thead><tr><th>Object</th><th>Kind</th><th>What</th></tr></thead><tbody>${data.changes.items.map(
-        (c) => html`<tr><td>${objectLink(pid, c.externalId, c.externalId)}</td><td>${c.entity}</td><td>${changeText(c.entity, c.op, c)}</td></tr>`,
+        (c) => html`<tr><td>${objectLink(pid, c.externalId, c.name)}</td><td>${c.entity}</td><td>${changeText(c.entity, c.op, c, pid)}</td></tr>`,
       )}</tbody></table>${data.changes.nextCursor ? html`<p class="muted">Showing the last ${data.changes.items.length}; <span class="mono">GET /v1/runs/${run.runId}/changes</span> pages all.</p>` : ''}`
 }`;
 }
