@@ -12,7 +12,7 @@ import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DirstreamConfig, SERVE_DEFAULTS } from '@dirstream/config';
+import { type DirstreamConfig, POLLER_DEFAULTS, SERVE_DEFAULTS } from '@dirstream/config';
 import type { MembershipEvent, UserEvent } from '@dirstream/events';
 import { createCodec, ensureTopics, eventIdFor, membershipKey, userKey } from '@dirstream/events';
 import { createSilentLogger } from '@dirstream/logging';
@@ -44,7 +44,8 @@ function benchConfig(databaseUrl: string, brokers: readonly string[], prefix: st
   return {
     kafka: { brokers: [...brokers], clientId: 'bench', topicPrefix: prefix, partitions, replicationFactor: 1, ssl: false },
     database: { url: databaseUrl, pollerSchema: 'dirstream_poller', poolSize: 6 },
-    applier: { groupId, maxBatchSize: 2_000, metricsPort: 0, seatLimit: 0, applyRetries: 3 },
+    applier: { groupId, maxBatchSize: 2_000, metricsHost: '127.0.0.1', metricsPort: 0, seatLimit: 0, applyRetries: 3 },
+    poller: POLLER_DEFAULTS,
     serve: SERVE_DEFAULTS,
     logLevel: 'warn',
     profiles: [

@@ -215,6 +215,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       kafka: { brokers: [...infra.kafka.brokers], clientId: `dirstream-${label}`, topicPrefix: prefix, partitions: options.partitions ?? 3 },
       database: { url: database.url, pollerSchema: 'dirstream_poller', poolSize: 6 },
       applier: { groupId, metricsPort: 0, ...options.applier },
+      poller: { metricsPort: 0 },
       profiles: [
         {
           id: profileId,

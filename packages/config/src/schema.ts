@@ -191,13 +191,27 @@ export const applierSchema = z
     groupId: z.string().default('dirstream-applier'),
     /** Max records applied in one transaction. */
     maxBatchSize: z.number().int().positive().default(2_000),
+    /** Where /metrics, /healthz and /readyz listen: 0.0.0.0 (or the pod IP) for Prometheus and probes. */
+    metricsHost: z.string().min(1).default('127.0.0.1'),
     metricsPort: z.number().int().min(0).max(65_535).default(9464),
     /** Warn when more enabled directory users than this exist (0 = no limit). */
     seatLimit: z.number().int().min(0).default(0),
     applyRetries: z.number().int().min(0).default(3),
   })
   .strict()
-  .default({ groupId: 'dirstream-applier', maxBatchSize: 2_000, metricsPort: 9464, seatLimit: 0, applyRetries: 3 });
+  .default({ groupId: 'dirstream-applier', maxBatchSize: 2_000, metricsHost: '127.0.0.1', metricsPort: 9464, seatLimit: 0, applyRetries: 3 });
+
+/** The `poller` block when the file has none (also what hand-built configs in tests use). */
+export const POLLER_DEFAULTS = { metricsHost: '127.0.0.1', metricsPort: 9465 } as const;
+
+/** `dirstream poller`: its /metrics, /healthz and /readyz listener. */
+export const pollerSchema = z
+  .object({
+    metricsHost: z.string().min(1).default(POLLER_DEFAULTS.metricsHost),
+    metricsPort: z.number().int().min(0).max(65_535).default(POLLER_DEFAULTS.metricsPort),
+  })
+  .strict()
+  .default(POLLER_DEFAULTS);
 
 /** A listener's TLS: PEM files, read at start-up. */
 export const listenerTlsSchema = z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict();
@@ -300,6 +314,7 @@ export const configSchema = z
   .object({
     kafka: kafkaSchema,
     database: databaseSchema,
+    poller: pollerSchema,
     applier: applierSchema,
     serve: serveSchema,
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

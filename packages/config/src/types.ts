@@ -16,5 +16,6 @@ export type DirstreamConfig = Resolve<RawConfig>;
 export type ProfileConfig = Resolve<ProfileConfigRaw>;
 export type KafkaConfig = DirstreamConfig['kafka'];
 export type DatabaseConfig = DirstreamConfig['database'];
+export type PollerServiceConfig = DirstreamConfig['poller'];
 export type ApplierConfig = DirstreamConfig['applier'];
 export type ServeConfig = DirstreamConfig['serve'];

@@ -10,13 +10,14 @@ import type {
 } from '@dirstream/events';
 import { createCodec, ensureTopics, topicNames } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
+import { startMetricsServer } from '@dirstream/metrics';
 import type { Admin, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { type ApplyInput, applyBatch } from './apply.ts';
 import { backoffMs, failureCode, isDataError, sleep } from './classify.ts';
 import { closeDatabase, type Database, migrate, openDatabase, query, withTransaction } from './database.ts';
 import { createKafkaClient } from './kafka.ts';
-import { createApplierMetrics, startMetricsServer, type ApplierMetrics } from './metrics.ts';
+import { createApplierMetrics, type ApplierMetrics } from './metrics.ts';
 import { startOutboxRelay } from './outbox.ts';
 import {
   type Invalid,
@@ -192,9 +193,14 @@ export async function runApplier(deps: RunApplierDeps, options: RunApplierOption
 
     let joined = false;
     let databaseHealthy = true;
-    const server = await startMetricsServer(metrics, config.applier.metricsPort, () => joined && databaseHealthy);
+    const server = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.applier.metricsHost,
+      port: config.applier.metricsPort,
+      readiness: () => joined && databaseHealthy,
+    });
     cleanups.push(() => server.close());
-    log.info({ metricsPort: server.port, replay: options.replay === true }, 'applier starting');
+    log.info({ metricsHost: server.host, metricsPort: server.port, replay: options.replay === true }, 'applier starting');
 
     const relay = startOutboxRelay({
       db,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type DirstreamConfig, SERVE_DEFAULTS } from '@dirstream/config';
+import { type DirstreamConfig, POLLER_DEFAULTS, SERVE_DEFAULTS } from '@dirstream/config';
 import type { GroupEvent, MembershipEvent, SyncRunEvent, UserEvent, UserState } from '@dirstream/events';
 import { eventIdFor } from '@dirstream/events';
 
@@ -185,10 +185,12 @@ export function testConfig(options: {
     applier: {
       groupId: options.groupId ?? `${options.prefix}-applier`,
       maxBatchSize: options.maxBatchSize ?? 500,
+      metricsHost: '127.0.0.1',
       metricsPort: 0,
       seatLimit: options.seatLimit ?? 0,
       applyRetries: 2,
     },
+    poller: POLLER_DEFAULTS,
     serve: SERVE_DEFAULTS,
     logLevel: 'warn',
     profiles: [profile(PROFILE_A, 'alpha'), profile(PROFILE_B, 'beta')],

@@ -197,6 +197,7 @@ export async function createAdPoller(profile: ProfileConfig, databaseUrl: string
         async sendRun(event) {
           collected.runs.push(event);
         },
+        async sendRunDetail() {},
       };
       const session = await db.session();
       try {

@@ -25,19 +25,23 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
 it('sync now reaches the scheduled poller, coalesces, and --once hands over', async () => {
   const t = await setupPollerTest('sync-now');
   const control = await createSyncControl((await t.config()).database);
+  const scheduler = new AbortController();
   try {
     for (let i = 0; i < 10; i++) await t.ldap.addUser(`now${i}`);
     // A long interval: after the sync on boot, only a request starts a run.
     const config = await t.config({ schedule: { intervalSeconds: 3_600 } });
     const runs: SyncResult[] = [];
     let slowMs = 0;
-    const scheduler = new AbortController();
+    let metricsPort = 0;
     const poller = runPoller(
       { config, logger: createSilentLogger(), signal: scheduler.signal },
       { once: false, profileId: t.profileId },
       {
         lockRetryMs: 100,
         onRun: (r) => runs.push(r),
+        onMetricsListening: (address) => {
+          metricsPort = address.port;
+        },
         hooks: { afterProduce: () => (slowMs > 0 ? sleep(slowMs) : undefined) },
       },
     );
@@ -89,6 +93,33 @@ it('sync now reaches the scheduled poller, coalesces, and --once hands over', as
       'exactly one extra run for the two requests made during the first',
     );
 
+    // The poller's metrics and health: the named series after these runs, active for this profile.
+    const scrape = async (path: string) => {
+      const response = await fetch(`http://127.0.0.1:${metricsPort}${path}`);
+      return { status: response.status, body: await response.text() };
+    };
+    assert.equal((await scrape('/healthz')).status, 200);
+    const readyz = await scrape('/readyz');
+    assert.equal(readyz.status, 200);
+    assert.deepEqual(JSON.parse(readyz.body), { ready: true, profiles: { [t.profileId]: 'active' } });
+    const { body } = await scrape('/metrics');
+    const sample = (series: string) => {
+      const line = body.split('\n').find((l) => l.startsWith(series));
+      assert.ok(line, `${series} is exposed`);
+      return Number(line.slice(series.length).trim());
+    };
+    const p = `profile_id="${t.profileId}"`;
+    assert.equal(sample(`dirstream_poller_runs_total{${p},status="succeeded",mode="full"}`), 2, 'boot run and the full requested run');
+    assert.equal(sample(`dirstream_poller_runs_total{${p},status="succeeded",mode="delta"}`), 2);
+    assert.equal(sample(`dirstream_poller_lock_held{${p}}`), 1);
+    assert.equal(sample(`dirstream_poller_events_produced_total{${p},entity="user"}`), 15, 'ten users created at boot, five later');
+    assert.ok(sample(`dirstream_poller_entries_read_total{${p}}`) >= 15);
+    assert.ok(sample(`dirstream_poller_last_success_timestamp_seconds{${p}}`) > Date.now() / 1000 - 60);
+    assert.ok(sample(`dirstream_poller_delta_cursor_age_seconds{${p}}`) < 60);
+    assert.equal(sample(`dirstream_poller_run_duration_seconds_count{${p},mode="full",status="succeeded"}`), 2);
+    assert.equal(sample(`dirstream_poller_phase_duration_seconds_count{${p},phase="users"}`), 4);
+    assert.match(body, /dirstream_poller_profile_info\{profile_id="[^"]+",profile="sync-now",directory="openldap",delta="auto"\} 1/);
+
     // `--once` while the scheduled poller is active: the pass is handed over, not waited for.
     let onceRan = false;
     const handed = await runPoller(
@@ -116,6 +147,7 @@ it('sync now reaches the scheduled poller, coalesces, and --once hands over', as
     assert.equal(once.result?.runId, orphan.runId);
     assert.equal((await control.runState(orphan.runId))?.status, 'succeeded');
   } finally {
+    scheduler.abort();
     await control.close();
     await t.cleanup();
   }

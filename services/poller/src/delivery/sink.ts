@@ -6,6 +6,7 @@ import {
   type GroupEvent,
   type MembershipEvent,
   membershipKey,
+  type RunDetailEvent,
   type SyncRunEvent,
   type TopicNames,
   type UserEvent,
@@ -41,6 +42,8 @@ export type EventSink = {
    */
   send(batch: EventBatch): Promise<SendResult>;
   sendRun(event: SyncRunEvent): Promise<void>;
+  /** One page of a run's entry errors or halt report (run/run-details.ts). */
+  sendRunDetail(event: RunDetailEvent): Promise<void>;
 };
 
 /** Records per produce request: keeps requests below the broker's message size limits. */
@@ -185,6 +188,8 @@ export function createKafkaSink(options: { producer: Producer; topics: TopicName
     },
     sendRun: (event) =>
       produce([{ topic: topics.syncRuns, messages: [{ key: event.profileId, value: codec.encode('sync-run', event) }] }]),
+    sendRunDetail: (event) =>
+      produce([{ topic: topics.runDetails, messages: [{ key: event.profileId, value: codec.encode('run-detail', event) }] }]),
   };
 }
 
@@ -208,6 +213,7 @@ export function createPlanSink(examplesPerKind = 5) {
       return { rejected: [] };
     },
     async sendRun() {},
+    async sendRunDetail() {},
   };
   return { sink, counts, examples };
 }

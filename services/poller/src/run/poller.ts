@@ -5,6 +5,7 @@ import type { DirstreamConfig, ProfileConfig } from '@dirstream/config';
 import { createError, isRetriable, toError } from '@dirstream/errors';
 import { createCodec, ensureTopics, topicNames } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
+import { type MetricsServer, startMetricsServer } from '@dirstream/metrics';
 import type { Producer } from 'kafkajs';
 import { createIdempotentProducer, createKafkaClient, createKafkaSink, createPlanSink, type EventSink } from '../delivery/sink.ts';
 import { dialectFor } from '../dialects/index.ts';
@@ -20,6 +21,8 @@ import {
   readRequestedRun,
   type RequestedRunState,
 } from '../state/sync-requests.ts';
+import { createPollerMetrics, type PollerMetrics } from './metrics.ts';
+import { createRunDetails } from './run-details.ts';
 import { type RunHooks, type SyncResult, syncProfile } from './sync-run.ts';
 import { startSyncWakeups, type SyncWakeups, type Wakeup } from './sync-wakeup.ts';
 
@@ -43,6 +46,8 @@ export type PollerInternals = {
   readonly handOverPollMs?: number;
   /** Without a LISTEN connection, how often the active poller looks for sync requests. */
   readonly requestFallbackMs?: number;
+  /** Called once the metrics listener (scheduled mode only) listens: where it is. */
+  readonly onMetricsListening?: (address: { readonly host: string; readonly port: number }) => void;
 };
 
 function selectProfiles(config: DirstreamConfig, profileId: string | undefined): ProfileConfig[] {
@@ -142,7 +147,25 @@ export async function runPoller(
   const kafka = createKafkaClient(config.kafka, logger);
   let producer: Producer | null = null;
   let wakeups: SyncWakeups | null = null;
+  let metricsServer: MetricsServer | null = null;
+  // Scheduled mode only: a `--once` process is gone before anyone scrapes it (and would take the
+  // port of the scheduled poller on the same host).
+  const metrics: PollerMetrics | null = options.once ? null : createPollerMetrics();
+  let ready = false;
   try {
+    if (metrics) {
+      for (const profile of profiles) metrics.addProfile(profile);
+      metricsServer = await startMetricsServer({
+        registry: metrics.registry,
+        host: config.poller.metricsHost,
+        port: config.poller.metricsPort,
+        // Ready once Kafka and the state database answered; a standby poller is ready too (its
+        // job is to stand by): the body says which profiles it is active for.
+        readiness: () => ({ ready, details: { profiles: metrics.activeProfiles() } }),
+      });
+      logger.info({ metricsHost: metricsServer.host, metricsPort: metricsServer.port }, 'poller metrics listening');
+      internals.onMetricsListening?.({ host: metricsServer.host, port: metricsServer.port });
+    }
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -169,7 +192,8 @@ export async function runPoller(
     });
 
     if (!options.once) wakeups = startSyncWakeups(config.database, logger, { signal: deps.signal, fallbackMs: internals.requestFallbackMs });
-    const rt: Runtime = { ...deps, db, sink, identity: { host: hostname(), pid: process.pid }, wakeups };
+    const rt: Runtime = { ...deps, db, sink, identity: { host: hostname(), pid: process.pid }, wakeups, metrics };
+    ready = true;
     const results = await Promise.all(
       profiles.map((profile) => (options.once ? runProfileOnce(rt, profile, options, internals) : runProfileForever(rt, profile, options, internals))),
     );
@@ -182,6 +206,7 @@ export async function runPoller(
     return { ok: false, reason: err.message };
   } finally {
     await wakeups?.close();
+    await metricsServer?.close();
     await producer?.disconnect().catch(() => undefined);
     await db.close().catch(() => undefined);
   }
@@ -194,6 +219,7 @@ type Runtime = PollerDeps & {
   readonly identity: { readonly host: string; readonly pid: number };
   /** Only in scheduled mode: wakes the active poller when a sync is requested. */
   readonly wakeups: SyncWakeups | null;
+  readonly metrics: PollerMetrics | null;
 };
 
 type RunOutcome = { ok: boolean; reason?: string };
@@ -215,12 +241,23 @@ async function runWithLock(
   if (request) logger.info({ runId, full: request.full }, 'running a requested sync');
   let result: SyncResult | null = null;
   let error: Error | null = null;
+  // Every entry error and the halt report go out in pages while the run goes on, all of them
+  // before the run's summary (so a reader of the summary finds its details complete).
+  const details = createRunDetails({ sink: rt.sink, profileId: profile.id, runId });
+  const sink: EventSink = {
+    ...rt.sink,
+    async sendRun(event) {
+      await details.finish();
+      await rt.sink.sendRun(event);
+    },
+  };
   try {
     await recordRunStarted(rt.db, profile.id, runId);
     result = await syncProfile(
-      { profile, dialect: dialectFor(profile.directory), db: rt.db, session, sink: rt.sink, logger, signal: rt.signal, dryRun: false, hooks: internals.hooks },
+      { profile, dialect: dialectFor(profile.directory), db: rt.db, session, sink, details, logger, signal: rt.signal, dryRun: false, hooks: internals.hooks },
       { full: run.full || request?.full === true, allowMassDisable: run.allowMassDisable, runId },
     );
+    rt.metrics?.recordRun(profile.id, result);
     const { summary } = result;
     await recordRunFinished(rt.db, profile.id, {
       runId,
@@ -247,11 +284,13 @@ async function runWithLock(
 
 async function becomeActive(rt: Runtime, session: Session, profile: ProfileConfig, mode: HolderMode, logger: Logger): Promise<void> {
   await markActive(session, rt.db.schema, profile.id, { ...rt.identity, mode });
+  rt.metrics?.setLockHeld(profile.id, true);
   const abandoned = await abandonRunningRequests(rt.db, profile.id);
   if (abandoned > 0) logger.warn({ abandoned }, 'requested runs of a previous active poller never finished: marked failed');
 }
 
 async function stepDown(rt: Runtime, session: Session, profile: ProfileConfig, logger: Logger): Promise<void> {
+  rt.metrics?.setLockHeld(profile.id, false);
   await clearActive(session, rt.db.schema, profile.id).catch((cause: unknown) =>
     logger.warn({ err: toError(cause) }, 'could not clear the lock holder record (it is recognised as stale)'),
   );

@@ -34,6 +34,7 @@ import { fitDelta } from './fit-delta.ts';
 import { formerDnClauses } from './former-dn-clauses.ts';
 import { markPresentIds } from './removal-check.ts';
 import { createProgress } from './progress.ts';
+import type { RunDetailsSink } from './run-details.ts';
 
 export type RunHooks = {
   /** Called after Kafka acknowledged a batch and before its checkpoint (crash tests). */
@@ -54,6 +55,8 @@ export type SyncDeps = {
   readonly now?: () => number;
   readonly hooks?: RunHooks;
   readonly progressIntervalMs?: number;
+  /** Where every entry error and a halted run's report go (the summary keeps the first 50). */
+  readonly details?: RunDetailsSink;
 };
 
 export type SyncOptions = {
@@ -132,6 +135,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
   const recordError = (error: RunError) => {
     counts.errors++;
     if (errors.length < MAX_ERRORS_KEPT) errors.push(error);
+    deps.details?.entryError(error);
     logger.warn({ dn: error.dn, code: error.code }, error.message);
   };
 
@@ -805,6 +809,13 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
         reason = decision.reason;
         wouldDisable = (await scratch.heldBack('', 200)).filter((c) => c.disables).slice(0, 20).map((c) => `${c.state.loginName} (${c.state.dn}) ${c.state.disabledReason}`);
         logger.warn({ disables, removedGroups: removedGroups.length, examples: wouldDisable }, `run halted: ${decision.reason}`);
+        // The report: every user the run held back from disabling, not only the examples.
+        for (let after = ''; deps.details; ) {
+          const page = await scratch.heldBack(after, REMOVAL_PAGE);
+          if (page.length === 0) break;
+          after = page[page.length - 1]?.externalId as string;
+          await deps.details.wouldDisable(page.filter((c) => c.disables));
+        }
       }
     } else {
       status = 'failed';
@@ -849,6 +860,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     errors,
     cursorBefore,
     cursorAfter: status === 'succeeded' ? cursorAfter : cursorBefore,
+    phasesMs: phases,
   };
   if (!deps.dryRun) {
     if (status === 'succeeded') await store.forgetEarlierFormerDns();
