@@ -121,6 +121,29 @@ describe('timestamp deltas: the removal check', () => {
   });
 });
 
+describe('users.attributes.modified', () => {
+  it('is the attribute a timestamp delta compares', async () => {
+    const t = await setupPollerTest('ts-marker');
+    try {
+      // createTimestamp as the marker: a later modification does not move it, a new entry has one.
+      const overrides = { users: { attributes: { modified: 'createTimestamp' } }, schedule: { delta: 'timestamp' } };
+      const a = await t.ldap.addUser('tma');
+      // Created further back than the delta's overlap (2 s) before the cursor.
+      await new Promise((resolve) => setTimeout(resolve, 3_100));
+      assert.equal((await t.run({ overrides })).ok, true);
+      await t.ldap.modify(a, { title: 'Boss' });
+      await t.ldap.addUser('tmb');
+      const delta = await t.run({ overrides });
+      assert.equal(delta.result?.mode, 'delta');
+      assert.deepEqual(userOps(delta.events), ['created:tmb'], 'the modification is not seen through createTimestamp');
+      const full = await t.run({ overrides, full: true });
+      assert.deepEqual(userOps(full.events), ['updated:tma']);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
 describe('"synchronize only groups" on delta passes', () => {
   it('a user removed from the last synced group is disabled by the next delta, and comes back', async () => {
     const t = await setupPollerTest('og-delta');

@@ -6,6 +6,7 @@ import { sidRid, sidStringToBytes, sidToString } from '../ad/sid.ts';
 import { accountStatus } from '../ad/user-account-control.ts';
 import type { DirectoryConnection } from '../directory/client.ts';
 import type { Dialect, GroupMembers } from '../directory/dialect.ts';
+import { createTimestampDelta } from '../directory/delta-timestamp.ts';
 import { escapeFilterValue } from '../directory/dn.ts';
 import { firstString, type LdapEntry, stringValues, values } from '../directory/entry.ts';
 import { createDirSyncDelta, createUsnDelta } from './active-directory-delta.ts';
@@ -226,6 +227,8 @@ export function createActiveDirectoryDialect(options: ActiveDirectoryOptions = {
     createDelta(kind, context) {
       const idFilter = (id: string) => dialect.idFilter(context.idAttribute, id);
       if (kind === 'usn') return createUsnDelta({ ...context, idFilter, normaliseId: dialect.normaliseId });
+      // whenChanged (the default marker) is kept per DC, not replicated: the profile's first URL should stay its DC.
+      if (kind === 'timestamp') return createTimestampDelta(context.modifiedAttribute ?? 'whenChanged');
       if (kind === 'dirsync') {
         return createDirSyncDelta({ ...context, idFilter, normaliseId: dialect.normaliseId, flags: options.dirSyncFlags ?? 0 });
       }

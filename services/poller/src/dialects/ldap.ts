@@ -36,7 +36,7 @@ export function createLdapDialect(overrides: Partial<Dialect> = {}): Dialect {
       return { dns, loginNames };
     },
     createDelta(kind, context) {
-      if (kind === 'timestamp') return createTimestampDelta();
+      if (kind === 'timestamp') return createTimestampDelta(context.modifiedAttribute);
       // RFC 4533 names entries by entryUUID: the re-read asks for that attribute whatever the mapping.
       if (kind === 'syncrepl') {
         return createSyncreplDelta({

@@ -79,7 +79,7 @@ export function createOpenLdapDialect(): Dialect {
         return createAccesslogDelta({ idFilter: (id) => base.idFilter(context.idAttribute, id) });
       }
       if (kind === 'syncrepl') return base.createDelta(kind, context);
-      if (kind === 'timestamp') return createTimestampDelta();
+      if (kind === 'timestamp') return createTimestampDelta(context.modifiedAttribute);
       return null;
     },
   };

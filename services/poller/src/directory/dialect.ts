@@ -73,5 +73,9 @@ export type Dialect = {
   disabledFilter(profileFilter: string | undefined): string | null;
   /** Reads the members of one group entry (AD range retrieval needs the connection). */
   readMembers(entry: LdapEntry, mapping: GroupMapping, connection: DirectoryConnection): Promise<GroupMembers>;
-  createDelta(kind: DeltaKind, context: { usersBaseDn: string; groupsBaseDn: string | null; idAttribute: string }): DeltaSource | null;
+  /** `modifiedAttribute`: the mapping's modification marker (`users.attributes.modified`), which timestamp deltas compare. */
+  createDelta(
+    kind: DeltaKind,
+    context: { usersBaseDn: string; groupsBaseDn: string | null; idAttribute: string; modifiedAttribute?: string },
+  ): DeltaSource | null;
 };

@@ -149,6 +149,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           usersBaseDn: profile.users.baseDn,
           groupsBaseDn: profile.groups?.baseDn ?? null,
           idAttribute: userMapping.externalId,
+          modifiedAttribute: userMapping.modified,
         });
   let delta = createDelta(deltaKind);
   /** Said in the run's reason when `auto` fell back below the directory type's best mechanism. */
