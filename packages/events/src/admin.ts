@@ -96,6 +96,22 @@ async function checkPolicies(admin: Admin, topics: ReadonlyMap<string, TopicKind
   }
 }
 
+/** Until every partition of `topics` has a leader that says so; 30 s at most. */
+async function waitForLeaders(admin: Admin, topics: readonly string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let problem: unknown;
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
+      if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (error) {
+      problem = error;
+    }
+    if (Date.now() > deadline) throw setupFailed(`topics ${topics.join(', ')} have no leader after ${timeoutMs} ms`, problem);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 /**
  * Creates the topics of a prefix that do not exist yet, with their configs, and checks the
  * cleanup.policy of those that do. Safe to call on every start and concurrently.
@@ -124,8 +140,10 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): 
   if (missing.length > 0) {
     try {
       // Resolves false when another process created them first: fine, they are checked below.
+      // Leaders are awaited below: kafkajs' own wait gives up when the broker it asks has not
+      // learnt of the new topic yet (UNKNOWN_TOPIC_OR_PARTITION), routine on a KRaft cluster.
       await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map(([topic, kind]) => ({
           topic,
           numPartitions: partitions,
@@ -136,6 +154,7 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): 
     } catch (error) {
       throw setupFailed(`cannot create topics ${missing.map(([name]) => name).join(', ')}`, error);
     }
+    await waitForLeaders(admin, missing.map(([name]) => name));
   }
   await checkPolicies(admin, wanted);
   return {

@@ -1,13 +1,12 @@
-import type { UserLifecycleEvent } from '@dirstream/events';
+import { sendAcknowledged, type TrackedProducer, type UserLifecycleEvent } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
-import type { Producer } from 'kafkajs';
 import { backoffMs, sleep } from './classify.ts';
 import { type Database, query, withTransaction } from './database.ts';
 import type { ApplierMetrics } from './metrics.ts';
 
 export type OutboxRelayDeps = {
   readonly db: Database;
-  readonly producer: Producer;
+  readonly producer: TrackedProducer;
   readonly encode: (event: UserLifecycleEvent) => Buffer;
   readonly topic: string;
   readonly logger: Logger;
@@ -48,7 +47,8 @@ export async function relayOnce(deps: OutboxRelayDeps): Promise<number> {
       [deps.batchSize ?? 500],
     );
     if (rows.length === 0) return 0;
-    await deps.producer.send({
+    // Every partition acknowledged, or no row is marked published (see sendAcknowledged).
+    await sendAcknowledged(deps.producer, {
       topic: deps.topic,
       acks: -1,
       messages: rows.map((row) => ({

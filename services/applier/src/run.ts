@@ -8,10 +8,10 @@ import type {
   SyncRunEvent,
   UserEvent,
 } from '@dirstream/events';
-import { createCodec, ensureTopics, topicNames } from '@dirstream/events';
+import { createCodec, createTrackedProducer, ensureTopics, topicNames } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
 import { startMetricsServer } from '@dirstream/metrics';
-import type { Admin, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { type ApplyInput, applyBatch } from './apply.ts';
 import { backoffMs, failureCode, isDataError, sleep } from './classify.ts';
@@ -186,8 +186,9 @@ export async function runApplier(deps: RunApplierDeps, options: RunApplierOption
     );
 
     // Explicitly the Java-compatible murmur2 partitioner (kafkajs' default since 2.0, named to
-    // silence its start-up warning): the same key lands where other clients put it.
-    const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    // silence its start-up warning): the same key lands where other clients put it. Tracked: the
+    // outbox relay checks that every partition of a send was acknowledged (sendAcknowledged).
+    const producer = createTrackedProducer(kafka, { idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await patiently('kafka producer', () => producer.connect());
     cleanups.push(() => producer.disconnect());
 

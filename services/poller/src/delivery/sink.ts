@@ -2,19 +2,22 @@ import type { KafkaConfig } from '@dirstream/config';
 import { createError } from '@dirstream/errors';
 import {
   type Codec,
+  createTrackedProducer,
   groupKey,
   type GroupEvent,
   type MembershipEvent,
   membershipKey,
   type RunDetailEvent,
+  sendAcknowledged,
   type SyncRunEvent,
   type TopicNames,
+  type TrackedProducer,
   type UserEvent,
   userKey,
 } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
 import { fastDefaultPartitioner } from './partitioner.ts';
-import { Kafka, type logCreator, logLevel, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import { Kafka, type logCreator, logLevel, type Message, type TopicMessages } from 'kafkajs';
 
 /** The events of one checkpoint: sent together, acknowledged before the state moves. */
 export type EventBatch = {
@@ -76,9 +79,12 @@ export function createKafkaClient(config: KafkaConfig, logger: Logger): Kafka {
   });
 }
 
-/** An idempotent producer: no duplicates from retries, per-partition order kept. */
-export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: fastDefaultPartitioner });
+/**
+ * An idempotent producer: no duplicates from retries, per-partition order kept; its partitions
+ * are tracked so that every send is checked complete (sendAcknowledged).
+ */
+export function createIdempotentProducer(kafka: Kafka): TrackedProducer {
+  return createTrackedProducer(kafka, { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: fastDefaultPartitioner });
 }
 
 /** Values already encoded (while measuring) by event object, so an event is encoded once. */
@@ -164,7 +170,7 @@ function chunks(messages: readonly Message[], maxBytes: number): Message[][] {
   return out;
 }
 
-export function createKafkaSink(options: { producer: Producer; topics: TopicNames; codec: Codec; maxEventBytes?: number }): EventSink {
+export function createKafkaSink(options: { producer: TrackedProducer; topics: TopicNames; codec: Codec; maxEventBytes?: number }): EventSink {
   const { producer, topics, codec } = options;
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   async function produce(topicMessages: TopicMessages[]): Promise<void> {
@@ -172,8 +178,9 @@ export function createKafkaSink(options: { producer: Producer; topics: TopicName
       for (const { topic, messages } of topicMessages) {
         // kafkajs puts a request's records for one partition into one record batch, which the
         // broker measures against max.message.bytes: requests are bounded in bytes too.
+        // sendAcknowledged: a resolved kafkajs send may have skipped partitions after a leader change.
         for (const slice of chunks(messages, maxEventBytes)) {
-          await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: slice }] });
+          await sendAcknowledged(producer, { topic, acks: -1, messages: slice });
         }
       }
     } catch (cause) {

@@ -3,10 +3,9 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DirstreamConfig, ProfileConfig } from '@dirstream/config';
 import { createError, isRetriable, toError } from '@dirstream/errors';
-import { createCodec, ensureTopics, topicNames } from '@dirstream/events';
+import { createCodec, ensureTopics, type TrackedProducer, topicNames } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
 import { type MetricsServer, startMetricsServer } from '@dirstream/metrics';
-import type { Producer } from 'kafkajs';
 import { createIdempotentProducer, createKafkaClient, createKafkaSink, createPlanSink, type EventSink } from '../delivery/sink.ts';
 import { dialectFor } from '../dialects/index.ts';
 import { clearActive, type HolderMode, markActive, readProfileActivity, recordNextRun, recordRunFinished, recordRunStarted } from '../state/activity.ts';
@@ -145,7 +144,7 @@ export async function runPoller(
   if (profiles.length === 0) return { ok: false, reason: 'no enabled profile to poll' };
   const db = await openPollerDatabase(config.database);
   const kafka = createKafkaClient(config.kafka, logger);
-  let producer: Producer | null = null;
+  let producer: TrackedProducer | null = null;
   let wakeups: SyncWakeups | null = null;
   let metricsServer: MetricsServer | null = null;
   // Scheduled mode only: a `--once` process is gone before anyone scrapes it (and would take the

@@ -1,0 +1,89 @@
+/**
+ * Producing so that a resolved send means every record was acknowledged.
+ *
+ * kafkajs 2.2.4 can resolve a send without producing some of its partitions: a send keeps one
+ * response per broker (producer/sendMessages.js), and when the request to one broker fails and the
+ * metadata refresh moves that broker's partitions to a broker that already answered for this send,
+ * the retry skips that broker. The moved partitions' records are never written and the promise
+ * resolves anyway. Seen on a three-node cluster when a partition leader is killed with -9 mid-send
+ * (test/faults/cluster.long.test.ts): users missing from the topic, the poller's checkpoint past
+ * them. The guard: remember the partition the partitioner chose for each message, compare with the
+ * partitions the brokers acknowledged, and send the others again.
+ */
+import { DirstreamError } from '@dirstream/errors';
+import { type ICustomPartitioner, type Kafka, type Message, type Producer, type ProducerConfig, type ProducerRecord, Partitioners, type RecordMetadata } from 'kafkajs';
+
+export const PRODUCE_INCOMPLETE = 'EVENT_PRODUCE_INCOMPLETE';
+
+export type PartitionTracker = {
+  /** Give this to `kafka.producer({ createPartitioner })`: it wraps `base`. */
+  readonly createPartitioner: ICustomPartitioner;
+  /** The partition `message` was last assigned (its explicit `partition`, else the partitioner's choice). */
+  partitionOf(message: Message): number | undefined;
+};
+
+export function trackPartitions(base: ICustomPartitioner = Partitioners.DefaultPartitioner): PartitionTracker {
+  const chosen = new WeakMap<Message, number>();
+  return {
+    createPartitioner: () => {
+      const partitioner = base();
+      return (args) => {
+        const partition = partitioner(args);
+        chosen.set(args.message, partition);
+        return partition;
+      };
+    },
+    partitionOf: (message) => message.partition ?? chosen.get(message),
+  };
+}
+
+/** A producer whose partitioner remembers each message's partition, for sendAcknowledged. */
+export type TrackedProducer = Producer & { readonly tracker: PartitionTracker };
+
+/** `kafka.producer(config)` with `config.createPartitioner` (default: kafkajs' murmur2) tracked. */
+export function createTrackedProducer(kafka: Kafka, config: ProducerConfig = {}): TrackedProducer {
+  const tracker = trackPartitions(config.createPartitioner ?? Partitioners.DefaultPartitioner);
+  return Object.assign(kafka.producer({ ...config, createPartitioner: tracker.createPartitioner }), { tracker });
+}
+
+/** The messages of `topic` whose partition has no error-free acknowledgement in `acknowledged`. */
+export function unacknowledged(
+  topic: string,
+  messages: readonly Message[],
+  acknowledged: readonly RecordMetadata[],
+  partitionOf: (message: Message) => number | undefined,
+): Message[] {
+  const done = new Set<number>();
+  for (const r of acknowledged) if (r.topicName === topic && r.errorCode === 0) done.add(r.partition);
+  return messages.filter((m) => {
+    const partition = partitionOf(m);
+    return partition === undefined || !done.has(partition);
+  });
+}
+
+/**
+ * `producer.send(record)`, then the messages of partitions nobody acknowledged again, up to `attempts` sends in all. Throws a
+ * retriable EVENT_PRODUCE_INCOMPLETE when some are still unacknowledged. A message sent twice is
+ * a duplicate record, never a loss: consumers deduplicate by event ID and version.
+ */
+export async function sendAcknowledged(
+  producer: TrackedProducer,
+  record: ProducerRecord,
+  options: { attempts?: number } = {},
+): Promise<void> {
+  const attempts = options.attempts ?? 5;
+  let messages = record.messages;
+  for (let attempt = 1; ; attempt++) {
+    const acknowledged = await producer.send({ ...record, messages });
+    const missing = unacknowledged(record.topic, messages, acknowledged, producer.tracker.partitionOf);
+    if (missing.length === 0) return;
+    if (attempt >= attempts) {
+      throw new DirstreamError(
+        PRODUCE_INCOMPLETE,
+        `${missing.length} of ${record.messages.length} records to ${record.topic} were not acknowledged after ${attempts} sends`,
+        { retriable: true, details: { topic: record.topic, missing: missing.length } },
+      );
+    }
+    messages = missing;
+  }
+}
