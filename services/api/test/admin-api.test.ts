@@ -80,19 +80,37 @@ describe('admin API', { timeout: 600_000 }, () => {
     const second = await getJson(`/v1/runs?limit=1&cursor=${first.body.nextCursor}`);
     const ids = [(first.body.runs as { runId: string }[])[0]?.runId, (second.body.runs as { runId: string }[])[0]?.runId];
     assert.notEqual(ids[0], ids[1], 'the second page starts after the first');
-    assert.deepEqual(ids, runs.slice(0, 2).map((r) => r.runId));
+    const unfiltered = (await getJson('/v1/runs')).body.runs as Json[];
+    assert.equal(unfiltered.length, 4);
+    assert.deepEqual(ids, unfiltered.slice(0, 2).map((r) => r.runId));
 
     const firstRun = runs.at(-1);
     const detail = await getJson(`/v1/runs/${firstRun?.runId}`);
     assert.equal(detail.status, 200);
     const run = detail.body.run as Json;
-    assert.equal(run.counts.created, 3);
+    assert.equal(run.counts.created, 5);
     assert.ok(run.durationMs >= 0);
-    assert.ok(Array.isArray(detail.body.errors));
+    // The entry without a login is an error of the run, with its DN.
+    const errors = detail.body.errors as Json[];
+    assert.ok(errors.some((e) => e.code === 'ENTRY_MISSING_ATTRIBUTE' && /^cn=nologin,/.test(e.dn)), JSON.stringify(errors));
+    const paged = await getJson(`/v1/runs/${firstRun?.runId}/errors?limit=1`);
+    assert.equal((paged.body.errors as unknown[]).length, 1);
     const changes = detail.body.changes as { entity: string; op: string }[];
     assert.ok(changes.some((c) => c.entity === 'user' && c.op === 'created'));
     assert.ok(changes.some((c) => c.entity === 'membership' && c.op === 'added'));
     assert.equal((await getJson('/v1/runs/no-such-run')).status, 404);
+  });
+
+  test('a halted run: its reason and its halt report', async () => {
+    const halted = await getJson(`/v1/runs?profile=${fx.pipeline.profileId}&status=halted`);
+    const [run] = halted.body.runs as Json[];
+    assert.equal((halted.body.runs as unknown[]).length, 1);
+    assert.ok(run?.reason.length > 0, JSON.stringify(run));
+    const detail = await getJson(`/v1/runs/${run?.runId}`);
+    const report = detail.body.haltReport as Json;
+    assert.ok(report, JSON.stringify(detail.body));
+    assert.equal(report.reason, run?.reason);
+    assert.deepEqual((detail.body.changes as unknown[]).length, 0, 'a halted run applied nothing');
   });
 
   test('bad input: a 400 that names the field', async () => {

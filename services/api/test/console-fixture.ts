@@ -2,8 +2,10 @@
  * A real pipeline (OpenLDAP → poller → Kafka → applier → PostgreSQL) with some history, and
  * `dirstream serve` in-process on it with two admin tokens: what the console's API and page tests
  * look at. History: alice, bob and carol in groups staff and admins (admins grants the role
- * `admin`), then bob renamed, carol left staff, dave created disabled-by-filter later, and one
- * garbage record on the users topic that the applier dead-letters.
+ * `admin`), dave and erin, an entry without a login (an entry error of every full pass); then bob
+ * renamed and carol out of staff; then a pass that halts (dave and erin moved out: two disables,
+ * one allowed); then a pass that succeeds; and one garbage record on the users topic that the
+ * applier dead-letters.
  */
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
@@ -41,7 +43,8 @@ export async function createConsoleFixture(label: string): Promise<ConsoleFixtur
   const pipeline = await createPipeline({
     label,
     // Only the boot run and sync-now run on schedule during the test.
-    profile: { schedule: { intervalSeconds: 3600 }, policies: { groupRoles: { admins: ['admin'] } } },
+    // One disable is allowed per run: the fixture's third pass moves two users out and halts.
+    profile: { schedule: { intervalSeconds: 3600 }, policies: { groupRoles: { admins: ['admin'] }, maxDisableCount: 1 } },
   });
   try {
     const { ldap } = pipeline;
@@ -49,12 +52,30 @@ export async function createConsoleFixture(label: string): Promise<ConsoleFixtur
     const bobDn = await ldap.addUser('bob');
     const carolDn = await ldap.addUser('carol');
     const staffDn = await ldap.addGroup('staff', [aliceDn, bobDn, carolDn]);
+    await ldap.addUser('dave');
+    await ldap.addUser('erin');
+    // No uid: an entry error of every full pass (the rest of the run goes on).
+    await ldap.client.add(`cn=nologin,${ldap.peopleDn}`, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: 'nologin', sn: 'nologin' });
     await ldap.addGroup('admins', [aliceDn]);
     await pass(pipeline, ['--full']);
 
     await ldap.client.modifyDN(bobDn, `uid=bob2,${ldap.peopleDn}`);
     await ldap.modify(staffDn, { member: [aliceDn, `uid=bob2,${ldap.peopleDn}`] });
     await pass(pipeline, ['--full']);
+
+    // dave and erin leave the users' base DN: two disables > maxDisableCount, the run halts;
+    // they come back before the next pass, which succeeds and changes nothing.
+    const attic = `ou=attic,${ldap.baseDn}`;
+    await ldap.client.add(attic, { objectClass: ['top', 'organizationalUnit'], ou: 'attic' });
+    for (const uid of ['dave', 'erin']) await ldap.client.modifyDN(`uid=${uid},${ldap.peopleDn}`, `uid=${uid},${attic}`);
+    const halted = await pipeline.runPoller(['--full']);
+    await pipeline.applyUntilCaughtUp();
+    for (const uid of ['dave', 'erin']) await ldap.client.modifyDN(`uid=${uid},${attic}`, `uid=${uid},${ldap.peopleDn}`);
+    await pass(pipeline, ['--full']);
+    const statuses = await pipeline.query<{ status: string }>('select status from sync_runs order by started_at');
+    if (statuses.map((r) => r.status).join() !== 'succeeded,succeeded,halted,succeeded') {
+      throw new Error(`the fixture's runs are ${statuses.map((r) => r.status).join()}, not succeeded,succeeded,halted,succeeded: ${describeResult(halted)}`);
+    }
 
     // A record no codec can read: the applier dead-letters it with a reason.
     const producer = createKafka(pipeline.infra).producer();

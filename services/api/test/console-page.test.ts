@@ -103,12 +103,21 @@ describe('console page', { timeout: 600_000 }, () => {
     await page.click('table.timeline tbody tr:last-child a[href^="#/runs/"]');
     await page.waitForSelector('table.changes');
     assert.match(await text(page, 'main'), /Objects changed/);
+    assert.match(await text(page, 'table.errors'), /ENTRY_MISSING_ATTRIBUTE/);
     await shot(page, 'run');
 
     await page.click('a[data-nav=runs]');
     await page.waitForSelector('table.runs');
     assert.ok((await page.$$('table.runs tbody tr')).length >= 2);
     await shot(page, 'runs');
+
+    await page.select('form.filters select[name=status]', 'halted');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForFunction("location.hash === '#/runs?status=halted' && document.querySelectorAll('table.runs tbody tr').length === 1");
+    await page.click('table.runs tbody tr a[href^="#/runs/"]');
+    await page.waitForSelector('section.halt');
+    assert.match(await text(page, 'section.halt'), /Halt report/);
+    await shot(page, 'halted');
 
     await page.click('a[data-nav=dead-letters]');
     await page.waitForSelector('table.dead-letters');
