@@ -64,7 +64,7 @@ type Row = Record<string, unknown>;
 function toRunSummary(row: Row, names: ReadonlyMap<string, string>): RunSummary {
   const startedAt = iso(row.started_at);
   const finishedAt = iso(row.finished_at);
-  const phases = row.phases ?? (row.counts as Row | null)?.phases ?? null;
+  const phases = row.phases_ms ?? row.phases ?? (row.counts as Row | null)?.phases ?? null;
   return {
     runId: String(row.run_id),
     profileId: String(row.profile_id),
