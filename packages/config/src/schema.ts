@@ -107,6 +107,8 @@ export const policiesSchema = z
   .object({
     /** What happens to users that leave the directory or the filter. */
     removedUsers: z.enum(['disable', 'keep']).default('disable'),
+    /** What happens to groups that leave the directory or the filter; unset means `remove`. */
+    removedGroups: z.enum(['remove', 'keep']).optional(),
     /** "Synchronize only groups": users outside every synced group are disabled. */
     onlyGroupMembers: z.boolean().default(false),
     /** A run that would disable more users than this halts (count). */

@@ -52,6 +52,7 @@ export type ProfileOverrides = {
   readonly policies?: Record<string, unknown>;
   readonly connection?: Record<string, unknown>;
   readonly directory?: string;
+  readonly enabled?: boolean;
 };
 
 export type RunOptions = {
@@ -89,6 +90,7 @@ export async function setupPollerTest(label: string, options: { openldap?: Slapd
           id: profileId,
           name: label,
           directory: overrides.directory ?? 'openldap',
+          ...(overrides.enabled === undefined ? {} : { enabled: overrides.enabled }),
           connection: {
             urls: [infra.openldap.url],
             bindDn: infra.openldap.adminDn,

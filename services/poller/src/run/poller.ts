@@ -49,10 +49,16 @@ export type PollerInternals = {
   readonly onMetricsListening?: (address: { readonly host: string; readonly port: number }) => void;
 };
 
-function selectProfiles(config: DirstreamConfig, profileId: string | undefined): ProfileConfig[] {
+/** `includeDisabled`: a dry-run plan may preview a profile that is not enabled yet; a run may not. */
+function selectProfiles(config: DirstreamConfig, profileId: string | undefined, includeDisabled = false): ProfileConfig[] {
   if (profileId !== undefined) {
     const profile = config.profiles.find((p) => p.id === profileId || p.name === profileId);
     if (!profile) throw createError('PROFILE_NOT_FOUND', `no profile ${profileId} in the configuration`, { retriable: false });
+    if (!profile.enabled && !includeDisabled) {
+      throw createError('PROFILE_DISABLED', `profile ${profile.name} (${profile.id}) has enabled: false: set enabled: true to poll it (dirstream plan previews it)`, {
+        retriable: false,
+      });
+    }
     return [profile];
   }
   return config.profiles.filter((p) => p.enabled);
@@ -420,7 +426,7 @@ export async function planProfile(
   options: { readonly profileId: string; readonly full?: boolean },
 ): Promise<string> {
   const { config, logger, signal } = deps;
-  const [profile] = selectProfiles(config, options.profileId);
+  const [profile] = selectProfiles(config, options.profileId, true);
   if (!profile) throw createError('PROFILE_NOT_FOUND', `no profile ${options.profileId}`, { retriable: false });
   const db = await openPollerDatabase(config.database);
   try {

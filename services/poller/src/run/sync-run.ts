@@ -794,6 +794,11 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
           const t = now();
           await emit([], [], stale.map((e) => removeEdge(e, t)));
         }
+        // removedGroups: keep ("do not remove"): the group stays present with its last edges.
+        if (profile.policies.removedGroups === 'keep' && removedGroups.length > 0) {
+          logger.info({ groups: removedGroups.length }, 'groups gone from the directory kept (policies.removedGroups: keep)');
+          removedGroups.length = 0;
+        }
         for (let i = 0; i < removedGroups.length; i += REMOVAL_PAGE) {
           const chunk = removedGroups.slice(i, i + REMOVAL_PAGE);
           const t = now();
