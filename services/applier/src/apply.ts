@@ -1,4 +1,4 @@
-import type { GroupEvent, MembershipEvent, SyncRunEvent, UserEvent } from '@dirstream/events';
+import type { GroupEvent, MembershipEvent, RunDetailEvent, SyncRunEvent, UserEvent } from '@dirstream/events';
 import { userKey } from '@dirstream/events';
 import type { Sql } from './database.ts';
 import {
@@ -12,6 +12,7 @@ import {
   type PlanContext,
   planGroups,
   planMemberships,
+  planRunDetails,
   planSyncRuns,
   planUsers,
 } from './plan.ts';
@@ -27,6 +28,8 @@ export type ApplyInput = {
   readonly groups: readonly GroupEvent[];
   readonly memberships: readonly MembershipEvent[];
   readonly syncRuns: readonly SyncRunEvent[];
+  /** Pages of `<prefix>.run-details`: every entry error and halt report of a run. */
+  readonly runDetails?: readonly RunDetailEvent[];
 };
 
 export type ApplyResult = {
@@ -82,6 +85,10 @@ export async function applyBatch(sql: Sql, input: ApplyInput, ctx: PlanContext):
 
   if (input.syncRuns.length > 0) {
     syncRunsWritten = await upsertSyncRuns(sql, planSyncRuns(input.syncRuns));
+  }
+
+  if (input.runDetails !== undefined && input.runDetails.length > 0) {
+    await insertRunDetails(sql, input.runDetails);
   }
 
   return { usersWritten, groupsWritten, membershipsWritten, syncRunsWritten, outboxRows, announced, logRows };
@@ -318,27 +325,70 @@ async function upsertSyncRuns(sql: Sql, events: readonly SyncRunEvent[]): Promis
     cursor_before: e.cursorBefore,
     cursor_after: e.cursorAfter,
     event_id: e.eventId,
+    phases_ms: e.phasesMs ?? null,
   }));
   const result = await sql<{ n: string }>(
     `with written as (
        insert into sync_runs as s (run_id, profile_id, directory_type, mode, status, reason, started_at,
-         finished_at, counts, errors, cursor_before, cursor_after, event_id)
+         finished_at, counts, errors, cursor_before, cursor_after, event_id, phases_ms)
        select r.run_id, r.profile_id, r.directory_type, r.mode, r.status, r.reason,
          to_timestamp(r.started_at / 1000.0), to_timestamp(r.finished_at / 1000.0), r.counts, r.errors,
-         r.cursor_before, r.cursor_after, r.event_id
+         r.cursor_before, r.cursor_after, r.event_id, r.phases_ms
        from jsonb_to_recordset(?::jsonb) as r(run_id text, profile_id uuid, directory_type text, mode text,
          status text, reason text, started_at bigint, finished_at bigint, counts jsonb, errors jsonb,
-         cursor_before text, cursor_after text, event_id text)
+         cursor_before text, cursor_after text, event_id text, phases_ms jsonb)
        on conflict (run_id) do update set
          status = excluded.status, reason = excluded.reason, finished_at = excluded.finished_at,
          counts = excluded.counts, errors = excluded.errors, cursor_after = excluded.cursor_after,
-         event_id = excluded.event_id
+         event_id = excluded.event_id, phases_ms = excluded.phases_ms
        where s.finished_at <= excluded.finished_at
        returning 1)
      select count(*) as n from written`,
     [JSON.stringify(rows)],
   );
   return Number(result[0]?.n ?? 0);
+}
+
+/** Idempotent: a page delivered again (a rebalance, a replay) finds its rows and writes nothing. */
+async function insertRunDetails(sql: Sql, events: readonly RunDetailEvent[]): Promise<void> {
+  const { errors, wouldDisable } = planRunDetails(events);
+  if (errors.length > 0) {
+    await sql(
+      `insert into sync_run_errors (run_id, profile_id, page, position, dn, code, message)
+       select r.run_id, r.profile_id, r.page, r.position, r.dn, r.code, r.message
+       from jsonb_to_recordset(?::jsonb) as r(run_id text, profile_id uuid, page integer, position integer, dn text, code text,
+         message text)
+       on conflict (run_id, page, position) do nothing`,
+      [
+        JSON.stringify(
+          errors.map((e) => ({ run_id: e.runId, profile_id: e.profileId, page: e.page, position: e.position, dn: e.dn, code: e.code, message: e.message })),
+        ),
+      ],
+    );
+  }
+  if (wouldDisable.length > 0) {
+    await sql(
+      `insert into sync_run_would_disable (run_id, profile_id, page, position, external_id, login_name, dn, reason)
+       select r.run_id, r.profile_id, r.page, r.position, r.external_id, r.login_name, r.dn, r.reason
+       from jsonb_to_recordset(?::jsonb) as r(run_id text, profile_id uuid, page integer, position integer, external_id text,
+         login_name text, dn text, reason text)
+       on conflict (run_id, page, position) do nothing`,
+      [
+        JSON.stringify(
+          wouldDisable.map((u) => ({
+            run_id: u.runId,
+            profile_id: u.profileId,
+            page: u.page,
+            position: u.position,
+            external_id: u.externalId,
+            login_name: u.loginName,
+            dn: u.dn,
+            reason: u.reason,
+          })),
+        ),
+      ],
+    );
+  }
 }
 
 async function insertOutbox(sql: Sql, rows: readonly OutboxRow[]): Promise<number> {

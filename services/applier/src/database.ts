@@ -5,6 +5,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ENTITIES, User } from './entities.ts';
 import { Migration20261122000000Initial } from './migrations/Migration20261122000000_initial.ts';
+import { Migration20261126100000RunDetails } from './migrations/Migration20261126100000_run_details.ts';
 import { Migration20261126110000ObjectTimeline } from './migrations/Migration20261126110000_object_timeline.ts';
 
 export type Database = MikroORM;
@@ -14,6 +15,7 @@ export type Sql = <T = Record<string, unknown>>(query: string, params?: readonly
 
 const MIGRATIONS = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000Initial },
+  { name: 'Migration20261126100000_run_details', class: Migration20261126100000RunDetails },
   { name: 'Migration20261126110000_object_timeline', class: Migration20261126110000ObjectTimeline },
 ];
 

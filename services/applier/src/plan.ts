@@ -2,6 +2,7 @@ import type {
   GroupEvent,
   LifecycleType,
   MembershipEvent,
+  RunDetailEvent,
   SyncRunEvent,
   UserEvent,
   UserLifecycleEvent,
@@ -174,6 +175,15 @@ export function validateSyncRun(event: SyncRunEvent, ctx: PlanContext): Invalid 
     return { code: 'APPLY_UNKNOWN_PROFILE', reason: `profile ${event.profileId} is not configured` };
   }
   if (event.runId === '') return { code: 'APPLY_INVALID_EVENT', reason: 'runId is empty' };
+  return null;
+}
+
+export function validateRunDetail(event: RunDetailEvent, ctx: PlanContext): Invalid | null {
+  if (!ctx.profiles.has(event.profileId)) {
+    return { code: 'APPLY_UNKNOWN_PROFILE', reason: `profile ${event.profileId} is not configured` };
+  }
+  if (event.runId === '') return { code: 'APPLY_INVALID_EVENT', reason: 'runId is empty' };
+  if (!Number.isInteger(event.page) || event.page < 0) return { code: 'APPLY_INVALID_EVENT', reason: `page ${event.page} is invalid` };
   return null;
 }
 
@@ -393,4 +403,47 @@ export function planSyncRuns(events: readonly SyncRunEvent[]): SyncRunEvent[] {
     if (seen === undefined || event.finishedAt >= seen.finishedAt) byRun.set(event.runId, event);
   }
   return [...byRun.values()];
+}
+
+export type RunErrorRow = {
+  readonly runId: string;
+  readonly profileId: string;
+  readonly page: number;
+  readonly position: number;
+  readonly dn: string | null;
+  readonly code: string;
+  readonly message: string;
+};
+
+export type WouldDisableRow = {
+  readonly runId: string;
+  readonly profileId: string;
+  readonly page: number;
+  readonly position: number;
+  readonly externalId: string;
+  readonly loginName: string;
+  readonly dn: string;
+  readonly reason: string | null;
+};
+
+/**
+ * Run-detail pages → one row per item, keyed by (run, page, position): a page delivered twice
+ * maps to the same keys. A kind this build does not know is skipped (the set may grow).
+ */
+export function planRunDetails(events: readonly RunDetailEvent[]): { errors: RunErrorRow[]; wouldDisable: WouldDisableRow[] } {
+  const errors: RunErrorRow[] = [];
+  const wouldDisable: WouldDisableRow[] = [];
+  for (const e of events) {
+    const at = { runId: e.runId, profileId: e.profileId, page: e.page };
+    if (e.kind === 'entry-errors') {
+      e.entryErrors.forEach((err, position) => {
+        errors.push({ ...at, position, dn: err.dn, code: err.code, message: err.message });
+      });
+    } else if (e.kind === 'would-disable') {
+      e.wouldDisable.forEach((u, position) => {
+        wouldDisable.push({ ...at, position, externalId: u.externalId, loginName: u.loginName, dn: u.dn, reason: u.reason });
+      });
+    }
+  }
+  return { errors, wouldDisable };
 }

@@ -5,6 +5,7 @@ import type {
   GroupEvent,
   MembershipEvent,
   RecordType,
+  RunDetailEvent,
   SyncRunEvent,
   UserEvent,
 } from '@dirstream/events';
@@ -25,6 +26,7 @@ import {
   type ProfilePolicy,
   validateGroupEvent,
   validateMembershipEvent,
+  validateRunDetail,
   validateSyncRun,
   validateUserEvent,
 } from './plan.ts';
@@ -50,17 +52,25 @@ type Item =
   | { kind: 'user'; event: UserEvent; message: KafkaMessage }
   | { kind: 'group'; event: GroupEvent; message: KafkaMessage }
   | { kind: 'membership'; event: MembershipEvent; message: KafkaMessage }
-  | { kind: 'sync-run'; event: SyncRunEvent; message: KafkaMessage };
+  | { kind: 'sync-run'; event: SyncRunEvent; message: KafkaMessage }
+  | { kind: 'run-detail'; event: RunDetailEvent; message: KafkaMessage };
 
 const LAG_INTERVAL_MS = 2_000;
 const CAUGHT_UP_INTERVAL_MS = 750;
 
 function toInput(items: readonly Item[]): ApplyInput {
-  const input = { users: [] as UserEvent[], groups: [] as GroupEvent[], memberships: [] as MembershipEvent[], syncRuns: [] as SyncRunEvent[] };
+  const input = {
+    users: [] as UserEvent[],
+    groups: [] as GroupEvent[],
+    memberships: [] as MembershipEvent[],
+    syncRuns: [] as SyncRunEvent[],
+    runDetails: [] as RunDetailEvent[],
+  };
   for (const item of items) {
     if (item.kind === 'user') input.users.push(item.event);
     else if (item.kind === 'group') input.groups.push(item.event);
     else if (item.kind === 'membership') input.memberships.push(item.event);
+    else if (item.kind === 'run-detail') input.runDetails.push(item.event);
     else input.syncRuns.push(item.event);
   }
   return input;
@@ -121,6 +131,7 @@ export async function runApplier(deps: RunApplierDeps, options: RunApplierOption
     [topics.groups, 'group-event'],
     [topics.memberships, 'membership-event'],
     [topics.syncRuns, 'sync-run'],
+    [topics.runDetails, 'run-detail'],
   ]);
   const inputTopics = [...recordTypes.keys()];
   const groupId =
@@ -384,6 +395,10 @@ export async function runApplier(deps: RunApplierDeps, options: RunApplierOption
           const event = codec.decode('membership-event', message.value) as MembershipEvent;
           item = { kind: 'membership', event, message };
           invalid = validateMembershipEvent(event, key, ctx);
+        } else if (type === 'run-detail') {
+          const event = codec.decode('run-detail', message.value) as RunDetailEvent;
+          item = { kind: 'run-detail', event, message };
+          invalid = validateRunDetail(event, ctx);
         } else {
           const event = codec.decode('sync-run', message.value) as SyncRunEvent;
           item = { kind: 'sync-run', event, message };
