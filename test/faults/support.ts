@@ -85,13 +85,15 @@ export async function createFaultPipeline(
   label: string,
   sample: Partial<SampleOptions>,
   servers: { kafka?: Infra['kafka']; postgres?: Infra['postgres'] } = {},
+  topics: { partitions?: number; kafka?: Record<string, unknown> } = {},
 ): Promise<FaultPipeline> {
   const directory = await createPrivateDirectory(label, sample);
   try {
     const pipeline = await createPipeline({
       label,
       infra: { ...directory.infra, ...servers },
-      partitions: 3,
+      partitions: topics.partitions ?? 3,
+      kafka: topics.kafka,
       profile: {
         connection: { pageSize: 500, timeoutMs: 20_000, connectTimeoutMs: 3_000 },
         users: { baseDn: PEOPLE, disabledFilter: '(employeeType=inactive)' },

@@ -60,6 +60,8 @@ export type PipelineOptions = {
   /** Profile id (default: a random UUID). */
   readonly profileId?: string;
   readonly partitions?: number;
+  /** Merged into the `kafka` section (e.g. replicationFactor, minInsyncReplicas on a cluster). */
+  readonly kafka?: Record<string, unknown>;
   readonly logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Merged into the `applier` section (groupId and metricsPort 0 are set already). */
   readonly applier?: Record<string, unknown>;
@@ -212,7 +214,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     await writeFile(passwordFile, options.directory?.bindPassword ?? infra.openldap.adminPassword, { mode: 0o600 });
     const raw = {
       logLevel: options.logLevel ?? 'warn',
-      kafka: { brokers: [...infra.kafka.brokers], clientId: `dirstream-${label}`, topicPrefix: prefix, partitions: options.partitions ?? 3 },
+      kafka: { brokers: [...infra.kafka.brokers], clientId: `dirstream-${label}`, topicPrefix: prefix, partitions: options.partitions ?? 3, ...options.kafka },
       database: { url: database.url, pollerSchema: 'dirstream_poller', poolSize: 6 },
       applier: { groupId, metricsPort: 0, ...options.applier },
       poller: { metricsPort: 0 },
