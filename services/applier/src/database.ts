@@ -7,6 +7,7 @@ import { ENTITIES, User } from './entities.ts';
 import { Migration20261122000000Initial } from './migrations/Migration20261122000000_initial.ts';
 import { Migration20261126100000RunDetails } from './migrations/Migration20261126100000_run_details.ts';
 import { Migration20261126110000ObjectTimeline } from './migrations/Migration20261126110000_object_timeline.ts';
+import { Migration20261126120000RoleBindings } from './migrations/Migration20261126120000_role_bindings.ts';
 
 export type Database = MikroORM;
 
@@ -17,6 +18,7 @@ const MIGRATIONS = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000Initial },
   { name: 'Migration20261126100000_run_details', class: Migration20261126100000RunDetails },
   { name: 'Migration20261126110000_object_timeline', class: Migration20261126110000ObjectTimeline },
+  { name: 'Migration20261126120000_role_bindings', class: Migration20261126120000RoleBindings },
 ];
 
 /** Serialises `migrate` across processes that start at the same time. */
@@ -191,6 +193,53 @@ export async function findEffectiveGroups(db: Database, profileId: string, membe
     [profileId, memberId],
   );
   return rows.map((r) => r.group_id);
+}
+
+/**
+ * One user's effective groups (present, with names) and the roles they grant, in one statement.
+ * The same rules as the `effective_memberships` and `user_effective_roles` views (direct edges
+ * that are present, nested through groups, cycle-safe by the path array; roles by group name,
+ * enabled users only), but the recursion starts at this member: the views build the closure of
+ * every member before filtering, which a sign-in cannot afford on a large directory.
+ */
+export async function findMemberAccess(
+  db: Database,
+  profileId: string,
+  externalId: string,
+): Promise<{ groups: { id: string; name: string }[]; roles: string[] }> {
+  const rows = await query<{ external_id: string; name: string; roles: string[] | string }>(
+    db,
+    `with recursive closure (group_id, path) as (
+       select m.group_id, array[m.member_id, m.group_id]
+         from memberships m
+        where m.profile_id = ?::uuid and m.member_id = ? and m.member_type = 'user' and m.present
+       union all
+       select m.group_id, c.path || m.group_id
+         from closure c
+         join memberships m on m.profile_id = ?::uuid and m.member_id = c.group_id and m.member_type = 'group' and m.present
+        where not (m.group_id = any (c.path))
+     )
+     select g.external_id, g.name,
+            coalesce(array_agg(distinct gr.role) filter (where gr.role is not null and u.enabled), '{}') as roles
+       from (select distinct group_id from closure) e
+       join groups g on g.profile_id = ?::uuid and g.external_id = e.group_id and g.present
+       left join users u on u.profile_id = g.profile_id and u.external_id = ?
+       left join group_roles gr on gr.profile_id = g.profile_id and lower(gr.group_name) = lower(g.name)
+      group by g.external_id, g.name
+      order by lower(g.name), g.external_id`,
+    [profileId, externalId, profileId, profileId, externalId],
+  );
+  const roles = new Set<string>();
+  for (const row of rows) for (const role of parsePgArray(row.roles)) roles.add(role);
+  return { groups: rows.map((r) => ({ id: r.external_id, name: r.name })), roles: [...roles].sort() };
+}
+
+/** A text[] value as the driver hands it: an array, or the `{a,"b c"}` text form. */
+export function parsePgArray(value: string[] | string): string[] {
+  if (Array.isArray(value)) return value;
+  const inner = value.replace(/^\{|\}$/g, '');
+  if (inner === '') return [];
+  return [...inner.matchAll(/"((?:[^"\\]|\\.)*)"|([^,]+)/g)].map((m) => (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1'));
 }
 
 /** A text[] literal for `?::text[]` (the parameters are inlined by the driver layer). */

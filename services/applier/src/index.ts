@@ -9,6 +9,8 @@ export {
   findUsersByLoginName,
   findUserRoles,
   findEffectiveGroups,
+  findMemberAccess,
+  parsePgArray,
   createLocalUser,
   query,
   withTransaction,

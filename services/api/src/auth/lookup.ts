@@ -1,4 +1,4 @@
-import { type Database, findEffectiveGroups, findUserRoles, query, toPgArray } from '@dirstream/applier';
+import { type Database, findMemberAccess, parsePgArray, query, toPgArray } from '@dirstream/applier';
 import type { ProfileConfig } from '@dirstream/config';
 
 /**
@@ -57,14 +57,6 @@ export function firstDcLabel(dn: string): string | null {
   return match?.[1] === undefined ? null : match[1].trim().toLowerCase();
 }
 
-function pgTextArray(value: string[] | string): string[] {
-  if (Array.isArray(value)) return value;
-  // Drivers that hand back the text form: {a,"b c"}.
-  const inner = value.replace(/^\{|\}$/g, '');
-  if (inner === '') return [];
-  return [...inner.matchAll(/"((?:[^"\\]|\\.)*)"|([^,]+)/g)].map((m) => (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1'));
-}
-
 /**
  * The candidates for a login among `profiles`, in the order given (the caller's profile order).
  * Disabled users are returned too: a known user with the right password whose account is
@@ -95,7 +87,7 @@ export async function findCandidates(db: Database, login: string, profiles: read
           loginName: row.login_name,
           userPrincipalName: row.user_principal_name,
           displayName: row.display_name,
-          emails: pgTextArray(row.emails),
+          emails: parsePgArray(row.emails),
           dn: row.dn,
           sid: row.sid,
           enabled: row.enabled,
@@ -108,18 +100,7 @@ export async function findCandidates(db: Database, login: string, profiles: read
 
 export type EffectiveGroup = { readonly id: string; readonly name: string };
 
-/** Effective (nested) groups with their names, and the roles they grant. */
-export async function findGroupsAndRoles(
-  db: Database,
-  profileId: string,
-  externalId: string,
-): Promise<{ groups: EffectiveGroup[]; roles: string[] }> {
-  const [groupIds, roles] = await Promise.all([findEffectiveGroups(db, profileId, externalId), findUserRoles(db, profileId, externalId)]);
-  if (groupIds.length === 0) return { groups: [], roles };
-  const named = await query<{ external_id: string; name: string }>(
-    db,
-    'select external_id, name from groups where profile_id = ? and present and external_id = any(?::text[]) order by lower(name), external_id',
-    [profileId, toPgArray(groupIds)],
-  );
-  return { groups: named.map((g) => ({ id: g.external_id, name: g.name })), roles };
+/** Effective (nested) groups with their names, and the roles they grant (one statement). */
+export function findGroupsAndRoles(db: Database, profileId: string, externalId: string): Promise<{ groups: EffectiveGroup[]; roles: string[] }> {
+  return findMemberAccess(db, profileId, externalId);
 }
