@@ -151,7 +151,8 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
       }
       case 'sync': {
         const profileId = profileIdFor(config, command.profileId);
-        const name = config.profiles.find((p) => p.id === profileId)?.name ?? profileId;
+        const profile = config.profiles.find((p) => p.id === profileId);
+        const name = profile?.name ?? profileId;
         const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'createSyncControl');
         const control = await poller.createSyncControl(config.database);
         try {
@@ -165,7 +166,11 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
               ? `profile ${name}: joined run ${runId}, already requested and not started yet\n`
               : `profile ${name}: ${command.full ? 'full ' : ''}run ${runId} requested\n`,
           );
-          if (!holder) ctx.stderr(`no poller holds the lock of profile ${name} now: the run starts when one does (dirstream poller, or poller --once)\n`);
+          if (!holder && profile?.enabled === false) {
+            ctx.stderr(`profile ${name} is disabled: no scheduled poller runs it; dirstream poller --once --profile ${name} runs this request\n`);
+          } else if (!holder) {
+            ctx.stderr(`no poller holds the lock of profile ${name} now: the run starts when one does (dirstream poller, or poller --once)\n`);
+          }
           else if (holder.mode === 'once') ctx.stderr(`dirstream poller --once (${holder.host}:${holder.pid}) is running this profile: the run follows it if it takes the request\n`);
           if (!command.wait) return EXIT_OK;
           const state = await control.waitForRun(runId, { signal: ctx.signal });

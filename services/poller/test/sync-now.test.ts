@@ -8,6 +8,9 @@ import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSilentLogger } from '@dirstream/logging';
 import { createSyncControl } from '../src/control/sync-control.ts';
+import { markActive } from '../src/state/activity.ts';
+import { openPollerDatabase } from '../src/state/database.ts';
+import { tryLockProfile } from '../src/state/lock.ts';
 import { runPoller } from '../src/run/poller.ts';
 import type { SyncResult } from '../src/run/sync-run.ts';
 import { setupPollerTest } from './poller-support.ts';
@@ -148,6 +151,34 @@ it('sync now reaches the scheduled poller, coalesces, and --once hands over', as
     assert.equal((await control.runState(orphan.runId))?.status, 'succeeded');
   } finally {
     scheduler.abort();
+    await control.close();
+    await t.cleanup();
+  }
+});
+
+it('a lock holder record left by a process that died is recognised as stale', async () => {
+  const t = await setupPollerTest('stale-holder');
+  const config = await t.config();
+  const control = await createSyncControl(config.database);
+  const db = await openPollerDatabase(config.database);
+  try {
+    const session = await db.session();
+    assert.equal(await tryLockProfile(session, t.profileId), true);
+    await markActive(session, db.schema, t.profileId, { host: 'gone-host', pid: 4242, mode: 'scheduled' });
+    assert.deepEqual(
+      { ...(await control.lockHolders()).get(t.profileId), since: undefined },
+      { host: 'gone-host', pid: 4242, mode: 'scheduled', since: undefined },
+    );
+    // The process dies without clearing its record: its connection, and so its lock, go away.
+    const [backend] = await session.query<{ pid: number }>('select pg_backend_pid() as pid');
+    await db.query('select pg_terminate_backend($1)', [backend?.pid]);
+    await session.release().catch(() => undefined);
+    await until('the lock to be gone', async () => !(await control.lockHolders()).has(t.profileId));
+    const rows = await db.query<{ holder_host: string | null }>(`select holder_host from ${db.schema}.profile_activity where profile_id = $1`, [t.profileId]);
+    assert.equal(rows[0]?.holder_host, 'gone-host', 'the record is still there, only recognised as stale');
+    assert.equal((await control.profileStates()).find((p) => p.profileId === t.profileId)?.holder, null);
+  } finally {
+    await db.close();
     await control.close();
     await t.cleanup();
   }
