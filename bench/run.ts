@@ -6,9 +6,13 @@
  *   npm run bench -- --only pipeline --sizes 10000 one part, one size
  *
  * Parts: poller (bench/poller.ts), applier (bench/applier.ts), ad (bench/ad.ts, when Samba is
- * installed), pipeline (bench/pipeline.ts). Flags: --only a,b (default all), --sizes N,M (poller
+ * installed), pipeline (bench/pipeline.ts), auth (bench/auth.ts: sign-in vs raw binds, slapd and the
+ * running Samba DC). Flags: --only a,b (default all), --sizes N,M (poller
  * and pipeline; default 10000,100000), --events N (applier; default 500000), --ad-users N (default
  * 10000), --output FILE (default bench/results.md; parts not run keep their previous section).
+ *
+ * scale (bench/applier-scale.ts, --scale-events N, default 200000): 1, 2 and 4 appliers in one group
+ * on the three-node KRaft cluster (started for the part, stopped after, unless it was running).
  *
  * Starts (or reuses) the local PostgreSQL, Kafka and OpenLDAP first. Benchmarks measure; they
  * assert nothing about speed. A part that fails is reported and the others still run (exit 1).
@@ -20,14 +24,16 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const PARTS = ['poller', 'applier', 'ad', 'pipeline'] as const;
+const PARTS = ['poller', 'applier', 'scale', 'ad', 'pipeline', 'auth'] as const;
 type Part = (typeof PARTS)[number];
 
 const TITLES: Record<Part, string> = {
   poller: 'Poller: full and delta passes (bench/poller.ts)',
   applier: 'Applier: events applied per second (bench/applier.ts)',
+  scale: 'Applier scale-out: 1, 2, 4 appliers on a three-node cluster (bench/applier-scale.ts)',
   ad: 'Active Directory (Samba AD DC): full and delta passes (bench/ad.ts)',
   pipeline: 'Whole pipeline: LDAP → Kafka → PostgreSQL (bench/pipeline.ts)',
+  auth: 'Sign-in: POST /v1/authenticate vs raw binds (bench/auth.ts)',
 };
 
 const { values } = parseArgs({
@@ -35,6 +41,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     sizes: { type: 'string', default: '10000,100000' },
     events: { type: 'string', default: '500000' },
+    'scale-events': { type: 'string', default: '200000' },
     'ad-users': { type: 'string', default: '10000' },
     output: { type: 'string', default: join(ROOT, 'bench', 'results.md') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -42,7 +49,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'npm run bench -- [--only poller,applier,ad,pipeline] [--sizes 10000,100000] [--events 500000] [--ad-users 10000] [--output FILE]',
+    'npm run bench -- [--only poller,applier,ad,pipeline,auth] [--sizes 10000,100000] [--events 500000] [--ad-users 10000] [--output FILE]',
   );
   process.exit(0);
 }
@@ -73,6 +80,10 @@ async function runPart(part: Part): Promise<string> {
       const m = await import('./applier.ts');
       return m.formatApplierTable(await m.benchApplier({ events }));
     }
+    case 'scale': {
+      const m = await import('./applier-scale.ts');
+      return m.formatScaleTable(await m.benchApplierScale({ events: Number(values['scale-events']) }));
+    }
     case 'ad': {
       const m = await import('./ad.ts');
       return m.formatAdTable(await m.benchAd({ users: adUsers }));
@@ -80,6 +91,10 @@ async function runPart(part: Part): Promise<string> {
     case 'pipeline': {
       const m = await import('./pipeline.ts');
       return m.formatPipelineTable(await m.benchPipeline({ sizes }));
+    }
+    case 'auth': {
+      const m = await import('./auth.ts');
+      return m.formatAuthTable(await m.benchAuth({ seconds: 3 }));
     }
   }
 }
