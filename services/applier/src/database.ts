@@ -224,7 +224,12 @@ export async function findMemberAccess(
        from (select distinct group_id from closure) e
        join groups g on g.profile_id = ?::uuid and g.external_id = e.group_id and g.present
        left join users u on u.profile_id = g.profile_id and u.external_id = ?
-       left join group_roles gr on gr.profile_id = g.profile_id and lower(gr.group_name) = lower(g.name)
+       -- Grants follow the group's identity (migration 20261126120000, view user_effective_roles).
+       left join group_role_bindings b on b.profile_id = g.profile_id and b.group_id = g.external_id
+             and not (lower(g.name) = lower(b.group_name) and exists (
+               select 1 from groups other where other.profile_id = b.profile_id and other.present
+                  and other.external_id <> b.group_id and lower(other.name) = lower(b.group_name)))
+       left join group_roles gr on gr.profile_id = b.profile_id and gr.group_name = b.group_name
       group by g.external_id, g.name
       order by lower(g.name), g.external_id`,
     [profileId, externalId, profileId, profileId, externalId],

@@ -80,9 +80,16 @@ function* chunks<T>(values: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < values.length; i += size) yield values.slice(i, i + size);
 }
 
-/** Profiles and the group → role mapping from the configuration, written at start. */
-export async function syncConfiguration(db: Database, config: DirstreamConfig): Promise<void> {
-  await withTransaction(db, async (sql) => {
+/** A configured group name that several present groups carry: it grants nothing until one remains. */
+export type AmbiguousRoleGroup = { readonly profileId: string; readonly groupName: string; readonly groups: number };
+
+/**
+ * Profiles and the group → role mapping from the configuration, written at start; each configured
+ * name is (re)bound to the identity of the one group carrying it (migration 20261126120000).
+ * Returns the names that match several groups.
+ */
+export async function syncConfiguration(db: Database, config: DirstreamConfig): Promise<AmbiguousRoleGroup[]> {
+  return withTransaction(db, async (sql) => {
     await sql('select pg_advisory_xact_lock(7340002)');
     for (const profile of config.profiles) {
       await sql(
@@ -105,7 +112,18 @@ export async function syncConfiguration(db: Database, config: DirstreamConfig): 
          select distinct ?::uuid, r.group_name, r.role from jsonb_to_recordset(?::jsonb) as r(group_name text, role text)`,
         [profile.id, JSON.stringify(mapping)],
       );
+      await sql('select bind_group_roles(?::uuid)', [profile.id]);
     }
+    // Several present groups carry the name and the binding (if any) is one of them: ambiguous.
+    const ambiguous = await sql<{ profile_id: string; group_name: string; groups: string }>(
+      `select r.profile_id, r.group_name, count(distinct g.external_id) as groups
+         from (select distinct profile_id, group_name from group_roles) r
+         join groups g on g.profile_id = r.profile_id and g.present and lower(g.name) = lower(r.group_name)
+         left join group_role_bindings b on b.profile_id = r.profile_id and b.group_name = r.group_name
+        group by r.profile_id, r.group_name, b.group_id
+       having count(distinct g.external_id) > 1 and (b.group_id is null or bool_or(g.external_id = b.group_id))`,
+    );
+    return ambiguous.map((r) => ({ profileId: r.profile_id, groupName: r.group_name, groups: Number(r.groups) }));
   });
 }
 
@@ -182,7 +200,13 @@ export async function runApplier(deps: RunApplierDeps, options: RunApplierOption
     if (options.replay === true && !(await patiently('replay check', () => isDatabaseEmpty(db)))) {
       return { ok: false, reason: 'replay needs an empty database (directory users, groups, memberships or outbox rows exist)' };
     }
-    await patiently('configuration', () => syncConfiguration(db, config));
+    const ambiguous = await patiently('configuration', () => syncConfiguration(db, config));
+    for (const a of ambiguous) {
+      log.warn(
+        { profileId: a.profileId, group: a.groupName, groups: a.groups },
+        `policies.groupRoles: the group name ${a.groupName} names ${a.groups} groups; it grants nothing until one group carries that name (rename or remove the others)`,
+      );
+    }
 
     const kafka = createKafkaClient(config.kafka, log);
     const admin: Admin = kafka.admin();
