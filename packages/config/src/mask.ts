@@ -27,7 +27,11 @@ export function maskConfig(config: DirstreamConfig): DirstreamConfig {
     ...masked,
     kafka: { ...masked.kafka, sasl: sasl === undefined ? undefined : { ...sasl, password: MASK } },
     database: { ...masked.database, password: masked.database.password === undefined ? undefined : MASK },
-    serve: { ...masked.serve, admin: { ...masked.serve.admin, tokens: masked.serve.admin.tokens.map((t) => ({ ...t, token: MASK })) } },
+    serve: {
+      ...masked.serve,
+      admin: { ...masked.serve.admin, tokens: masked.serve.admin.tokens.map((t) => ({ ...t, token: MASK })) },
+      auth: { ...masked.serve.auth, clients: masked.serve.auth.clients.map((c) => ({ ...c, token: MASK })) },
+    },
     profiles: masked.profiles.map((profile) => ({
       ...profile,
       connection: { ...profile.connection, bindPassword: MASK },

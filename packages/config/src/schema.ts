@@ -230,6 +230,7 @@ export const adminTokenSchema = z
 
 /** `serve.auth` when the file has none: see docs/authentication.md for why these numbers. */
 export const AUTH_DEFAULTS = {
+  clients: [] as never[],
   profileOrder: [] as string[],
   rateLimit: {
     perLogin: { failures: 4, windowSeconds: 900 },
@@ -243,6 +244,10 @@ export const AUTH_DEFAULTS = {
 /** `serve.auth`: sign-in by binding to the directory as the user (POST /v1/authenticate). */
 export const authSchema = z
   .object({
+    /** Applications allowed to call sign-in, each with its bearer token; empty = any caller that reaches the listener. */
+    clients: z
+      .array(z.object({ name: z.string().min(1), token: secretSchema }).strict())
+      .default([]),
     /** Profiles (id or name) tried first, in this order, when a login exists in several; the rest follow in file order. */
     profileOrder: z.array(z.string().min(1)).default([]),
     rateLimit: z

@@ -22,6 +22,7 @@ export const SECRET_KEY_PATHS = [
   'database.password',
   'kafka.sasl.password',
   'serve.admin.tokens[*].token',
+  'serve.auth.clients[*].token',
 ] as const;
 
 function describeReadFailure(error: unknown): string {
@@ -92,6 +93,10 @@ export async function resolveConfigSecrets(raw: RawConfig, options: ResolveOptio
   for (const [index, entry] of raw.serve.admin.tokens.entries()) {
     tokens.push({ ...entry, token: await secret(entry.token, ['serve', 'admin', 'tokens', index, 'token']) });
   }
+  const clients: DirstreamConfig['serve']['auth']['clients'][number][] = [];
+  for (const [index, entry] of raw.serve.auth.clients.entries()) {
+    clients.push({ ...entry, token: await secret(entry.token, ['serve', 'auth', 'clients', index, 'token']) });
+  }
   const tlsFiles = async (tls: RawConfig['serve']['listen']['tls'], path: readonly PropertyKey[]) =>
     tls === undefined
       ? undefined
@@ -103,6 +108,7 @@ export async function resolveConfigSecrets(raw: RawConfig, options: ResolveOptio
     ...raw.serve,
     listen: { ...raw.serve.listen, tls: await tlsFiles(raw.serve.listen.tls, ['serve', 'listen', 'tls']) },
     admin: { ...raw.serve.admin, tls: await tlsFiles(raw.serve.admin.tls, ['serve', 'admin', 'tls']), tokens },
+    auth: { ...raw.serve.auth, clients },
   };
   const { sasl } = raw.kafka;
   const resolved: DirstreamConfig = {

@@ -253,6 +253,22 @@ describe('sign-in against OpenLDAP', () => {
     assert.match(metrics.body, /dirstream_auth_attempts_total\{result="invalid-credentials"\} \d+/);
   });
 
+  it('lets only the configured applications call sign-in when clients are set', async () => {
+    const token = `tok-${randomBytes(12).toString('hex')}`;
+    const closed = await startServe(serveConfig(pipeline.config, { clients: [{ name: 'app-a', token }] }));
+    try {
+      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: token }]) {
+        const { status, body } = await closed.authenticate({ login: 'alice', password: PASSWORDS.alice }, { headers });
+        assert.deepEqual([status, body], [401, { code: 'AUTH_CLIENT_UNAUTHENTICATED' }], JSON.stringify(headers));
+      }
+      const ok = await closed.authenticate({ login: 'alice', password: PASSWORDS.alice }, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(ok.status, 200);
+      assert.equal(LOG_LINES.find((line) => line.includes(token)), undefined, 'the client token is never logged');
+    } finally {
+      await closed.close();
+    }
+  });
+
   it('never wrote a password into any log line', () => {
     assert.ok(LOG_LINES.length > 20, `only ${LOG_LINES.length} log lines captured`);
     for (const [name, secret] of Object.entries(PASSWORDS)) {

@@ -54,7 +54,7 @@ export function serveConfig(
 export type TestServe = {
   readonly serve: Serve;
   /** POST /v1/authenticate (JSON body, or raw bytes), from `remoteAddress`. */
-  authenticate(body: unknown, options?: { raw?: Buffer; remoteAddress?: string }): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, unknown> }>;
+  authenticate(body: unknown, options?: { raw?: Buffer; remoteAddress?: string; headers?: Record<string, string> }): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 };
 
@@ -69,7 +69,7 @@ export async function startServe(config: DirstreamConfig): Promise<TestServe> {
       const response = await serve.publicApp.inject({
         method: 'POST',
         url: '/v1/authenticate',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...options.headers },
         payload: options.raw ?? JSON.stringify(body),
         remoteAddress: options.remoteAddress ?? '127.0.0.1',
       });

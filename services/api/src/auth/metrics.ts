@@ -9,6 +9,7 @@ export type AuthMetrics = {
   attempt(result: AuthResult, seconds: number): void;
   bindError(profileId: string, url: string): void;
   eventDropped(count: number): void;
+  clientRefused(): void;
 };
 
 export function createAuthMetrics(registry: Registry): AuthMetrics {
@@ -36,7 +37,15 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
     help: 'Auth events not delivered to Kafka (buffer full or producer failure)',
     registers: [registry],
   });
+  const refusedClients = new Counter({
+    name: 'dirstream_auth_client_refused_total',
+    help: 'Sign-in requests refused because the calling application presented no valid client token',
+    registers: [registry],
+  });
   return {
+    clientRefused() {
+      refusedClients.inc();
+    },
     attempt(result, seconds) {
       attempts.inc({ result });
       latency.observe({ result }, seconds);

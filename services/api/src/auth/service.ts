@@ -4,6 +4,7 @@ import type { ServeContext } from '../context.ts';
 import { type Authenticator, createAuthenticator, orderProfiles } from './authenticate.ts';
 import { type BindPool, createBindPool } from './bind.ts';
 import { createProfileDirectory, type ProfileDirectory } from './directory.ts';
+import { type ClientCheck, createClientCheck } from './clients.ts';
 import { type AuthEventPublisher, createAuthEventPublisher } from './events.ts';
 import { type AuthMetrics, createAuthMetrics } from './metrics.ts';
 import { createRateLimits } from './rate-limit.ts';
@@ -17,6 +18,7 @@ export type AuthService = {
   readonly authenticator: Authenticator;
   readonly events: AuthEventPublisher;
   readonly metrics: AuthMetrics;
+  readonly clients: ClientCheck;
   close(): Promise<void>;
 };
 
@@ -44,6 +46,14 @@ export function createAuthService(ctx: ServeContext): AuthService {
     ctx.readiness.push({ name: `directory:${profile.name}`, check: () => directory.ping() });
   }
 
+  const clients = createClientCheck(config.serve.auth.clients);
+  if (clients.open && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(config.serve.listen.host)) {
+    log.warn(
+      { host: config.serve.listen.host },
+      'sign-in is open to any caller that reaches the public listener: set serve.auth.clients so that only your applications can check passwords',
+    );
+  }
+
   let control: Promise<SyncControl> | null = null;
   const syncControl = () => {
     control ??= createSyncControl(config.database);
@@ -69,6 +79,7 @@ export function createAuthService(ctx: ServeContext): AuthService {
     authenticator,
     events,
     metrics,
+    clients,
     async close() {
       await events.close();
       await Promise.all([...pools.values()].map((p) => p.close()));

@@ -50,7 +50,7 @@ function typedLogin(body: unknown): string {
 
 export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): AuthService {
   const service = createAuthService(ctx);
-  const { authenticator, events, metrics } = service;
+  const { authenticator, events, metrics, clients } = service;
   const floorMs = ctx.config.serve.auth.failureFloorMs;
   app.addHook('onClose', async () => service.close());
 
@@ -69,6 +69,14 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): Aut
     });
 
     scope.post('/v1/authenticate', async (request: FastifyRequest, reply: FastifyReply) => {
+      const client = clients.open ? null : clients.identify(request.headers.authorization);
+      if (!clients.open && client === null) {
+        metrics.clientRefused();
+        throw httpError('HTTP_UNAUTHENTICATED', 'no valid client token', {
+          body: { code: 'AUTH_CLIENT_UNAUTHENTICATED' },
+          headers: { 'www-authenticate': 'Bearer realm="dirstream sign-in"' },
+        });
+      }
       const started = performance.now();
       const occurredAt = Date.now();
       const finish = (outcome: Pick<AuthOutcome, 'result' | 'profile' | 'externalId' | 'firstSignIn'>, login: string) => {
@@ -87,7 +95,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): Aut
           firstSignIn: outcome.firstSignIn,
         });
         request.log.info(
-          { result: outcome.result, profileId: outcome.profile?.id, externalId: outcome.externalId ?? undefined, ms: Math.round(seconds * 1000) },
+          { result: outcome.result, client: client ?? undefined, profileId: outcome.profile?.id, externalId: outcome.externalId ?? undefined, ms: Math.round(seconds * 1000) },
           'sign-in',
         );
       };
