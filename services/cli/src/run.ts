@@ -176,6 +176,14 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
           const state = await control.waitForRun(runId, { signal: ctx.signal });
           const took = state.startedAt && state.finishedAt ? ` in ${formatDuration(state.finishedAt.getTime() - state.startedAt.getTime())}` : '';
           ctx.stderr(`run ${runId} ${state.status}${took}${state.statusReason ? `: ${state.statusReason}` : ''}\n`);
+          const last = (await control.profileStates()).find((p) => p.profileId === profileId)?.lastRun;
+          if (last?.runId === runId) {
+            const c = last.counts;
+            ctx.stderr(
+              `${last.mode} pass: ${c.entriesRead} entries read, ${c.created} created, ${c.updated + c.renamed + c.moved} updated, ` +
+                `${c.disabled} disabled, ${c.enabled} enabled, ${c.membershipsAdded + c.membershipsRemoved} membership changes, ${c.errors} entry errors\n`,
+            );
+          }
           return state.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
         } finally {
           await control.close();

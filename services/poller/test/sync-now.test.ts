@@ -115,6 +115,8 @@ it('sync now reaches the scheduled poller, coalesces, and --once hands over', as
     assert.equal(sample(`dirstream_poller_runs_total{${p},status="succeeded",mode="full"}`), 2, 'boot run and the full requested run');
     assert.equal(sample(`dirstream_poller_runs_total{${p},status="succeeded",mode="delta"}`), 2);
     assert.equal(sample(`dirstream_poller_lock_held{${p}}`), 1);
+    assert.equal(sample(`dirstream_poller_requested_runs_total{${p},reason="operator"}`), 3, 'three requested runs; the coalesced request is not a run');
+    assert.equal(sample(`dirstream_poller_sync_request_delay_seconds_count{${p}}`), 3);
     assert.equal(sample(`dirstream_poller_events_produced_total{${p},entity="user"}`), 15, 'ten users created at boot, five later');
     assert.ok(sample(`dirstream_poller_entries_read_total{${p}}`) >= 15);
     assert.ok(sample(`dirstream_poller_last_success_timestamp_seconds{${p}}`) > Date.now() / 1000 - 60);

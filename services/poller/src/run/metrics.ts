@@ -12,6 +12,8 @@ export type PollerMetrics = {
   addProfile(profile: ProfileConfig): void;
   recordRun(profileId: string, result: SyncResult): void;
   setLockHeld(profileId: string, held: boolean): void;
+  /** A requested run (sync now, first sign-in, `--once` hand-over) starts, `waitedMs` after the request. */
+  recordRequestStarted(profileId: string, reason: string, waitedMs: number): void;
   /** Profiles this process polls: true when it holds their lock (active), false (standby). */
   activeProfiles(): Readonly<Record<string, 'active' | 'standby'>>;
 };
@@ -87,6 +89,19 @@ export function createPollerMetrics(): PollerMetrics {
     labelNames: ['profile_id', 'status'],
     registers,
   });
+  const requestedRuns = new Counter({
+    name: 'dirstream_poller_requested_runs_total',
+    help: 'Runs started for a sync request, by reason (operator, first-sign-in, poller-once); coalesced requests count once',
+    labelNames: ['profile_id', 'reason'],
+    registers,
+  });
+  const requestDelay = new Histogram({
+    name: 'dirstream_poller_sync_request_delay_seconds',
+    help: 'From a sync request to the start of its run (a request made during a run waits for that run)',
+    labelNames: ['profile_id'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers,
+  });
   const lockHeld = new Gauge({
     name: 'dirstream_poller_lock_held',
     help: "1 when this process holds the profile's lock (active poller), 0 when it stands by",
@@ -133,6 +148,10 @@ export function createPollerMetrics(): PollerMetrics {
         lastSuccess.set(labels, summary.finishedAt / 1000);
         if (summary.cursorAfter !== null) cursorAdvancedAt.set(profileId, summary.finishedAt);
       }
+    },
+    recordRequestStarted(profileId, reason, waitedMs) {
+      requestedRuns.inc({ profile_id: profileId, reason });
+      requestDelay.observe({ profile_id: profileId }, Math.max(0, waitedMs) / 1000);
     },
     setLockHeld(profileId, isHeld) {
       held.set(profileId, isHeld);

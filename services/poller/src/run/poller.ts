@@ -68,7 +68,10 @@ async function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   await sleep(ms, undefined, { signal }).catch(() => undefined);
 }
 
-/** Waits for the profile's lock (standby) until acquired, the deadline, or shutdown. */
+/**
+ * Waits for the profile's lock (standby) until acquired, the deadline, shutdown, or (after an
+ * attempt that found the lock held) `stopWaiting` says so.
+ */
 async function acquireLock(
   db: PollerDatabase,
   profileId: string,
@@ -76,6 +79,7 @@ async function acquireLock(
   signal: AbortSignal,
   deadline: number,
   retryMs: number,
+  stopWaiting?: () => Promise<boolean>,
 ): Promise<Session | null> {
   let announced = false;
   while (!signal.aborted) {
@@ -95,6 +99,7 @@ async function acquireLock(
     });
     if (locked) return session;
     await session.release();
+    if (stopWaiting && (await stopWaiting())) return null;
     if (!announced) {
       logger.info('another poller is active for this profile: standing by');
       announced = true;
@@ -243,7 +248,10 @@ async function runWithLock(
 ): Promise<{ result: SyncResult | null; error: Error | null }> {
   const request = await claimSyncRequest(rt.db, profile.id, rt.identity);
   const runId = request?.runId ?? randomUUID();
-  if (request) logger.info({ runId, full: request.full }, 'running a requested sync');
+  if (request) {
+    logger.info({ runId, full: request.full, reason: request.reason, waitedMs: Math.round(request.waitedMs) }, 'running a requested sync');
+    rt.metrics?.recordRequestStarted(profile.id, request.reason, request.waitedMs);
+  }
   let result: SyncResult | null = null;
   let error: Error | null = null;
   // Every entry error and the halt report go out in pages while the run goes on, all of them
@@ -305,16 +313,23 @@ async function stepDown(rt: Runtime, session: Session, profile: ProfileConfig, l
 async function runProfileOnce(rt: Runtime, profile: ProfileConfig, options: PollerOptions, internals: PollerInternals): Promise<RunOutcome> {
   const logger = rt.logger.child({ profileId: profile.id });
   const retryMs = internals.lockRetryMs ?? 2_000;
-  let session = await acquireLock(rt.db, profile.id, logger, rt.signal, Date.now(), retryMs);
-  if (!session && options.allowMassDisable !== true) {
-    // A scheduled poller holds the lock: the pass is its to run (invariant 8), so ask it and wait.
-    // `--allow-mass-disable` is not something to hand to another process: that case waits for the lock.
-    const holder = (await readProfileActivity(rt.db)).find((a) => a.profileId === profile.id)?.holder;
-    if (holder?.mode === 'scheduled') return handOver(rt, profile, options, internals, logger);
-  }
-  session ??= await acquireLock(rt.db, profile.id, logger, rt.signal, Date.now() + (internals.lockWaitMs ?? 5 * 60_000), retryMs);
-  if (!session) return { ok: false, reason: `profile ${profile.name}: another poller holds its lock` };
-  return runHoldingLock(rt, profile, session, options, internals, logger);
+  // A scheduled poller holds the lock: the pass is its to run (invariant 8), so ask it and wait.
+  // Another `--once` holds it: wait for the lock, as `--allow-mass-disable` always does (that is
+  // not something to hand to another process).
+  let scheduledHolder = false;
+  const handOverWhenScheduled =
+    options.allowMassDisable === true
+      ? undefined
+      : async () => {
+          const activity = await readProfileActivity(rt.db).catch(() => []);
+          scheduledHolder = activity.find((a) => a.profileId === profile.id)?.holder?.mode === 'scheduled';
+          return scheduledHolder;
+        };
+  const deadline = Date.now() + (internals.lockWaitMs ?? 5 * 60_000);
+  const session = await acquireLock(rt.db, profile.id, logger, rt.signal, deadline, retryMs, handOverWhenScheduled);
+  if (session) return runHoldingLock(rt, profile, session, options, internals, logger);
+  if (scheduledHolder) return handOver(rt, profile, options, internals, logger);
+  return { ok: false, reason: `profile ${profile.name}: another poller holds its lock` };
 }
 
 async function runHoldingLock(

@@ -120,20 +120,29 @@ export async function insertSyncRequest(db: PollerDatabase, request: SyncRequest
   });
 }
 
+export type ClaimedRequest = {
+  readonly runId: string;
+  readonly full: boolean;
+  readonly reason: SyncRequestReason;
+  /** From the request to now (database clock). */
+  readonly waitedMs: number;
+};
+
 /** The active poller takes the profile's pending request (if any) and runs it now. */
 export async function claimSyncRequest(
   db: Sql & { readonly schema: string },
   profileId: string,
   runner: { readonly host: string; readonly pid: number },
-): Promise<{ readonly runId: string; readonly full: boolean } | null> {
+): Promise<ClaimedRequest | null> {
   const s = quoteIdent(db.schema);
-  const rows = await db.query<{ run_id: string; full_pass: boolean }>(
+  const rows = await db.query<{ run_id: string; full_pass: boolean; reason: SyncRequestReason; waited_ms: string | number }>(
     `update ${s}.sync_requests set state = 'running', started_at = now(), run_host = $2, run_pid = $3
-      where profile_id = $1 and state = 'pending' returning run_id, full_pass`,
+      where profile_id = $1 and state = 'pending'
+      returning run_id, full_pass, reason, extract(epoch from (now() - requested_at)) * 1000 as waited_ms`,
     [profileId, runner.host, runner.pid],
   );
   const row = rows[0];
-  return row ? { runId: row.run_id, full: row.full_pass } : null;
+  return row ? { runId: row.run_id, full: row.full_pass, reason: row.reason, waitedMs: Number(row.waited_ms) } : null;
 }
 
 export async function hasPendingRequest(db: Sql & { readonly schema: string }, profileId: string): Promise<boolean> {
