@@ -381,7 +381,8 @@ async function handOver(rt: Runtime, profile: ProfileConfig, options: PollerOpti
         : { ok: false, reason: `profile ${profile.name}: run ${runId} ${state.status}: ${state.statusReason}` };
     }
     if (state?.phase === 'pending') {
-      const session = await acquireLock(rt.db, profile.id, logger, rt.signal, Date.now(), pollMs);
+      // One attempt, quietly (not "standing by" every poll).
+      const session = await acquireLock(rt.db, profile.id, logger, rt.signal, Date.now(), pollMs, async () => true);
       // Nobody took it and the lock is free: this process runs the pending request (our run ID).
       if (session) return runHoldingLock(rt, profile, session, { ...options, full: false }, internals, logger);
     }
