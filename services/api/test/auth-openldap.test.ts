@@ -257,7 +257,7 @@ describe('sign-in against OpenLDAP', () => {
     const token = `tok-${randomBytes(12).toString('hex')}`;
     const closed = await startServe(serveConfig(pipeline.config, { clients: [{ name: 'app-a', token }] }));
     try {
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: token }]) {
+      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: token }] as Record<string, string>[]) {
         const { status, body } = await closed.authenticate({ login: 'alice', password: PASSWORDS.alice }, { headers });
         assert.deepEqual([status, body], [401, { code: 'AUTH_CLIENT_UNAUTHENTICATED' }], JSON.stringify(headers));
       }
