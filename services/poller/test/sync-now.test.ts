@@ -185,3 +185,57 @@ it('a lock holder record left by a process that died is recognised as stale', as
     await t.cleanup();
   }
 });
+
+it('a lost LISTEN connection delays a request by the fallback period at most, then reconnects', async () => {
+  const t = await setupPollerTest('sync-listen');
+  const config = await t.config({ schedule: { intervalSeconds: 3_600 } });
+  const control = await createSyncControl(config.database);
+  const scheduler = new AbortController();
+  const runs: SyncResult[] = [];
+  const listeners = async () => {
+    const db = await openPollerDatabase(config.database);
+    try {
+      return await db.query<{ pid: number }>(
+        "select pid from pg_stat_activity where datname = current_database() and query ilike 'listen dirstream_sync_requests%'",
+      );
+    } finally {
+      await db.close();
+    }
+  };
+  try {
+    await t.ldap.addUser('listen0');
+    const poller = runPoller(
+      { config, logger: createSilentLogger(), signal: scheduler.signal },
+      { once: false, profileId: t.profileId },
+      { lockRetryMs: 100, requestFallbackMs: 2_000, onRun: (r) => runs.push(r) },
+    );
+    await until('the sync on boot', async () => runs.length === 1);
+    const [listener] = await until('the LISTEN connection', async () => {
+      const found = await listeners();
+      return found.length > 0 ? found : null;
+    });
+    const db = await openPollerDatabase(config.database);
+    await db.query('select pg_terminate_backend($1)', [listener?.pid]);
+    await db.close();
+    const lost = await control.requestSync({ profileId: t.profileId, reason: 'operator' });
+    const first = await control.waitForRun(lost.runId, { timeoutMs: 20_000 });
+    const lostDelay = (first.startedAt?.getTime() ?? Number.NaN) - first.requestedAt.getTime();
+    console.log(`sync-now start delay with the LISTEN connection lost: ${lostDelay} ms`);
+    assert.ok(lostDelay < 5_000, `${lostDelay} ms`);
+    await until('the LISTEN connection again', async () => {
+      const found = await listeners();
+      return found.some((l) => l.pid !== listener?.pid);
+    });
+    const again = await control.requestSync({ profileId: t.profileId, reason: 'operator' });
+    const second = await control.waitForRun(again.runId, { timeoutMs: 20_000 });
+    const delay = (second.startedAt?.getTime() ?? Number.NaN) - second.requestedAt.getTime();
+    console.log(`sync-now start delay after the reconnect: ${delay} ms`);
+    assert.ok(delay < 1_500, `${delay} ms`);
+    scheduler.abort();
+    await poller;
+  } finally {
+    scheduler.abort();
+    await control.close();
+    await t.cleanup();
+  }
+});

@@ -4,8 +4,10 @@ import type { EventSink } from '../delivery/sink.ts';
 
 /**
  * Every entry error of a run and a halted run's report, produced in pages on
- * `<prefix>.run-details` (the sync-run summary keeps only the first errors). Memory follows a
- * page: a full page is produced while the run goes on, one page at a time, in order.
+ * `<prefix>.run-details` (the sync-run summary keeps only the first errors). A full page is
+ * produced while the run goes on, one page at a time, in order. Entry errors are recorded
+ * synchronously deep inside the run, so a broker slower than the errors come lets full pages
+ * queue (each a few tens of kB); the halt report waits for each page (back-pressure).
  */
 export type RunDetailsSink = {
   /** Buffers the error; a full page is sent in the background (errors surface in `finish`). */
