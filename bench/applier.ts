@@ -40,7 +40,7 @@ export type BenchApplierOptions = {
 const PROFILE = '5b0f6c1e-0000-4000-8000-00000000be0c';
 const GROUPS = 200;
 
-function benchConfig(databaseUrl: string, brokers: readonly string[], prefix: string, groupId: string, partitions: number): DirstreamConfig {
+export function benchConfig(databaseUrl: string, brokers: readonly string[], prefix: string, groupId: string, partitions: number): DirstreamConfig {
   return {
     kafka: { brokers: [...brokers], clientId: 'bench', topicPrefix: prefix, partitions, replicationFactor: 1, ssl: false },
     database: { url: databaseUrl, pollerSchema: 'dirstream_poller', poolSize: 6 },
@@ -83,7 +83,7 @@ function benchConfig(databaseUrl: string, brokers: readonly string[], prefix: st
 const SOURCE = { profileId: PROFILE, directoryType: 'openldap', server: 'ldap://bench', position: null, runId: 'bench-run', mode: 'full' } as const;
 const TIMES = { changedAt: 1_700_000_000_000, observedAt: 1_700_000_000_000, emittedAt: 1_700_000_000_000 };
 
-function userAt(i: number): UserEvent {
+export function userAt(i: number): UserEvent {
   const externalId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
   const login = `user${i}`;
   return {
@@ -117,7 +117,7 @@ function userAt(i: number): UserEvent {
   };
 }
 
-function membershipAt(i: number): MembershipEvent {
+export function membershipAt(i: number): MembershipEvent {
   const memberId = userAt(i).externalId;
   const groupId = `group-${i % GROUPS}`;
   return {
@@ -133,7 +133,7 @@ function membershipAt(i: number): MembershipEvent {
   };
 }
 
-type ChildResult = { ok: boolean; reason?: string; maxRssKiB: number };
+export type ChildResult = { ok: boolean; reason?: string; maxRssKiB: number; cpuSeconds?: number };
 
 async function copyFloor(database: TestDatabase, config: DirstreamConfig, users: number, edges: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'dirstream-bench-'));
@@ -291,7 +291,9 @@ async function child(): Promise<void> {
   const controller = new AbortController();
   process.once('SIGTERM', () => controller.abort());
   const result = await runApplier({ config, logger: createSilentLogger(), signal: controller.signal }, { untilCaughtUp: true });
-  process.stdout.write(`${JSON.stringify({ ...result, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
+  const usage = process.resourceUsage();
+  const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+  process.stdout.write(`${JSON.stringify({ ...result, maxRssKiB: usage.maxRSS, cpuSeconds })}\n`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -306,6 +308,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
 }
 
 /** Runs one applier process until the group has no lag; resolves with its peak RSS. */
-function runChild(config: DirstreamConfig): Promise<ChildResult> {
+export function runChild(config: DirstreamConfig): Promise<ChildResult> {
   return runBenchChild(fileURLToPath(import.meta.url), { BENCH_APPLIER_CONFIG: JSON.stringify(config) });
 }

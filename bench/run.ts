@@ -11,7 +11,7 @@
  * and pipeline; default 10000,100000), --events N (applier; default 500000), --ad-users N (default
  * 10000), --output FILE (default bench/results.md; parts not run keep their previous section).
  *
- * scale (bench/applier-scale.ts, --scale-events N, default 200000): 1, 2 and 4 appliers in one group
+ * scale (bench/scale.ts, --scale-events N, default 200000): 1, 2 and 4 appliers in one group
  * on the three-node KRaft cluster (started for the part, stopped after, unless it was running).
  *
  * Starts (or reuses) the local PostgreSQL, Kafka and OpenLDAP first. Benchmarks measure; they
@@ -30,7 +30,7 @@ type Part = (typeof PARTS)[number];
 const TITLES: Record<Part, string> = {
   poller: 'Poller: full and delta passes (bench/poller.ts)',
   applier: 'Applier: events applied per second (bench/applier.ts)',
-  scale: 'Applier scale-out: 1, 2, 4 appliers on a three-node cluster (bench/applier-scale.ts)',
+  scale: 'Applier scale-out: 1, 2, 4 appliers on a three-node cluster (bench/scale.ts)',
   ad: 'Active Directory (Samba AD DC): full and delta passes (bench/ad.ts)',
   pipeline: 'Whole pipeline: LDAP → Kafka → PostgreSQL (bench/pipeline.ts)',
   auth: 'Sign-in: POST /v1/authenticate vs raw binds (bench/auth.ts)',
@@ -81,7 +81,7 @@ async function runPart(part: Part): Promise<string> {
       return m.formatApplierTable(await m.benchApplier({ events }));
     }
     case 'scale': {
-      const m = await import('./applier-scale.ts');
+      const m = await import('./scale.ts');
       return m.formatScaleTable(await m.benchApplierScale({ events: Number(values['scale-events']) }));
     }
     case 'ad': {
