@@ -17,6 +17,7 @@ import {
   finishSyncRequest,
   hasPendingRequest,
   insertSyncRequest,
+  pruneFinishedRequests,
   readRequestedRun,
   type RequestedRunState,
 } from '../state/sync-requests.ts';
@@ -246,6 +247,7 @@ async function runWithLock(
   run: { readonly full: boolean; readonly allowMassDisable?: boolean },
   internals: PollerInternals,
 ): Promise<{ result: SyncResult | null; error: Error | null }> {
+  await pruneFinishedRequests(rt.db, profile.id);
   const request = await claimSyncRequest(rt.db, profile.id, rt.identity);
   const runId = request?.runId ?? randomUUID();
   if (request) {

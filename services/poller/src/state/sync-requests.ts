@@ -177,6 +177,17 @@ export async function abandonRunningRequests(db: Sql & { readonly schema: string
   return rows.length;
 }
 
+/** Finished requests are history for the console and `--wait`; after this long they go. */
+export const REQUEST_RETENTION_DAYS = 30;
+
+export async function pruneFinishedRequests(db: Sql & { readonly schema: string }, profileId: string): Promise<void> {
+  const s = quoteIdent(db.schema);
+  await db.query(
+    `delete from ${s}.sync_requests where profile_id = $1 and state = 'finished' and requested_at < now() - make_interval(days => $2)`,
+    [profileId, REQUEST_RETENTION_DAYS],
+  );
+}
+
 export async function readRequestedRun(db: Sql & { readonly schema: string }, runId: string): Promise<RequestedRunState | null> {
   const s = quoteIdent(db.schema);
   const rows = await db.query<Row>(`select * from ${s}.sync_requests where run_id = $1`, [runId]);
