@@ -147,6 +147,20 @@ test('the ConfigMap is a valid dirstream.yaml whose secrets are files of the Sec
   assert.equal(hpa.spec.metrics[0].external.metric.selector.matchLabels.consumergroup, config.applier.groupId);
 });
 
+test('infra/compose.yaml runs the same image, read-only, with the config where the image expects it', () => {
+  const compose = parseAllDocuments(readFileSync(resolve(DIR, '..', '..', 'infra', 'compose.yaml'), 'utf8'))[0]?.toJS() as {
+    services: Record<string, Manifest>;
+  };
+  const dirstream = Object.entries(compose.services).filter(([name]) => name.startsWith('dirstream-'));
+  assert.ok(dirstream.length >= 3);
+  for (const [name, service] of dirstream) {
+    assert.equal(service.image, `${IMAGE_NAME}:${IMAGE_TAG}`, name);
+    assert.notEqual(parseCommand(service.command).name, 'help', name);
+    assert.equal(service.read_only, true, name);
+    assert.ok(service.volumes.some((v: string) => v.endsWith(`:${IMAGE_CONFIG_PATH}:ro`)), `${name}: config at ${IMAGE_CONFIG_PATH}`);
+  }
+});
+
 test('a secret file the Secret does not have is reported by the config loader', async () => {
   const saved = secret.stringData;
   secret.stringData = { 'database-password': 'x' };
