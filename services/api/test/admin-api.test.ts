@@ -90,6 +90,7 @@ describe('admin API', { timeout: 600_000 }, () => {
     const run = detail.body.run as Json;
     assert.equal(run.counts.created, 5);
     assert.ok(run.durationMs >= 0);
+    assert.ok(run.phases !== null && Object.keys(run.phases).length > 0, JSON.stringify(run));
     // The entry without a login is an error of the run, with its DN.
     const errors = detail.body.errors as Json[];
     assert.ok(errors.some((e) => e.code === 'ENTRY_MISSING_ATTRIBUTE' && /^cn=nologin,/.test(e.dn)), JSON.stringify(errors));
@@ -110,7 +111,19 @@ describe('admin API', { timeout: 600_000 }, () => {
     const report = detail.body.haltReport as Json;
     assert.ok(report, JSON.stringify(detail.body));
     assert.equal(report.reason, run?.reason);
+    assert.equal(report.total, 2);
+    assert.deepEqual(report.wouldDisable.map((u: Json) => u.loginName).sort(), ['dave', 'erin']);
     assert.deepEqual((detail.body.changes as unknown[]).length, 0, 'a halted run applied nothing');
+    const first = await getJson(`/v1/runs/${run?.runId}/would-disable?limit=1`);
+    const second = await getJson(`/v1/runs/${run?.runId}/would-disable?limit=1&cursor=${first.body.nextCursor}`);
+    const logins = [...(first.body.wouldDisable as Json[]), ...(second.body.wouldDisable as Json[])].map((u) => u.loginName).sort();
+    assert.deepEqual(logins, ['dave', 'erin']);
+    assert.equal(second.body.nextCursor, null);
+    // dave's page says which halted run held back his disable.
+    const found = await getJson('/v1/objects?q=dave');
+    const dave = (found.body.objects as Json[])[0];
+    const object = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(dave?.externalId)}`);
+    assert.deepEqual((object.body.object as Json).heldBack.map((h: Json) => h.runId), [run?.runId]);
   });
 
   test('bad input: a 400 that names the field', async () => {
@@ -191,7 +204,8 @@ describe('admin API', { timeout: 600_000 }, () => {
     assert.equal(lag.status, 200);
     assert.equal(lag.body.total, 0, JSON.stringify(lag.body));
     assert.equal(lag.body.outboxBacklog, 0);
-    assert.ok((lag.body.partitions as { topic: string }[]).some((p) => p.topic.endsWith('.users')));
+    const lagTopics = new Set((lag.body.partitions as { topic: string }[]).map((p) => p.topic.slice(fx.pipeline.prefix.length + 1)));
+    assert.deepEqual([...lagTopics].sort(), ['groups', 'memberships', 'run-details', 'sync-runs', 'users']);
     const charts = await getJson('/v1/charts?hours=1');
     assert.ok((charts.body.runs as unknown[]).length >= 2);
     assert.ok((charts.body.appliedPerMinute as unknown[]).length >= 1);

@@ -83,7 +83,6 @@ describe('console page', { timeout: 600_000 }, () => {
     assert.notEqual(shown.text, shown.iso);
     const expected = new Date(shown.iso as string).toLocaleString('en-US', { timeZone: VIEWER_ZONE, hour: 'numeric', hour12: true });
     assert.ok(shown.text?.includes(expected.replace(/\s?[AP]M$/, '')), `${shown.text} is not in ${VIEWER_ZONE} (${expected})`);
-    await shot(page, 'profiles');
 
     await page.click('a[data-nav=objects]');
     await page.waitForSelector('form.search input[name=q]');
@@ -117,6 +116,7 @@ describe('console page', { timeout: 600_000 }, () => {
     await page.click('table.runs tbody tr a[href^="#/runs/"]');
     await page.waitForSelector('section.halt');
     assert.match(await text(page, 'section.halt'), /Halt report/);
+    assert.match(await text(page, 'section.halt'), /dave[\s\S]*erin|erin[\s\S]*dave/);
     await shot(page, 'halted');
 
     await page.click('a[data-nav=dead-letters]');
@@ -146,6 +146,7 @@ describe('console page', { timeout: 600_000 }, () => {
         })()`,
         { timeout: 120_000 },
       );
+      await shot(page, 'profiles');
       await page.click(`[data-profile="${fx.pipeline.profileId}"] button[data-sync][data-full=false]`);
       await page.waitForFunction("location.hash.startsWith('#/runs/')");
       const runId = decodeURIComponent(String(await page.evaluate('location.hash')).slice('#/runs/'.length));

@@ -16,7 +16,8 @@ export type Lag = {
 /** The applier's consumer group lag on its input topics, and the outbox rows not yet published. */
 export async function measureConsoleLag(ctx: ServeContext, kafka: KafkaAccess): Promise<Lag> {
   const topics = topicNames(ctx.config.kafka.topicPrefix);
-  const inputs = [topics.users, topics.groups, topics.memberships, topics.syncRuns];
+  // The applier's input topics (what runApplier subscribes to).
+  const inputs = [topics.users, topics.groups, topics.memberships, topics.syncRuns, topics.runDetails];
   const groupId = ctx.config.applier.groupId;
   const [partitions, backlog] = await Promise.all([readLag(await kafka.admin(), groupId, inputs), outboxBacklog(ctx.db)]);
   return { groupId, total: partitions.reduce((n, p) => n + p.lag, 0), partitions, outboxBacklog: backlog, measuredAt: new Date().toISOString() };

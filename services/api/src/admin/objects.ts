@@ -50,6 +50,8 @@ export type ObjectDetail = {
   /** Groups only: direct members (first 200) and how many there are. */
   readonly members: readonly { readonly externalId: string; readonly type: string; readonly name: string | null }[] | null;
   readonly memberCount: number | null;
+  /** Halted runs that would have disabled this user (newest first, at most 20). */
+  readonly heldBack: readonly { readonly runId: string; readonly startedAt: string | null; readonly reason: string | null }[];
 };
 
 export const searchSchema = z
@@ -166,10 +168,17 @@ export async function readObject(ctx: ServeContext, profileId: string, externalI
     );
     memberCount = Number(count[0]?.n ?? 0);
   }
+  const heldBack = await query<{ run_id: string; started_at: Date | null; reason: string | null }>(
+    ctx.db,
+    `select distinct w.run_id, r.started_at, w.reason from sync_run_would_disable w left join sync_runs r on r.run_id = w.run_id
+      where w.profile_id = ?::uuid and w.external_id = ? order by r.started_at desc nulls last limit 20`,
+    [profileId, externalId],
+  );
   return {
     kind,
     profileId,
     profileName: names.get(profileId) ?? null,
+    heldBack: heldBack.map((h) => ({ runId: h.run_id, startedAt: iso(h.started_at), reason: h.reason })),
     externalId,
     state,
     directGroups: refs(direct),

@@ -156,18 +156,23 @@ export async function lastSuccesses(db: Database): Promise<Map<string, string>> 
 const offsetPageSchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), cursor: cursorSchema }).strict();
 
 /**
- * Every error of a run: the entry errors the poller reported with the run, then what the applier
- * logged for the run's objects (conflicts, duplicates). Paged by offset.
+ * Every error of a run: the entry errors the poller reported with the run (all of them, from
+ * sync_run_errors), then what the applier logged for the run's objects (conflicts, duplicates).
+ * Paged by offset.
  */
 export async function readRunErrors(ctx: ServeContext, runId: string, limit: number, cursor?: string): Promise<Page<RunError>> {
   const offset = Number(decodeCursor(cursor, 1)?.[0] ?? 0);
   const rows = await query<{ source: 'poller' | 'applier'; dn: string | null; entity: string | null; external_id: string | null; code: string; message: string }>(
     ctx.db,
     `select source, dn, entity, external_id, code, message from (
-       select 'poller' as source, e.ord as n, e.value->>'dn' as dn, null::text as entity, null::text as external_id,
-              coalesce(e.value->>'code', 'ERROR') as code, coalesce(e.value->>'message', '') as message
+       select 'poller' as source, e.page::bigint * 1000000 + e.position as n, e.dn, null::text as entity,
+              null::text as external_id, e.code, e.message
+         from sync_run_errors e where e.run_id = ?
+       union all
+       -- A run whose error pages never arrived (or older records): the first errors its summary kept.
+       select 'poller', e.ord, e.value->>'dn', null, null, coalesce(e.value->>'code', 'ERROR'), coalesce(e.value->>'message', '')
          from sync_runs s cross join lateral jsonb_array_elements(s.errors) with ordinality as e(value, ord)
-        where s.run_id = ?
+        where s.run_id = ? and not exists (select 1 from sync_run_errors x where x.run_id = s.run_id)
        union all
        select 'poller', l.id, null, l.entity, l.external_id, l.error_code, coalesce(l.error_message, '')
          from sync_log l where l.run_id = ? and l.error_code is not null and l.entity = 'sync-run'
@@ -175,7 +180,7 @@ export async function readRunErrors(ctx: ServeContext, runId: string, limit: num
        select 'applier', l.id, null, l.entity, l.external_id, l.error_code, coalesce(l.error_message, '')
          from sync_log l where l.run_id = ? and l.error_code is not null and l.entity <> 'sync-run'
      ) x order by source desc, n limit ? offset ?`,
-    [runId, runId, runId, limit + 1, offset],
+    [runId, runId, runId, runId, limit + 1, offset],
   );
   const items = rows.slice(0, limit).map((r) => ({
     source: r.source,
@@ -221,8 +226,10 @@ export async function readRunChanges(ctx: ServeContext, runId: string, limit: nu
   );
 }
 
-/** The halt report of a run, when the poller's side stored one (null otherwise). */
-export type HaltReport = { readonly reason: string | null; readonly wouldDisable: readonly { readonly externalId: string; readonly loginName: string | null; readonly dn: string | null }[]; readonly total: number };
+export type WouldDisable = { readonly externalId: string; readonly loginName: string | null; readonly dn: string | null; readonly reason: string | null };
+
+/** A halted run's report: why, and every user it would have disabled (paged; `total` counts them). */
+export type HaltReport = { readonly reason: string | null; readonly total: number; readonly wouldDisable: readonly WouldDisable[]; readonly nextCursor: string | null };
 
 export function registerRunRoutes(app: FastifyInstance, ctx: ServeContext): void {
   app.get('/v1/runs', async (request) => {
@@ -253,6 +260,13 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServeContext): void
     return { errors: page.items, nextCursor: page.nextCursor };
   });
 
+  app.get('/v1/runs/:id/would-disable', async (request) => {
+    const { id } = parseInput(z.object({ id: z.string().min(1).max(200) }), request.params, 'params');
+    const { limit, cursor } = parseInput(z.object({ limit: limitSchema, cursor: cursorSchema }).strict(), request.query, 'query');
+    const page = await readWouldDisable(ctx, id, limit, cursor);
+    return { wouldDisable: page.items, nextCursor: page.nextCursor };
+  });
+
   app.get('/v1/runs/:id/changes', async (request) => {
     const { id } = parseInput(z.object({ id: z.string().min(1).max(200) }), request.params, 'params');
     const { limit, cursor } = parseInput(z.object({ limit: limitSchema, cursor: cursorSchema }).strict(), request.query, 'query');
@@ -261,8 +275,30 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServeContext): void
   });
 }
 
-/** A halted run's report: what it would have disabled (from the run's own record). */
-export async function readHaltReport(_ctx: ServeContext, run: RunSummary): Promise<HaltReport | null> {
+/** The users a halted run would have disabled, in the run's order, paged by (page, position). */
+export async function readWouldDisable(ctx: ServeContext, runId: string, limit: number, cursor?: string): Promise<Page<WouldDisable>> {
+  const after = decodeCursor(cursor, 2);
+  const rows = await query<{ page: number; position: number; external_id: string; login_name: string; dn: string; reason: string | null }>(
+    ctx.db,
+    `select page, position, external_id, login_name, dn, reason from sync_run_would_disable
+      where run_id = ? ${after === undefined ? '' : 'and (page, position) > (?, ?)'}
+      order by page, position limit ?`,
+    after === undefined ? [runId, limit + 1] : [runId, after[0], after[1], limit + 1],
+  );
+  return toPage(
+    rows,
+    limit,
+    (r) => ({ externalId: r.external_id, loginName: r.login_name, dn: r.dn, reason: r.reason }),
+    (r) => [Number(r.page), Number(r.position)],
+  );
+}
+
+/** A halted run's report: its reason and the users it would have disabled (null for other runs). */
+export async function readHaltReport(ctx: ServeContext, run: RunSummary, limit = 200): Promise<HaltReport | null> {
   if (run.status !== 'halted') return null;
-  return { reason: run.reason, wouldDisable: [], total: run.counts.disabled ?? 0 };
+  const [page, count] = await Promise.all([
+    readWouldDisable(ctx, run.runId, limit),
+    query<{ n: string }>(ctx.db, 'select count(*) as n from sync_run_would_disable where run_id = ?', [run.runId]),
+  ]);
+  return { reason: run.reason, total: Number(count[0]?.n ?? 0), wouldDisable: page.items, nextCursor: page.nextCursor };
 }

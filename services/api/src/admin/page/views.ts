@@ -4,7 +4,7 @@ import type { Lag } from '../lag.ts';
 import type { ObjectDetail, ObjectHit, TimelineEntry } from '../objects.ts';
 import type { Page } from '../paging.ts';
 import type { ProfileView } from '../profiles.ts';
-import type { RunChange, RunError, RunFilter, RunSummary } from '../runs.ts';
+import type { HaltReport, RunChange, RunError, RunFilter, RunSummary } from '../runs.ts';
 import { type Html, html } from './html.ts';
 
 /**
@@ -121,7 +121,7 @@ export type RunDetailData = {
   readonly request: { readonly runId: string; readonly phase: string; readonly requestedAt: string | null; readonly requestedBy: string | null; readonly startedAt: string | null; readonly full: boolean } | null;
   readonly errors: Page<RunError>;
   readonly changes: Page<RunChange>;
-  readonly haltReport: { readonly reason: string | null; readonly total: number; readonly wouldDisable: readonly { externalId: string; loginName: string | null; dn: string | null }[] } | null;
+  readonly haltReport: HaltReport | null;
 };
 
 function changeText(
@@ -167,7 +167,14 @@ export function runDetailView(data: RunDetailData, profileId: string | null): Ht
 ${
   data.haltReport
     ? html`<section class="card halt"><h2>Halt report</h2><p>${data.haltReport.reason ?? ''}</p>
-  ${data.haltReport.wouldDisable.length > 0 ? html`<p>Would have disabled ${data.haltReport.total} users:</p><ul>${data.haltReport.wouldDisable.map((u) => html`<li>${objectLink(pid, u.externalId, u.loginName)} <span class="mono small">${u.dn ?? ''}</span></li>`)}</ul>` : ''}</section>`
+  ${
+    data.haltReport.total > 0
+      ? html`<p>It would have disabled <b>${data.haltReport.total}</b> user${data.haltReport.total === 1 ? '' : 's'}; nothing was applied.</p>
+  <table class="would-disable"><thead><tr><th>User</th><th>DN</th><th>Reason</th></tr></thead><tbody>${data.haltReport.wouldDisable.map(
+    (u) => html`<tr><td>${objectLink(pid, u.externalId, u.loginName)}</td><td class="mono small">${u.dn ?? ''}</td><td>${u.reason ?? ''}</td></tr>`,
+  )}</tbody></table>${data.haltReport.nextCursor ? html`<p class="muted">All of them: <span class="mono">GET /v1/runs/${run.runId}/would-disable</span></p>` : ''}`
+      : ''
+  }</section>`
     : ''
 }
 <h2>Errors ${data.errors.items.length > 0 ? html`<span class="count count-errors">${data.errors.items.length}${data.errors.nextCursor ? '+' : ''}</span>` : ''}</h2>
@@ -237,6 +244,13 @@ export function objectView(object: ObjectDetail, timeline: Page<TimelineEntry>):
     ${object.members ? html`<dt>Members (${object.memberCount ?? 0})</dt><dd>${object.members.map((m) => html`${objectLink(object.profileId, m.externalId, m.name)} `)}</dd>` : ''}
   </dl>
 </section>
+${
+  object.heldBack.length > 0
+    ? html`<section class="card halt"><h2>Held back by halted runs</h2><p>${object.heldBack.map(
+        (h) => html`${runLink(h.runId, h.runId.slice(0, 8))} ${time(h.startedAt)} would have disabled this user (${h.reason ?? ''}); nothing was applied.<br>`,
+      )}</p></section>`
+    : ''
+}
 <h2>Timeline</h2>
 ${
   timeline.items.length === 0
