@@ -42,7 +42,7 @@ export type TimingRow = {
 
 export type AuthBenchResult = { readonly rows: readonly AuthBenchRow[]; readonly timing: readonly TimingRow[]; readonly note: string };
 
-export type BenchAuthOptions = { readonly seconds?: number; readonly users?: number };
+export type BenchAuthOptions = { readonly seconds?: number; readonly users?: number; readonly slapdOnly?: boolean };
 
 const CONCURRENCY = [1, 16, 64] as const;
 const AD_PASSWORD = 'Test-Passw0rd!';
@@ -233,7 +233,8 @@ export async function benchAuth(options: BenchAuthOptions = {}): Promise<AuthBen
     await slapd.pipeline.cleanup();
   }
   let note = '';
-  if (loadInfra().samba === undefined) note = 'Samba is not running: no AD rows.';
+  if (options.slapdOnly === true) note = 'slapd only.';
+  else if (loadInfra().samba === undefined) note = 'Samba is not running: no AD rows.';
   else {
     const samba = await sambaTarget(users);
     try {

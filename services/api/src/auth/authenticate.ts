@@ -127,9 +127,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     return pool(profile).bind(entry.dn, password, disabledCheck(profile, entry.dn));
   }
 
-  async function succeed(candidate: Candidate, firstSignIn: boolean): Promise<AuthOutcome> {
+  async function succeed(candidate: Candidate, firstSignIn: boolean, access?: ReturnType<typeof findGroupsAndRoles>): Promise<AuthOutcome> {
     const { profile, user } = candidate;
-    const { groups, roles } = await findGroupsAndRoles(db, profile.id, user.externalId);
+    const { groups, roles } = await (access ?? findGroupsAndRoles(db, profile.id, user.externalId));
     return {
       result: 'success',
       profile,
@@ -161,6 +161,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   async function trySynced(candidates: readonly Candidate[], password: string): Promise<AuthOutcome> {
     const unavailable: string[] = [];
     for (const candidate of candidates) {
+      // Read while the directory checks the password: a sign-in waits for one round trip, not two.
+      const access = findGroupsAndRoles(db, candidate.profile.id, candidate.user.externalId);
+      access.catch(() => undefined);
       let outcome: BindOutcome<boolean | undefined>;
       try {
         outcome = await bindKnown(candidate, password);
@@ -176,7 +179,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         continue;
       }
       if (outcome.value === true || !user.enabled) return refused('account-disabled', profile, user.externalId);
-      return succeed(candidate, false);
+      return succeed(candidate, false, access);
     }
     // Never "accept" and never "wrong password" while the directory that may hold the right answer is away.
     if (unavailable.length > 0) return refused('directory-unavailable', null, null, false, unavailable);
