@@ -153,6 +153,10 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
         const profileId = profileIdFor(config, command.profileId);
         const profile = config.profiles.find((p) => p.id === profileId);
         const name = profile?.name ?? profileId;
+        // No poller runs a disabled profile (`poller --profile` refuses it too): a request would wait for ever.
+        if (profile?.enabled === false) {
+          throw createError('PROFILE_DISABLED', `profile ${name} (${profileId}) has enabled: false: no poller runs it (set enabled: true)`, { retriable: false });
+        }
         const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'createSyncControl');
         const control = await poller.createSyncControl(config.database);
         try {
@@ -166,11 +170,7 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
               ? `profile ${name}: joined run ${runId}, already requested and not started yet\n`
               : `profile ${name}: ${command.full ? 'full ' : ''}run ${runId} requested\n`,
           );
-          if (!holder && profile?.enabled === false) {
-            ctx.stderr(`profile ${name} is disabled: no scheduled poller runs it; dirstream poller --once --profile ${name} runs this request\n`);
-          } else if (!holder) {
-            ctx.stderr(`no poller holds the lock of profile ${name} now: the run starts when one does (dirstream poller, or poller --once)\n`);
-          }
+          if (!holder) ctx.stderr(`no poller holds the lock of profile ${name} now: the run starts when one does (dirstream poller, or poller --once)\n`);
           else if (holder.mode === 'once') ctx.stderr(`dirstream poller --once (${holder.host}:${holder.pid}) is running this profile: the run follows it if it takes the request\n`);
           if (!command.wait) return EXIT_OK;
           const state = await control.waitForRun(runId, { signal: ctx.signal });

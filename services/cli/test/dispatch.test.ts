@@ -190,3 +190,49 @@ profiles:
     assert.match(out.stderr, /LDAP bind failed\n {2}caused by: invalid credentials \(49\)/);
   });
 });
+
+describe('dirstream sync', () => {
+  it('refuses a disabled profile without making a request nobody would run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dirstream-sync-'));
+    try {
+      const configPath = join(dir, 'dirstream.yaml');
+      await writeFile(
+        configPath,
+        `kafka: { brokers: [127.0.0.1:39092] }
+database: { url: postgres://postgres@127.0.0.1:5432/postgres }
+profiles:
+  - id: ${PROFILE_ID}
+    name: lab
+    enabled: false
+    directory: openldap
+    connection: { urls: [ldap://127.0.0.1:38389], bindDn: cn=admin, bindPassword: { env: PW } }
+    users: { baseDn: dc=x }
+`,
+      );
+      let opened = 0;
+      let stderr = '';
+      const code = await runCli({
+        argv: ['sync', '--profile', 'lab', '--config', configPath],
+        env: { PW: 'pw' },
+        cwd: dir,
+        signal: new AbortController().signal,
+        stdout: () => undefined,
+        stderr: (text) => {
+          stderr += text;
+        },
+        createLogger: () => createSilentLogger(),
+        importModule: async () => ({
+          createSyncControl: async () => {
+            opened++;
+            throw new Error('not expected');
+          },
+        }),
+      });
+      assert.equal(code, 1);
+      assert.match(stderr, /profile lab .* has enabled: false/);
+      assert.equal(opened, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
