@@ -3,6 +3,8 @@
  * `dirstream plan`; the rest is exported for the benchmark and for dialect authors.
  */
 export { planProfile, runPoller, type PollerDeps, type PollerOptions } from './run/poller.ts';
+/** The poller's metric registry factory (the observability test reads the metric names from it). */
+export { createPollerMetrics, type PollerMetrics } from './run/metrics.ts';
 export { checkProfileConnections, type ProfileCheck } from './run/check-connection.ts';
 /** Sync now, run state, lock holders and profile states: for the admin API, the CLI and sign-in. */
 export { createSyncControl, type ProfileStatus, type SyncControl } from './control/sync-control.ts';
