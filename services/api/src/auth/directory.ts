@@ -1,5 +1,5 @@
 import { type ProfileConfig, resolveUserMapping, type UserMapping, userMappingAttributes } from '@dirstream/config';
-import { isDirstreamError } from '@dirstream/errors';
+import { createError, isDirstreamError } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
 import { connectDirectory, type Dialect, type DirectoryConnection, dialectFor, escapeFilterValue, type LdapEntry } from '@dirstream/poller';
 
@@ -45,6 +45,13 @@ export function createProfileDirectory(profile: ProfileConfig, logger: Logger): 
     for (let attempt = 0; ; attempt++) {
       const pending = connection();
       const conn = await pending;
+      if (!conn.bound) {
+        // Dropped while idle (server timeout): never let the client reconnect it anonymously.
+        if (current === pending) current = null;
+        void conn.close();
+        if (attempt > 0) throw createError('LDAP_CONNECTION_FAILED', `service account connection to ${conn.url} lost`, { retriable: true });
+        continue;
+      }
       try {
         return await fn(conn);
       } catch (cause) {

@@ -31,6 +31,11 @@ export type DirectoryConnection = {
   /** The URL that answered (no credentials in it). */
   readonly url: string;
   /**
+   * False once the connection dropped: ldapts would reconnect by itself on the next operation,
+   * unauthenticated (and without StartTLS), so a long-lived holder checks this and reconnects.
+   */
+  readonly bound: boolean;
+  /**
    * A paged search, one page at a time: memory holds one page, never the whole result. Throws a
    * DirstreamError when the read is incomplete (error, limit, referral, lost connection).
    */
@@ -158,6 +163,9 @@ function createConnection(client: Client, url: string, defaultPageSize: number):
   };
   return {
     url,
+    get bound() {
+      return client.isBound;
+    },
     async *searchPages(request, signal) {
       const pages = client.searchPaginated(
         request.baseDn,
