@@ -83,6 +83,26 @@ describe('sign-in against OpenLDAP', () => {
     assert.deepEqual(unknown.body, INVALID);
   });
 
+  it('answers every 401 no sooner than the failure floor, and a success without waiting for it', async () => {
+    const floored = await startServe(serveConfig(pipeline.config, { failureFloorMs: 120 }));
+    try {
+      const timed = async (body: Record<string, string>) => {
+        const t = performance.now();
+        const { status } = await floored.authenticate(body);
+        return { status, ms: performance.now() - t };
+      };
+      for (const body of [{ login: 'alice', password: 'wrong-1' }, { login: 'nobody-at-all', password: 'wrong-2' }]) {
+        const { status, ms } = await timed(body);
+        assert.equal(status, 401);
+        assert.ok(ms >= 119, `${body.login}: ${ms} ms`);
+      }
+      const ok = await timed({ login: 'alice', password: PASSWORDS.alice });
+      assert.equal(ok.status, 200);
+    } finally {
+      await floored.close();
+    }
+  });
+
   it('refuses an empty or whitespace-only password before any directory call', async () => {
     // A serve whose directory does not exist: a bind would be a 503, the refusal is a 400.
     const offline = await startServe(serveConfig(pipeline.config, {}, () => ({ urls: ['ldap://127.0.0.1:1'] })));
