@@ -62,6 +62,17 @@ function isEncrypted(client: Client): boolean {
   return socket?.encrypted === true;
 }
 
+/** The refusal a failed bind stands for, or null when it is not an answer about these credentials. */
+function refusalFor(cause: unknown): BindRefusal | null {
+  if (!(cause instanceof ResultCodeError)) return null;
+  const code = cause.code;
+  if (code === INVALID_CREDENTIALS) return refusalOf(cause.message);
+  if (code === NO_SUCH_OBJECT || code === INVALID_DN_SYNTAX || code === INAPPROPRIATE_AUTHENTICATION) return 'invalid-credentials';
+  // ppolicy servers may answer a locked account with 53 (OpenLDAP answers 49 and logs why).
+  if (code === UNWILLING_TO_PERFORM) return refusalOf(cause.message);
+  return null;
+}
+
 export function createBindPool(options: BindPoolOptions): BindPool {
   const { profile, maxPerServer, logger } = options;
   const now = options.now ?? Date.now;
@@ -103,20 +114,17 @@ export function createBindPool(options: BindPoolOptions): BindPool {
       if (needsTls && client.isConnected && !isEncrypted(client)) {
         throw createError('LDAP_CONNECTION_FAILED', `connection to ${server.url} lost StartTLS`, { retriable: true });
       }
-      await client.bind(dn, password);
+      try {
+        await client.bind(dn, password);
+      } catch (cause) {
+        const refusal = refusalFor(cause);
+        if (refusal !== null) return { ok: false, url: server.url, refusal };
+        throw cause;
+      }
       const value = then === undefined ? undefined : await then(client);
       return { ok: true, url: server.url, value };
     } catch (cause) {
-      if (cause instanceof ResultCodeError) {
-        const code = cause.code;
-        if (code === INVALID_CREDENTIALS) return { ok: false, url: server.url, refusal: refusalOf(cause.message) };
-        if (code === NO_SUCH_OBJECT || code === INVALID_DN_SYNTAX || code === INAPPROPRIATE_AUTHENTICATION) {
-          return { ok: false, url: server.url, refusal: 'invalid-credentials' };
-        }
-        // ppolicy servers answer a locked account with 49 or 53 (OpenLDAP says 49 and logs why).
-        if (code === UNWILLING_TO_PERFORM) return { ok: false, url: server.url, refusal: refusalOf(cause.message) };
-      }
-      // Transport failure or an unexpected result: this connection is not reused.
+      // Transport failure (connect, StartTLS, socket) or an unexpected result: this connection is not reused.
       const err = createError('LDAP_CONNECTION_FAILED', `user bind on ${server.url} failed: ${toError(cause).message}`, {
         retriable: true,
         cause: toError(cause),
