@@ -8,20 +8,23 @@
  * longer. On a mismatch the failure names the seed, the sync and the first difference.
  */
 import { after, before, test } from 'node:test';
-import { comparableDn, snapshotDirectory, waitForRefint } from '../support/oracle.ts';
+import { Attribute, Change } from 'ldapts';
+import { comparableDn, memberDnOf, snapshotDirectory, waitForRefint } from '../support/oracle.ts';
 import { commonOperations, createDriver, memberChange, membersOf, type OracleOp, oracleSeed, parentOf, rdnValue, replaceIn, runOracle } from '../support/oracle-run.ts';
 import { createPipeline, type Pipeline } from '../support/pipeline.ts';
 
 const SEED = oracleSeed();
 const OPERATIONS = Number(process.env.DIRSTREAM_ORACLE_OPS ?? 48);
 const SYNCS = Number(process.env.DIRSTREAM_ORACLE_SYNCS ?? 6);
+/** g11 and g12 are the first two groups of the initial directory; team-lead groups come and go. */
+const GROUP_ROLES = { g11: ['r-a'], G12: ['r-b', 'r-c'], 'team-lead': ['lead'] };
 
 let pipeline: Pipeline;
 before(async () => {
   console.log(`# oracle seed ${SEED} (replay with DIRSTREAM_ORACLE_SEED=${SEED})`);
   pipeline = await createPipeline({
     label: 'oracle',
-    profile: { users: { disabledFilter: '(employeeType=inactive)' }, policies: { conflictPolicy: 'skip' } },
+    profile: { users: { disabledFilter: '(employeeType=inactive)' }, policies: { conflictPolicy: 'skip', groupRoles: GROUP_ROLES } },
   });
 });
 after(async () => {
@@ -41,6 +44,7 @@ test(`directory → database converges after every sync (seed ${SEED})`, async (
   }
 
   const common = commonOperations(driver, client, { user: 'uid', group: 'cn' });
+  const uniqueGroups: string[] = [];
 
   const addUser = async (uid = `u${serial()}`) => {
     const attributes: Record<string, string | string[]> = { cn: `Person ${uid}` };
@@ -149,6 +153,56 @@ test(`directory → database converges after every sync (seed ${SEED})`, async (
     },
     common.nestedGroupChange(4),
     { name: 'add group', weight: 2, when: () => true, run: addGroup },
+    {
+      // A group taking a configured role name (again, once the former carrier was renamed away).
+      name: 'add the team-lead group',
+      weight: 1,
+      when: () => !groups.some((dn) => rdnValue(dn) === 'team-lead'),
+      run: async () => {
+        const members = [adminDn, ...live.filter(() => chance(0.3)), ...groups.filter(() => chance(0.2))];
+        const dn = await ldap.addGroup('team-lead', members);
+        groups.push(dn);
+        note(`add group ${dn} with ${members.length - 1} members`);
+      },
+    },
+    {
+      name: 'uniqueMember group',
+      weight: 1,
+      when: () => live.length > 0,
+      run: async () => {
+        const cn = `q${serial()}`;
+        const dn = `cn=${cn},${ldap.groupsDn}`;
+        const picked = live.filter(() => chance(0.4));
+        const values = picked.map((m, i) => (i % 2 === 0 ? `${m}#'${(i % 4).toString(2)}'B` : m));
+        await client.add(dn, { objectClass: ['top', 'groupOfUniqueNames'], cn, uniqueMember: [adminDn, ...values] });
+        // Kept apart from `groups`: the member/nested operations write `member`.
+        uniqueGroups.push(dn);
+        note(`add uniqueMember group ${dn} with ${values.length} members (NameAndOptionalUID)`);
+      },
+    },
+    {
+      name: 'uniqueMember change',
+      weight: 2,
+      when: () => uniqueGroups.length > 0 && live.length > 0,
+      run: async () => {
+        const group = pick(uniqueGroups);
+        const { searchEntries } = await client.search(group, { scope: 'base', attributes: ['uniqueMember'] });
+        const raw = searchEntries[0]?.uniqueMember ?? [];
+        const values = (Array.isArray(raw) ? raw : [raw]).map(String).filter((v) => comparableDn(memberDnOf(v)) !== comparableDn(adminDn));
+        if (values.length > 0 && chance(0.5)) {
+          const value = pick(values);
+          await client.modify(group, [new Change({ operation: 'delete', modification: new Attribute({ type: 'uniqueMember', values: [value] }) })]);
+          note(`uniqueMember remove ${value} from ${group}`);
+          return;
+        }
+        const listed = new Set(values.map((v) => comparableDn(memberDnOf(v))));
+        const candidates = live.filter((dn) => !listed.has(comparableDn(dn)));
+        if (candidates.length === 0) return;
+        const value = chance(0.5) ? `${pick(candidates)}#'${serial() % 2}1'B` : pick(candidates);
+        await client.modify(group, [new Change({ operation: 'add', modification: new Attribute({ type: 'uniqueMember', values: [value] }) })]);
+        note(`uniqueMember add ${value} → ${group}`);
+      },
+    },
     common.renameGroup(1),
     common.deleteGroup(1),
     {
@@ -183,6 +237,8 @@ test(`directory → database converges after every sync (seed ${SEED})`, async (
     seed: SEED, operations: OPERATIONS, syncs: SYNCS, pipeline, driver, ops,
     syncLabel: 'sync',
     testFile: 'test/e2e/oracle.test.ts',
+    // refint leaves uniqueMember values with a UID dangling: the former-DN rule applies to them.
+    model: { groupRoles: GROUP_ROLES, tolerateFormerDns: true },
     initial: async () => {
       for (let i = 0; i < 10; i++) await addUser();
       for (let i = 0; i < 3; i++) await addGroup();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { Attribute, Change, type Client } from 'ldapts';
 import { mulberry32 } from '../../infra/sample/generate.ts';
-import { annotate, comparableDn, createModel, type DirectorySnapshot, describeState, firstDifference, readDatabase } from './oracle.ts';
+import { annotate, comparableDn, createModel, type DirectorySnapshot, describeState, firstDifference, type ModelOptions, readDatabase } from './oracle.ts';
 import { describeResult, type Pipeline } from './pipeline.ts';
 
 /** DIRSTREAM_ORACLE_SEED=<n> replays a run; otherwise a fresh seed. */
@@ -183,6 +183,8 @@ export type OracleRun = {
   /** Builds the initial directory before the first (always full) sync. */
   readonly initial: () => Promise<void>;
   readonly snapshot: () => Promise<DirectorySnapshot>;
+  /** Roles configured for the profile, a server without refint. */
+  readonly model?: ModelOptions;
 };
 
 /**
@@ -192,7 +194,7 @@ export type OracleRun = {
  */
 export async function runOracle(run: OracleRun): Promise<void> {
   const { seed, syncLabel, pipeline, driver } = run;
-  const model = createModel();
+  const model = createModel(run.model);
   const sync = async (index: number, full: boolean) => {
     const pass = full ? 'full' : 'delta';
     driver.note(`-- sync ${index} (${pass})`);

@@ -11,8 +11,15 @@
  * - a directory user never stored whose login (case-insensitive) is a local account's is not
  *   stored (skip) — once stored, a user stays whatever its login becomes;
  * - groups keyed by entryUUID with name = cn, present while in the directory;
- * - direct memberships: each `member` DN of a group that is a user or a group of the snapshot
- *   (anything else, e.g. the refint placeholder cn=admin, is dangling and ignored).
+ * - direct memberships: each `member` DN (or `uniqueMember` DN, an optional `#'…'B` UID cut off,
+ *   RFC 4517 NameAndOptionalUID) of a group that is a user or a group of the snapshot (anything
+ *   else, e.g. the refint placeholder cn=admin, is dangling and ignored). On a server without
+ *   refint (`tolerateFormerDns`), a DN that named an entry at the previous sync and that entry now
+ *   has another DN still counts in this sync only (DESIGN invariant 9), never later;
+ * - roles (`groupRoles`): a configured name binds to the one present group carrying it
+ *   (case-insensitive) while unbound, stays with that group through renames, is released when the
+ *   group is gone; a bound group that carries the name while another does too grants nothing;
+ *   enabled users get the roles of every bound group they are an effective member of.
  */
 import { type LdifEntry, ldapsearch } from './ldif.ts';
 
@@ -29,6 +36,8 @@ export type ModelState = {
   readonly groups: ReadonlyMap<string, ExpectedGroup>;
   /** `${groupId}|${memberId}` → memberType. */
   readonly edges: ReadonlyMap<string, 'user' | 'group'>;
+  /** `${userId}|${role}` of enabled users (empty when no roles are configured). */
+  readonly roles?: ReadonlySet<string>;
 };
 
 export type SnapshotUser = ExpectedUser;
@@ -36,7 +45,14 @@ export type DirectorySnapshot = {
   readonly users: ReadonlyMap<string, SnapshotUser>;
   readonly groups: ReadonlyMap<string, { readonly name: string; readonly dn: string }>;
   readonly edges: ReadonlyMap<string, 'user' | 'group'>;
+  /** Each group's member DNs as listed (comparable form), for the former-DN rule. */
+  readonly members?: ReadonlyMap<string, readonly string[]>;
 };
+
+/** RFC 4517 NameAndOptionalUID: `dn#'0101'B` names `dn`. */
+export function memberDnOf(value: string): string {
+  return value.replace(/#'[01]*'B\s*$/i, '');
+}
 
 /**
  * DN comparison form (RFC 4514): RDNs split on unescaped `,`, each `type=value` with the value
@@ -91,8 +107,8 @@ const DIALECTS = {
   openldap: {
     usersFilter: '(objectClass=inetOrgPerson)',
     userAttributes: ['entryUUID', 'uid', 'cn', 'displayName', 'employeeType'],
-    groupsFilter: '(objectClass=groupOfNames)',
-    groupAttributes: ['entryUUID', 'cn', 'member'],
+    groupsFilter: '(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))',
+    groupAttributes: ['entryUUID', 'cn', 'member', 'uniqueMember'],
     id: (e: LdifEntry) => e.attributes.get('entryuuid')?.[0],
     login: (e: LdifEntry) => e.attributes.get('uid')?.[0],
     name: (e: LdifEntry) => e.attributes.get('displayname')?.[0] ?? e.attributes.get('cn')?.[0],
@@ -139,15 +155,18 @@ export async function snapshotDirectory(options: SnapshotOptions): Promise<Direc
     byDn.set(comparableDn(entry.dn), { id, type: 'group' });
   }
   const edges = new Map<string, 'user' | 'group'>();
+  const members = new Map<string, string[]>();
   for (const entry of groupEntries) {
     const id = d.id(entry);
     if (id === undefined || !groups.has(id)) continue;
-    for (const memberDn of entry.attributes.get('member') ?? []) {
-      const member = byDn.get(comparableDn(memberDn));
+    const listed = [...(entry.attributes.get('member') ?? []), ...(entry.attributes.get('uniquemember') ?? []).map(memberDnOf)].map(comparableDn);
+    members.set(id, listed);
+    for (const memberDn of listed) {
+      const member = byDn.get(memberDn);
       if (member !== undefined) edges.set(`${id}|${member.id}`, member.type);
     }
   }
-  return { users, groups, edges };
+  return { users, groups, edges, members };
 }
 
 /**
@@ -166,10 +185,14 @@ export async function waitForRefint(
   for (;;) {
     const [entries, groups] = await Promise.all([
       ldapsearch({ ...common, filter: '(objectClass=*)', attributes: ['1.1'] }),
-      ldapsearch({ ...common, filter: '(member=*)', attributes: ['member'] }),
+      ldapsearch({ ...common, filter: '(|(member=*)(uniqueMember=*))', attributes: ['member', 'uniqueMember'] }),
     ]);
     const existing = new Set([...entries.map((e) => comparableDn(e.dn)), ...(options.placeholders ?? []).map(comparableDn)]);
-    const dangling = groups.flatMap((g) => g.attributes.get('member') ?? []).filter((dn) => !existing.has(comparableDn(dn)));
+    // slapo-refint leaves uniqueMember values with a UID (`dn#'01'B`) alone: they stay dangling,
+    // as on a server without refint, so they are not waited for.
+    const dangling = groups
+      .flatMap((g) => [...(g.attributes.get('member') ?? []), ...(g.attributes.get('uniquemember') ?? []).filter((v) => memberDnOf(v) === v)])
+      .filter((dn) => !existing.has(comparableDn(dn)));
     if (dangling.length === 0) return Date.now() - startedAt;
     if (Date.now() - startedAt > timeoutMs) {
       throw new Error(`refint did not settle in ${timeoutMs} ms: ${dangling.length} member values name no entry, e.g. ${dangling[0]}`);
@@ -178,11 +201,24 @@ export async function waitForRefint(
   }
 }
 
+export type ModelOptions = {
+  /** policies.groupRoles of the profile. */
+  readonly groupRoles?: Readonly<Record<string, readonly string[]>>;
+  /** A server without refint: a former DN counts in the sync right after the rename only. */
+  readonly tolerateFormerDns?: boolean;
+};
+
 /** The expected database, advanced after each successful sync with the directory as it was read. */
-export function createModel() {
+export function createModel(options: ModelOptions = {}) {
   const users = new Map<string, ExpectedUser>();
   const groups = new Map<string, ExpectedGroup>();
   let edges = new Map<string, 'user' | 'group'>();
+  let roles = new Set<string>();
+  /** DN (comparable) → entity at the previous sync. */
+  let previousDns = new Map<string, { id: string; type: 'user' | 'group' }>();
+  /** Configured (lower-cased) group name → bound group ID. */
+  const bindings = new Map<string, string>();
+  const configured = Object.entries(options.groupRoles ?? {});
   return {
     /** `localLogins`: local accounts' login names at the time of the sync. */
     observe(snapshot: DirectorySnapshot, localLogins: ReadonlySet<string> = new Set()): void {
@@ -195,9 +231,64 @@ export function createModel() {
       for (const [id, group] of snapshot.groups) groups.set(id, { name: group.name, present: true });
       for (const [id, group] of groups) if (!snapshot.groups.has(id)) groups.set(id, { ...group, present: false });
       edges = new Map(snapshot.edges);
+      const currentDns = new Map<string, { id: string; type: 'user' | 'group' }>();
+      for (const [id, user] of snapshot.users) currentDns.set(comparableDn(user.dn), { id, type: 'user' });
+      for (const [id, group] of snapshot.groups) currentDns.set(comparableDn(group.dn), { id, type: 'group' });
+      if (options.tolerateFormerDns && snapshot.members) {
+        const dnNow = new Map([...currentDns].map(([dn, e]) => [e.id, dn]));
+        for (const [groupId, listed] of snapshot.members) {
+          for (const dn of listed) {
+            if (currentDns.has(dn)) continue;
+            const before = previousDns.get(dn);
+            // Renamed since the previous sync (still there under another DN): this sync only.
+            if (before !== undefined && dnNow.has(before.id) && dnNow.get(before.id) !== dn) edges.set(`${groupId}|${before.id}`, before.type);
+          }
+        }
+      }
+      previousDns = currentDns;
+      // Role bindings follow the group's identity.
+      const carriers = (name: string) => [...snapshot.groups].filter(([, g]) => g.name.toLowerCase() === name).map(([id]) => id);
+      for (const [name] of configured) {
+        const key = name.toLowerCase();
+        const bound = bindings.get(key);
+        if (bound !== undefined && !snapshot.groups.has(bound)) bindings.delete(key);
+        if (!bindings.has(key)) {
+          const found = carriers(key);
+          if (found.length === 1) bindings.set(key, found[0] as string);
+        }
+      }
+      const granting = new Map<string, string[]>();
+      for (const [name, names] of configured) {
+        const key = name.toLowerCase();
+        const bound = bindings.get(key);
+        if (bound === undefined) continue;
+        const carrying = carriers(key);
+        if (carrying.includes(bound) && carrying.length > 1) continue; // ambiguous
+        granting.set(bound, [...(granting.get(bound) ?? []), ...names]);
+      }
+      roles = new Set();
+      if (granting.size > 0) {
+        const direct = new Map<string, string[]>();
+        for (const [key, type] of edges) {
+          const [groupId, memberId] = key.split('|') as [string, string];
+          if (type === 'group' || users.get(memberId) !== undefined) direct.set(memberId, [...(direct.get(memberId) ?? []), groupId]);
+        }
+        for (const [userId, user] of users) {
+          if (!user.enabled || !snapshot.users.has(userId)) continue;
+          const seen = new Set<string>();
+          const queue = [...(direct.get(userId) ?? [])];
+          while (queue.length > 0) {
+            const g = queue.shift() as string;
+            if (seen.has(g) || !snapshot.groups.has(g)) continue;
+            seen.add(g);
+            for (const role of granting.get(g) ?? []) roles.add(`${userId}|${role}`);
+            queue.push(...(direct.get(g) ?? []));
+          }
+        }
+      }
     },
     expected(): ModelState {
-      return { users: new Map(users), groups: new Map(groups), edges: new Map(edges) };
+      return { users: new Map(users), groups: new Map(groups), edges: new Map(edges), roles: new Set(roles) };
     },
   };
 }
@@ -226,7 +317,11 @@ export async function readDatabase(query: Query, profileId: string): Promise<Mod
   for (const row of await query('select group_id, member_id, member_type from memberships where profile_id = $1 and present', [profileId])) {
     edges.set(`${String(row.group_id)}|${String(row.member_id)}`, row.member_type === 'group' ? 'group' : 'user');
   }
-  return { users, groups, edges };
+  const roles = new Set<string>();
+  for (const row of await query('select external_id, role from user_effective_roles where profile_id = $1', [profileId])) {
+    roles.add(`${String(row.external_id)}|${String(row.role)}`);
+  }
+  return { users, groups, edges, roles };
 }
 
 function sameUser(a: ExpectedUser, b: ExpectedUser): boolean {
@@ -253,6 +348,13 @@ export function firstDifference(expected: ModelState, actual: ModelState): strin
     const a = actual.edges.get(key);
     if (e !== a) return `membership ${key}: expected ${e ?? 'absent'}, database has ${a ?? 'absent'}`;
   }
+  if (expected.roles !== undefined && actual.roles !== undefined) {
+    for (const key of [...new Set([...expected.roles, ...actual.roles])].sort()) {
+      if (expected.roles.has(key) !== actual.roles.has(key)) {
+        return `role ${key}: expected ${expected.roles.has(key) ? 'granted' : 'not granted'}, database ${actual.roles.has(key) ? 'grants it' : 'does not'}`;
+      }
+    }
+  }
   return null;
 }
 
@@ -271,5 +373,6 @@ export function annotate(message: string, snapshot: DirectorySnapshot, expected:
 export function describeState(state: ModelState): string {
   const enabled = [...state.users.values()].filter((u) => u.enabled).length;
   const present = [...state.groups.values()].filter((g) => g.present).length;
-  return `${state.users.size} users (${enabled} enabled), ${present}/${state.groups.size} groups present, ${state.edges.size} memberships`;
+  const roles = state.roles === undefined || state.roles.size === 0 ? '' : `, ${state.roles.size} role grants`;
+  return `${state.users.size} users (${enabled} enabled), ${present}/${state.groups.size} groups present, ${state.edges.size} memberships${roles}`;
 }

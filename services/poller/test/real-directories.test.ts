@@ -79,6 +79,20 @@ describe('real directories', () => {
     assert.deepEqual(edges(await run()), []);
   });
 
+  it("a uniqueMember value with a UID (refint leaves it alone) names a renamed member in that pass only, by deltas too", async () => {
+    const eve = await t.ldap.addUser('eve');
+    const fay = await t.ldap.addUser('fay');
+    const club = `cn=club,${t.ldap.groupsDn}`;
+    await t.ldap.client.add(club, { objectClass: ['top', 'groupOfUniqueNames'], cn: 'club', uniqueMember: [`${eve}#'01'B`, fay] });
+    assert.deepEqual(edges(await run()), ['added:club<-eve', 'added:club<-fay']);
+    await t.ldap.client.modifyDN(eve, 'uid=evelyn');
+    const renamed = await run();
+    assert.deepEqual(users(renamed), ['renamed:evelyn']);
+    assert.deepEqual(edges(renamed), []);
+    assert.deepEqual(edges(await run()), ['removed:club<-evelyn'], 'the delta re-reads the group by ID');
+    assert.deepEqual(edges(await run(true)), []);
+  });
+
   it('without refint, the old DN of a renamed member is tolerated in the pass that saw the rename only (full)', async () => {
     const cat = await t.ldap.addUser('cat');
     const dan = await t.ldap.addUser('dan');

@@ -501,7 +501,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       );
       // Groups still naming a member by a DN it left in an earlier pass (no refint, or refint not
       // covering the group) hold a dangling reference now: a delta re-reads them too.
-      const formerClauses = mode === 'full' ? [] : await formerDnClauses(store, groupMapping.memberAttributes);
+      const formerClauses = mode === 'full' ? [] : await formerDnClauses(store, (id) => dialect.idFilter(groupMapping.externalId, id));
       const groupClauses: readonly (string | null)[] = mode === 'full' ? clauses : [...clauses, ...memberClauses, ...formerClauses];
       for (const clause of groupClauses) {
         for await (const page of lookahead(conn.searchPages(

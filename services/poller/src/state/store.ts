@@ -247,15 +247,21 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
       );
       return new Set(rows.map((r) => r.dn));
     },
-    /** Former DNs of entities renamed before this run, a page at a time (delta passes re-read the groups naming them). */
-    async earlierFormerDnPage(afterDn: string, limit: number): Promise<string[]> {
-      const rows = await db.query<{ dn: string }>(
-        `select distinct previous_dn_norm as dn from ${s}.entity
-          where profile_id = $1 and present and previous_dn_norm > $2 and previous_dn_run is distinct from $3
-          order by previous_dn_norm limit $4`,
-        [profileId, afterDn, runId, limit],
+    /**
+     * Groups holding an edge to an entity renamed before this run, a page at a time: a delta
+     * re-reads them, whatever form the member value takes (a `uniqueMember` value with a UID
+     * does not match an equality filter on the bare DN).
+     */
+    async groupsNamingEarlierRenamed(afterId: string, limit: number): Promise<string[]> {
+      const rows = await db.query<{ group_id: string }>(
+        `select distinct e.group_id from ${s}.edge e
+           join ${s}.entity m on m.profile_id = e.profile_id and m.external_id = e.member_id and m.kind = e.member_type
+          where e.profile_id = $1 and m.present and m.previous_dn_norm is not null and m.previous_dn_run is distinct from $2
+            and e.group_id > $3
+          order by e.group_id limit $4`,
+        [profileId, runId, afterId, limit],
       );
-      return rows.map((r) => r.dn);
+      return rows.map((r) => r.group_id);
     },
     /** After a succeeded pass: renames seen by earlier runs are no longer tolerated anywhere. */
     async forgetEarlierFormerDns(): Promise<void> {
