@@ -4,11 +4,21 @@
  * --until-caught-up`); after every sync the database must equal the model built from a plain
  * `ldapsearch` of the directory (test/support/oracle.ts).
  *
+ * Three server shapes, the same seed: the shared slapd (accesslog, syncprov, refint), a private
+ * slapd without accesslog and refint (auto picks syncrepl; member values go dangling on renames),
+ * and one without syncprov either (auto picks modifyTimestamp with the removal check).
+ *
  * DIRSTREAM_ORACLE_SEED=<n> replays a run; DIRSTREAM_ORACLE_OPS / DIRSTREAM_ORACLE_SYNCS make it
  * longer. On a mismatch the failure names the seed, the sync and the first difference.
  */
-import { after, before, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadInfra } from '@dirstream/testing';
 import { Attribute, Change } from 'ldapts';
+import { createSlapd, type SlapdOverlays, slapdInstance, startSlapd, stopSlapd } from '../../infra/local/openldap.ts';
+import { freePort } from '../support/free-port.ts';
 import { comparableDn, memberDnOf, snapshotDirectory, waitForRefint } from '../support/oracle.ts';
 import { commonOperations, createDriver, memberChange, membersOf, type OracleOp, oracleSeed, parentOf, rdnValue, replaceIn, runOracle } from '../support/oracle-run.ts';
 import { createPipeline, type Pipeline } from '../support/pipeline.ts';
@@ -19,19 +29,48 @@ const SYNCS = Number(process.env.DIRSTREAM_ORACLE_SYNCS ?? 6);
 /** g11 and g12 are the first two groups of the initial directory; team-lead groups come and go. */
 const GROUP_ROLES = { g11: ['r-a'], G12: ['r-b', 'r-c'], 'team-lead': ['lead'] };
 
-let pipeline: Pipeline;
-before(async () => {
-  console.log(`# oracle seed ${SEED} (replay with DIRSTREAM_ORACLE_SEED=${SEED})`);
-  pipeline = await createPipeline({
-    label: 'oracle',
-    profile: { users: { disabledFilter: '(employeeType=inactive)' }, policies: { conflictPolicy: 'skip', groupRoles: GROUP_ROLES } },
-  });
-});
-after(async () => {
-  await pipeline?.cleanup();
-});
+type Shape = { readonly name: string; readonly overlays: SlapdOverlays | null; readonly delta: string };
+const SHAPES: readonly Shape[] = [
+  { name: 'slapd with accesslog, syncprov and refint', overlays: null, delta: 'accesslog' },
+  { name: 'slapd without accesslog and refint', overlays: { accesslog: false, syncprov: true, refint: false }, delta: 'syncrepl' },
+  { name: 'slapd without accesslog, syncprov and refint', overlays: { accesslog: false, syncprov: false, refint: false }, delta: 'timestamp' },
+];
 
-test(`directory → database converges after every sync (seed ${SEED})`, async () => {
+for (const shape of SHAPES) {
+  test(`directory → database converges after every sync: ${shape.name} (seed ${SEED})`, async () => {
+    console.log(`# oracle seed ${SEED} on ${shape.name} (replay with DIRSTREAM_ORACLE_SEED=${SEED})`);
+    let slapd: { stop(): Promise<void> } | null = null;
+    let pipeline: Pipeline | null = null;
+    try {
+      let infra: Pipeline['infra'] | undefined;
+      if (shape.overlays !== null) {
+        const dir = mkdtempSync(join(tmpdir(), 'dirstream-oracle-'));
+        const instance = slapdInstance({ dir: join(dir, 'slapd'), port: await freePort(), overlays: shape.overlays });
+        await createSlapd(instance);
+        await startSlapd(instance);
+        slapd = {
+          async stop() {
+            await stopSlapd(instance).catch(() => undefined);
+            rmSync(dir, { recursive: true, force: true });
+          },
+        };
+        const shared = loadInfra();
+        infra = { ...shared, openldap: { ...shared.openldap, url: instance.url, suffix: instance.suffix, adminDn: instance.adminDn, adminPassword: instance.adminPassword } };
+      }
+      pipeline = await createPipeline({
+        label: 'oracle',
+        ...(infra ? { infra } : {}),
+        profile: { users: { disabledFilter: '(employeeType=inactive)' }, policies: { conflictPolicy: 'skip', groupRoles: GROUP_ROLES } },
+      });
+      await converge(pipeline, shape);
+    } finally {
+      await pipeline?.cleanup();
+      await slapd?.stop();
+    }
+  });
+}
+
+async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
   const driver = createDriver(SEED);
   const { pick, chance, serial, live, outside, groups, note } = driver;
   const { ldap } = pipeline;
@@ -225,8 +264,10 @@ test(`directory → database converges after every sync (seed ${SEED})`, async (
   const settle = () =>
     waitForRefint({ url: pipeline.infra.openldap.url, bindDn: adminDn, passwordFile: pipeline.passwordFile, baseDn: ldap.baseDn, placeholders: [adminDn] });
   const rewrites = new Set(['rename user', 'move user to another OU', 'move user out of the users base', 'move user back in', 'delete user', 'rename group', 'delete group']);
+  // Without refint nothing rewrites member values: they go dangling, and the model says what that means.
+  const refint = shape.overlays === null || shape.overlays.refint;
   for (const op of ops) {
-    if (!rewrites.has(op.name)) continue;
+    if (!refint || !rewrites.has(op.name)) continue;
     const run = op.run;
     op.run = async () => {
       await run();
@@ -235,7 +276,7 @@ test(`directory → database converges after every sync (seed ${SEED})`, async (
   }
   await runOracle({
     seed: SEED, operations: OPERATIONS, syncs: SYNCS, pipeline, driver, ops,
-    syncLabel: 'sync',
+    syncLabel: `sync (${shape.delta})`,
     testFile: 'test/e2e/oracle.test.ts',
     // refint leaves uniqueMember values with a UID dangling: the former-DN rule applies to them.
     model: { groupRoles: GROUP_ROLES, tolerateFormerDns: true },
@@ -252,4 +293,4 @@ test(`directory → database converges after every sync (seed ${SEED})`, async (
         groupsBaseDn: ldap.groupsDn,
       }),
   });
-});
+}
