@@ -127,9 +127,9 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     return pool(profile).bind(entry.dn, password, disabledCheck(profile, entry.dn));
   }
 
-  async function succeed(candidate: Candidate, firstSignIn: boolean, access?: ReturnType<typeof findGroupsAndRoles>): Promise<AuthOutcome> {
+  async function succeed(candidate: Candidate, firstSignIn: boolean): Promise<AuthOutcome> {
     const { profile, user } = candidate;
-    const { groups, roles } = await (access ?? findGroupsAndRoles(db, profile.id, user.externalId));
+    const { groups, roles } = await findGroupsAndRoles(db, profile.id, user.externalId);
     return {
       result: 'success',
       profile,
@@ -161,9 +161,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   async function trySynced(candidates: readonly Candidate[], password: string): Promise<AuthOutcome> {
     const unavailable: string[] = [];
     for (const candidate of candidates) {
-      // Read while the directory checks the password: a sign-in waits for one round trip, not two.
-      const access = findGroupsAndRoles(db, candidate.profile.id, candidate.user.externalId);
-      access.catch(() => undefined);
+      // Groups and roles are read after the bind, not beside it: a refused sign-in then does the
+      // same work as an unknown login (one bind, one search), which keeps their timing alike.
       let outcome: BindOutcome<boolean | undefined>;
       try {
         outcome = await bindKnown(candidate, password);
@@ -179,7 +178,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         continue;
       }
       if (outcome.value === true || !user.enabled) return refused('account-disabled', profile, user.externalId);
-      return succeed(candidate, false, access);
+      return succeed(candidate, false);
     }
     // Never "accept" and never "wrong password" while the directory that may hold the right answer is away.
     if (unavailable.length > 0) return refused('directory-unavailable', null, null, false, unavailable);
