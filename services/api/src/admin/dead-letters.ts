@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { ServeContext } from '../context.ts';
 import { httpError } from '../http/errors.ts';
 import { parseInput } from '../http/input.ts';
-import type { KafkaAccess } from './kafka.ts';
+import type { Admin } from 'kafkajs';
+import { type KafkaAccess, kafkaUnavailable } from './kafka.ts';
 import { iso } from './paging.ts';
 
 export type DeadLetter = {
@@ -35,8 +36,14 @@ const READ_TIMEOUT_MS = 10_000;
  */
 export async function readDeadLetters(ctx: ServeContext, kafka: KafkaAccess, limit: number): Promise<DeadLetters> {
   const topic = topicNames(ctx.config.kafka.topicPrefix).deadLetters;
-  const admin = await kafka.admin();
-  const marks = await admin.fetchTopicOffsets(topic);
+  let admin: Admin;
+  let marks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+  try {
+    admin = await kafka.admin();
+    marks = await admin.fetchTopicOffsets(topic);
+  } catch (cause) {
+    throw kafkaUnavailable(cause, topic);
+  }
   const total = marks.reduce((n, m) => n + Number(BigInt(m.high) - BigInt(m.low)), 0);
   const ranges = marks
     .map((m) => {

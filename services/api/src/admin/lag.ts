@@ -3,7 +3,7 @@ import { toError } from '@dirstream/errors';
 import { topicNames } from '@dirstream/events';
 import type { FastifyInstance } from 'fastify';
 import type { ServeContext } from '../context.ts';
-import type { KafkaAccess } from './kafka.ts';
+import { type KafkaAccess, kafkaUnavailable } from './kafka.ts';
 
 export type Lag = {
   readonly groupId: string;
@@ -19,7 +19,14 @@ export async function measureConsoleLag(ctx: ServeContext, kafka: KafkaAccess): 
   // The applier's input topics (what runApplier subscribes to).
   const inputs = [topics.users, topics.groups, topics.memberships, topics.syncRuns, topics.runDetails];
   const groupId = ctx.config.applier.groupId;
-  const [partitions, backlog] = await Promise.all([readLag(await kafka.admin(), groupId, inputs), outboxBacklog(ctx.db)]);
+  const lag = async () => {
+    try {
+      return await readLag(await kafka.admin(), groupId, inputs);
+    } catch (cause) {
+      throw kafkaUnavailable(cause, inputs.join(', '));
+    }
+  };
+  const [partitions, backlog] = await Promise.all([lag(), outboxBacklog(ctx.db)]);
   return { groupId, total: partitions.reduce((n, p) => n + p.lag, 0), partitions, outboxBacklog: backlog, measuredAt: new Date().toISOString() };
 }
 
