@@ -9,7 +9,9 @@
  * The applier runs throughout and must survive. After each: database = directory (oracle model),
  * each user-disabled / user-enabled transition once by event ID, nothing in the dead-letter topic,
  * the applier group Stable with every partition assigned exactly once. Prints the figures: kills,
- * events checked, and the longest pause in database writes while work was pending.
+ * events checked, the longest pause in database writes during the full sync, and during the
+ * change streams the end-to-end latency of probe changes (LDAP modify → delta pass → row in
+ * PostgreSQL), one after the other while the brokers are killed.
  * DIRSTREAM_FAULT_SEED=<n> replays the timings; DIRSTREAM_FAULT_USERS sets the size.
  */
 import assert from 'node:assert/strict';
@@ -28,7 +30,7 @@ const SEED = faultSeed();
 const USERS = Number(process.env.DIRSTREAM_FAULT_USERS ?? 20_000);
 const faults = createFaultRun(SEED);
 const { rnd, figures } = faults;
-const cluster = { nodeKills: 0, controllerKills: 0, maxPauseMs: 0, deadLetters: 0, rebalanceChecks: 0, pausesMs: [] as number[] };
+const cluster = { nodeKills: 0, controllerKills: 0, maxPauseMs: 0, deadLetters: 0, rebalanceChecks: 0, probes: 0, probeMedianMs: 0, probeMaxMs: 0, baselineMedianMs: 0 };
 let kafka: KafkaCluster;
 let kafkaDir = '';
 let pipeline: FaultPipeline;
@@ -125,7 +127,6 @@ function watchPauses(pending: () => Promise<boolean>) {
   return async (name: string) => {
     stopped = true;
     await loop;
-    cluster.pausesMs.push(longest);
     cluster.maxPauseMs = Math.max(cluster.maxPauseMs, longest);
     console.log(`# ${name}: longest pause in database writes ${(longest / 1000).toFixed(1)} s`);
   };
@@ -191,6 +192,65 @@ test('topics are created replicated: RF 3, min.insync.replicas 2', async () => {
   }
 });
 
+/**
+ * A stream of changes with a latency probe: until `stop()` is called (and then once more, so the
+ * last directory change is polled), set a probe user's title, run a delta pass, wait until the
+ * row in PostgreSQL has it. Each round's time is one probe change's end-to-end latency.
+ */
+function probeStream() {
+  const latencies: number[] = [];
+  let stopping = false;
+  const loop = (async () => {
+    const { Attribute, Change, Client } = await import('ldapts');
+    const client = new Client({ url: pipeline.directory.instance.url, timeout: 30_000 });
+    await client.bind(pipeline.directory.instance.adminDn, pipeline.directory.instance.adminPassword);
+    try {
+      for (let round = 0, last = false; !last; round++) {
+        last = stopping;
+        const [probe] = await pipeline.query<{ external_id: string; dn: string }>(
+          'select external_id, dn from users where profile_id = $1 and enabled order by external_id limit 1',
+          [pipeline.profileId],
+        );
+        assert.ok(probe, 'a probe user');
+        const title = `probe ${round} ${Date.now()}`;
+        const t0 = Date.now();
+        await client.modify(probe.dn, [new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: [title] }) })]);
+        await pollUntilSucceeded(pipeline, false, figures);
+        const passMs = Date.now() - t0;
+        for (;;) {
+          const [row] = await pipeline.query<{ title: string | null }>('select title from users where profile_id = $1 and external_id = $2', [
+            pipeline.profileId,
+            probe.external_id,
+          ]);
+          if (row?.title === title) break;
+          if (Date.now() - t0 > 300_000) assert.fail(`probe change ${round} not applied after 300 s`);
+          await sleep(100);
+        }
+        latencies.push(Date.now() - t0);
+        console.log(`# [${elapsed()}] probe ${round}: ${((Date.now() - t0) / 1000).toFixed(1)} s (delta pass ${(passMs / 1000).toFixed(1)} s)`);
+      }
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  })();
+  return {
+    async stop(name: string): Promise<void> {
+      stopping = true;
+      await loop;
+      const sorted = [...latencies].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+      const max = sorted[sorted.length - 1] ?? 0;
+      if (name.startsWith('baseline')) cluster.baselineMedianMs = median;
+      else {
+        cluster.probes += latencies.length;
+        cluster.probeMedianMs = Math.max(cluster.probeMedianMs, median);
+        cluster.probeMaxMs = Math.max(cluster.probeMaxMs, max);
+      }
+      console.log(`# ${name}: ${latencies.length} probe changes, LDAP → PostgreSQL median ${(median / 1000).toFixed(1)} s, max ${(max / 1000).toFixed(1)} s`);
+    },
+  };
+}
+
 /** Two kills of the node leading the most partitions, each restarted, while `work` runs. */
 async function twoLeaderKills(work: Promise<unknown>): Promise<void> {
   await sleep(1_500 + rnd() * 1_500);
@@ -222,31 +282,38 @@ test(`full sync of ${USERS} users: the leader of most partitions killed -9, rest
   await checkNoDeadLetters();
 });
 
+test('baseline: probe changes with every broker up', async () => {
+  const applier = pipeline.startApplier();
+  try {
+    const stream = probeStream();
+    await sleep(5_000);
+    await stream.stop('baseline, no fault');
+  } finally {
+    await applier.stop();
+  }
+});
+
 test('a stream of changes: the leader of most partitions killed -9, restarted, then another', async () => {
   await faults.change(pipeline, { disable: 100, remove: 30, enable: 30, rename: 30, move: 30 });
-  let done = false;
-  const stopWatch = watchPauses(async () => !done);
   await runScenario(pipeline, faults, { name: 'cluster: changes, two leader kills', startApplier: () => pipeline.startApplier(), applyTimeoutMs: 600_000 }, async () => {
-    const stream = (async () => {
-      await pollUntilSucceeded(pipeline, false, figures);
+    const stream = probeStream();
+    const more = (async () => {
+      await sleep(4_000);
       await faults.change(pipeline, { disable: 40, enable: 10, rename: 10 });
-      await pollUntilSucceeded(pipeline, false, figures);
     })();
-    await twoLeaderKills(stream);
+    await twoLeaderKills(more);
+    await sleep(3_000);
+    await stream.stop('changes, two leader kills');
     await checkGroupRebalanced();
-    done = true;
   });
-  await stopWatch('changes, two leader kills');
   await checkNoDeadLetters();
 });
 
 test('a stream of changes: the active controller killed -9 and restarted', async () => {
   await faults.change(pipeline, { disable: 60, remove: 10, enable: 20, rename: 10 });
-  let done = false;
-  const stopWatch = watchPauses(async () => !done);
   await runScenario(pipeline, faults, { name: 'cluster: changes, controller failover', startApplier: () => pipeline.startApplier(), applyTimeoutMs: 600_000 }, async () => {
-    const stream = pollUntilSucceeded(pipeline, false, figures);
-    await sleep(500 + rnd() * 1_000);
+    const stream = probeStream();
+    await sleep(1_500 + rnd() * 1_500);
     const controller = kafka.activeController();
     assert.ok(controller !== undefined, 'no active controller found in the quorum-state files');
     console.log(`# [${elapsed()}] kill -9 the active controller, node ${controller}`);
@@ -262,12 +329,10 @@ test('a stream of changes: the active controller killed -9 and restarted', async
     assert.ok(next !== undefined && next !== controller, 'the quorum elected another controller');
     await sleep(2_000 + rnd() * 2_000);
     await restart(controller);
-    await stream;
     await faults.change(pipeline, { disable: 20, enable: 5 });
-    await pollUntilSucceeded(pipeline, false, figures);
+    await sleep(3_000);
+    await stream.stop('changes, controller failover');
     await checkGroupRebalanced();
-    done = true;
   });
-  await stopWatch('changes, controller failover');
   await checkNoDeadLetters();
 });
