@@ -1,98 +1,17 @@
 import type { DatabaseConfig } from '@dirstream/config';
-import { createError, toError } from '@dirstream/errors';
-import { MikroORM } from '@mikro-orm/postgresql';
-import { CompiledQuery, type Kysely } from 'kysely';
+import { type Database, openDatabase, quoteIdent } from '@dirstream/db';
 
 /**
- * The poller's PostgreSQL access: MikroORM owns the pool; set-based work goes through its Kysely
- * instance as raw SQL with real bind parameters (arrays and JSON travel as parameters, not text).
+ * The poller's state database: the one PostgreSQL access of @dirstream/db (MikroORM pool, raw SQL
+ * with real `$1` bind parameters), failures as STATE_QUERY_FAILED.
  */
-export type Sql = {
-  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]>;
-};
-
-export type PollerDatabase = Sql & {
-  readonly schema: string;
-  /** One transaction: every statement of `work` commits together or not at all. */
-  transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
-  /** A dedicated connection held until `release` (advisory locks, temporary tables). */
-  session(): Promise<Session>;
-  close(): Promise<void>;
-};
-
-export type Session = Sql & { release(): Promise<void> };
-
-// biome-ignore lint/suspicious/noExplicitAny: raw SQL has no table types
-type AnyKysely = Kysely<any>;
-
-function sqlOn(executor: AnyKysely): Sql {
-  return {
-    async query<R>(text: string, params: readonly unknown[] = []) {
-      try {
-        const result = await executor.executeQuery(CompiledQuery.raw(text, [...params]));
-        return result.rows as R[];
-      } catch (cause) {
-        const err = toError(cause);
-        const sqlState = (err as { code?: unknown }).code;
-        throw createError('STATE_QUERY_FAILED', `poller state query failed: ${err.message}`, {
-          retriable: typeof sqlState === 'string' && /^(08|40|53|57P)/.test(sqlState),
-          cause: err,
-          details: { sqlState },
-        });
-      }
-    },
-  };
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
+export type PollerDatabase = Database;
+// Re-exported for modules written against this file; new code imports them from @dirstream/db.
+export { quoteIdent };
+export type { Session, Sql } from '@dirstream/db';
 
 export async function openPollerDatabase(config: DatabaseConfig): Promise<PollerDatabase> {
-  let orm: MikroORM;
-  try {
-    orm = await MikroORM.init({
-      clientUrl: config.url,
-      password: config.password,
-      entities: [],
-      discovery: { warnWhenNoEntities: false },
-      pool: { min: 0, max: config.poolSize },
-      debug: false,
-    });
-  } catch (cause) {
-    throw createError('STATE_CONNECT_FAILED', 'cannot connect to the poller state database', { retriable: true, cause });
-  }
-  const kysely = orm.em.getKysely() as AnyKysely;
-  const base = sqlOn(kysely);
-  const database: PollerDatabase = {
-    schema: config.pollerSchema,
-    query: base.query,
-    async transaction(work) {
-      return kysely.transaction().execute((trx) => work(sqlOn(trx as AnyKysely)));
-    },
-    session() {
-      return new Promise<Session>((resolve, reject) => {
-        let release!: () => void;
-        const released = new Promise<void>((r) => {
-          release = r;
-        });
-        let opened = false;
-        const finished = kysely
-          .connection()
-          .execute(async (connection) => {
-            opened = true;
-            resolve({ ...sqlOn(connection as AnyKysely), release: async () => { release(); await finished; } });
-            await released;
-          })
-          .catch((cause: unknown) => {
-            if (!opened) reject(toError(cause));
-          });
-      });
-    },
-    async close() {
-      await orm.close(true);
-    },
-  };
+  const database = await openDatabase(config, { queryErrorCode: 'STATE_QUERY_FAILED' });
   await ensureSchema(database);
   return database;
 }
