@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type ConsoleFixture, createConsoleFixture } from './console-fixture.ts';
+import { type ConsoleFixture, createConsoleFixture, ENTRY_ERRORS } from './console-fixture.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field and asserted
 type Json = Record<string, any>;
@@ -96,6 +96,16 @@ describe('admin API', { timeout: 600_000 }, () => {
     assert.ok(errors.some((e) => e.code === 'ENTRY_MISSING_ATTRIBUTE' && /^cn=nologin,/.test(e.dn)), JSON.stringify(errors));
     const paged = await getJson(`/v1/runs/${firstRun?.runId}/errors?limit=1`);
     assert.equal((paged.body.errors as unknown[]).length, 1);
+    // Every entry error, not only the 50 the run's summary keeps.
+    assert.equal(detail.body.errorCount, ENTRY_ERRORS);
+    const every: Json[] = [];
+    for (let cursor: string | null = ''; cursor !== null; ) {
+      const page = await getJson(`/v1/runs/${firstRun?.runId}/errors?limit=25${cursor ? `&cursor=${cursor}` : ''}`);
+      every.push(...(page.body.errors as Json[]));
+      cursor = page.body.nextCursor as string | null;
+    }
+    assert.equal(every.length, ENTRY_ERRORS);
+    assert.equal(new Set(every.map((e) => e.dn)).size, ENTRY_ERRORS);
     const changes = detail.body.changes as { entity: string; op: string }[];
     assert.ok(changes.some((c) => c.entity === 'user' && c.op === 'created'));
     assert.ok(changes.some((c) => c.entity === 'membership' && c.op === 'added'));

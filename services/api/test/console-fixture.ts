@@ -33,6 +33,9 @@ export type ConsoleFixture = {
   close(): Promise<void>;
 };
 
+/** Entries without a login: each full pass reports this many entry errors. */
+export const ENTRY_ERRORS = 60;
+
 async function pass(pipeline: Pipeline, args: readonly string[] = []): Promise<void> {
   const result = await pipeline.runPoller(args);
   if (result.code !== 0) throw new Error(`poller pass failed: ${describeResult(result)}`);
@@ -54,8 +57,12 @@ export async function createConsoleFixture(label: string): Promise<ConsoleFixtur
     const staffDn = await ldap.addGroup('staff', [aliceDn, bobDn, carolDn]);
     await ldap.addUser('dave');
     await ldap.addUser('erin');
-    // No uid: an entry error of every full pass (the rest of the run goes on).
-    await ldap.client.add(`cn=nologin,${ldap.peopleDn}`, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: 'nologin', sn: 'nologin' });
+    // No uid: an entry error of every full pass (the rest of the run goes on). 60 of them: more
+    // than the 50 a run's summary keeps, so the console shows that it has every one.
+    for (let i = 1; i <= ENTRY_ERRORS; i++) {
+      const cn = i === 1 ? 'nologin' : `nologin-${i}`;
+      await ldap.client.add(`cn=${cn},${ldap.peopleDn}`, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn, sn: cn });
+    }
     await ldap.addGroup('admins', [aliceDn]);
     await pass(pipeline, ['--full']);
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { type ConsoleFixture, createConsoleFixture } from './console-fixture.ts';
+import { type ConsoleFixture, createConsoleFixture, ENTRY_ERRORS } from './console-fixture.ts';
 
 /**
  * The console page in a real browser: Debian's Chromium, headless, driven by puppeteer-core (which
@@ -103,7 +103,10 @@ describe('console page', { timeout: 600_000 }, () => {
     await page.waitForSelector('table.changes');
     assert.match(await text(page, 'main'), /Objects changed/);
     assert.match(await text(page, 'table.errors'), /ENTRY_MISSING_ATTRIBUTE/);
+    assert.match(await text(page, 'main'), new RegExp(`Showing 10 of ${ENTRY_ERRORS}`));
     await shot(page, 'run');
+    await page.click('a.more[href*="errors=all"]');
+    await page.waitForFunction(`document.querySelectorAll('table.errors tbody tr').length === ${ENTRY_ERRORS}`);
 
     await page.click('a[data-nav=runs]');
     await page.waitForSelector('table.runs');

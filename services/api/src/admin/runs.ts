@@ -193,6 +193,19 @@ export async function readRunErrors(ctx: ServeContext, runId: string, limit: num
   return { items, nextCursor: rows.length > limit ? Buffer.from(JSON.stringify([offset + limit])).toString('base64url') : null };
 }
 
+/** How many errors readRunErrors pages through. */
+export async function countRunErrors(ctx: ServeContext, runId: string): Promise<number> {
+  const rows = await query<{ n: string }>(
+    ctx.db,
+    `select (select count(*) from sync_run_errors where run_id = ?)
+          + (select coalesce(sum(jsonb_array_length(s.errors)), 0) from sync_runs s
+              where s.run_id = ? and not exists (select 1 from sync_run_errors x where x.run_id = s.run_id))
+          + (select count(*) from sync_log where run_id = ? and error_code is not null) as n`,
+    [runId, runId, runId],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
 /** The objects a run changed (the sync log rows of the run), newest first. */
 export async function readRunChanges(ctx: ServeContext, runId: string, limit: number, cursor?: string): Promise<Page<RunChange>> {
   const before = decodeCursor(cursor, 1);
@@ -242,9 +255,10 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServeContext): void
     const { id } = parseInput(z.object({ id: z.string().min(1).max(200) }), request.params, 'params');
     const run = await readRun(ctx, id);
     if (run === null) throw httpError('HTTP_NOT_FOUND', `no run ${id}`);
-    const [errors, changes] = await Promise.all([readRunErrors(ctx, id, 100), readRunChanges(ctx, id, 50)]);
+    const [errors, errorCount, changes] = await Promise.all([readRunErrors(ctx, id, 100), countRunErrors(ctx, id), readRunChanges(ctx, id, 50)]);
     return {
       run,
+      errorCount,
       errors: errors.items,
       errorsNextCursor: errors.nextCursor,
       changes: changes.items,

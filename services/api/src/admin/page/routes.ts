@@ -14,7 +14,7 @@ import type { KafkaAccess } from '../kafka.ts';
 import { measureConsoleLag } from '../lag.ts';
 import { readObject, readTimeline, searchObjects, searchSchema } from '../objects.ts';
 import { readProfiles, readRequestedRun } from '../profiles.ts';
-import { listRuns, readHaltReport, readRun, readRunChanges, readRunErrors, runFilterSchema } from '../runs.ts';
+import { countRunErrors, listRuns, readHaltReport, readRun, readRunChanges, readRunErrors, runFilterSchema } from '../runs.ts';
 import { type Html, toHtmlString } from './html.ts';
 import { activityView, deadLettersView, objectView, profilesView, runDetailView, runsView, searchView } from './views.ts';
 
@@ -63,12 +63,18 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServeContext, cont
 
   app.get('/ui/runs/:id', async (request, reply) => {
     const { id } = parseInput(z.object({ id: z.string().min(1).max(200) }).strict(), request.params, 'params');
+    // The first errors at a glance; `?errors=all` shows up to 1000 (the API pages through every one).
+    const { errors: shown } = parseInput(z.object({ errors: z.enum(['all']).optional() }).strict(), request.query, 'query');
     const run = await readRun(ctx, id);
     const requested = run === null ? await readRequestedRun(control, id) : null;
     if (run === null && requested === null) throw httpError('HTTP_NOT_FOUND', `no run ${id}`);
-    const [errors, changes] = run === null ? [{ items: [], nextCursor: null }, { items: [], nextCursor: null }] : await Promise.all([readRunErrors(ctx, id, 200), readRunChanges(ctx, id, 100)]);
+    const empty = { items: [], nextCursor: null };
+    const [errors, errorCount, changes] =
+      run === null
+        ? [empty, 0, empty]
+        : await Promise.all([readRunErrors(ctx, id, shown === 'all' ? 1000 : 10), countRunErrors(ctx, id), readRunChanges(ctx, id, 100)]);
     const haltReport = run === null ? null : await readHaltReport(ctx, run);
-    return sendHtml(reply, runDetailView({ run, request: requested, errors, changes, haltReport }, run?.profileId ?? requested?.profileId ?? null));
+    return sendHtml(reply, runDetailView({ run, request: requested, errors, errorCount, changes, haltReport }, run?.profileId ?? requested?.profileId ?? null));
   });
 
   app.get('/ui/objects', async (request, reply) => {

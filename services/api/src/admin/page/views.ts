@@ -120,6 +120,7 @@ export type RunDetailData = {
   readonly run: RunSummary | null;
   readonly request: { readonly runId: string; readonly phase: string; readonly requestedAt: string | null; readonly requestedBy: string | null; readonly startedAt: string | null; readonly full: boolean } | null;
   readonly errors: Page<RunError>;
+  readonly errorCount: number;
   readonly changes: Page<RunChange>;
   readonly haltReport: HaltReport | null;
 };
@@ -177,13 +178,19 @@ ${
   }</section>`
     : ''
 }
-<h2>Errors ${data.errors.items.length > 0 ? html`<span class="count count-errors">${data.errors.items.length}${data.errors.nextCursor ? '+' : ''}</span>` : ''}</h2>
+<h2>Errors ${data.errorCount > 0 ? html`<span class="count count-errors">${data.errorCount}</span>` : ''}</h2>
 ${
   data.errors.items.length === 0
     ? html`<p class="empty">No error in this run.</p>`
     : html`<table class="errors"><thead><tr><th>Where</th><th>Entry</th><th>Code</th><th>Message</th></tr></thead><tbody>${data.errors.items.map(
         (e) => html`<tr><td>${e.source}</td><td>${e.externalId ? objectLink(pid, e.externalId, e.externalId) : html`<span class="mono small">${e.dn ?? '—'}</span>`}</td><td class="mono">${e.code}</td><td>${e.message}</td></tr>`,
-      )}</tbody></table>${data.errors.nextCursor ? html`<p class="muted">More errors: <span class="mono">GET /v1/runs/${run.runId}/errors?cursor=${data.errors.nextCursor}</span></p>` : ''}`
+      )}</tbody></table>${
+        data.errors.items.length < data.errorCount
+          ? html`<p>Showing ${data.errors.items.length} of ${data.errorCount}. <a class="more" href="#/runs/${enc(run.runId)}?errors=all">Show all errors</a>${
+              data.errorCount > 1000 ? html` <span class="muted">(the first 1000; <span class="mono">GET /v1/runs/${run.runId}/errors</span> pages through every one)</span>` : ''
+            }</p>`
+          : ''
+      }`
 }
 <h2>Objects changed</h2>
 ${
