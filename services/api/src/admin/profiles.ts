@@ -116,7 +116,10 @@ export function registerProfileRoutes(app: FastifyInstance, ctx: ServeContext, c
   app.post('/v1/profiles/:id/sync', { preHandler: requireOperator }, async (request, reply) => {
     const { id } = parseInput(profileParams, request.params, 'params');
     const { full } = parseInput(syncBodySchema, request.body ?? {}, 'body');
-    if (!ctx.config.profiles.some((p) => p.id === id)) throw httpError('PROFILE_NOT_FOUND', `no profile ${id} in the configuration`);
+    const profile = ctx.config.profiles.find((p) => p.id === id);
+    if (profile === undefined) throw httpError('PROFILE_NOT_FOUND', `no profile ${id} in the configuration`);
+    // No poller runs a disabled profile: the request would wait forever.
+    if (!profile.enabled) throw httpError('HTTP_CONFLICT', `profile ${profile.name} is disabled (enabled: false); no poller runs it`);
     const caller = callerOf(request);
     const requested = await control.requestSync({ profileId: id, full, reason: 'operator', requestedBy: caller.name });
     request.log.info({ profileId: id, runId: requested.runId, full, coalesced: requested.coalesced }, 'sync requested');
