@@ -153,6 +153,10 @@ describe('admin API', { timeout: 600_000 }, () => {
     const res = await fx.fetch(`/v1/profiles/${fx.pipeline.profileId}/sync`, { method: 'POST', body: { full: 'yes' } });
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { field: string }).field, 'body.full');
+    const unknown = await fx.fetch('/v1/profiles/00000000-0000-4000-8000-000000000000/sync', { method: 'POST', body: {} });
+    assert.equal(unknown.status, 404);
+    const extra = await fx.fetch(`/v1/profiles/${fx.pipeline.profileId}/sync`, { method: 'POST', body: { full: true, now: 1 } });
+    assert.equal(((await extra.json()) as { field: string }).field, 'body');
   });
 
   test('GET /v1/objects: search by login, e-mail, DN, external ID; detail with groups, roles and timeline', async () => {
