@@ -1,0 +1,77 @@
+import type { EachBatchPayload, Kafka } from 'kafkajs';
+import { applyBatch } from '../apply.ts';
+import { type Database, withTransaction } from '../database.ts';
+import type { OutboxRelay } from '../outbox.ts';
+import type { ApplierContext } from './context.ts';
+import type { DeadLetter } from './dead-letter.ts';
+import { createDecode, type Item, toInput } from './decode.ts';
+import { createApplyWithRetries } from './retry.ts';
+import { createSeatCheck } from './seats.ts';
+
+function* chunks<T>(values: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < values.length; i += size) yield values.slice(i, i + size);
+}
+
+/**
+ * The consumer of the input topics. Each chunk of a partition's batch (applier.maxBatchSize
+ * records) is applied in one transaction; its offset is committed only after that commit.
+ */
+export function createConsumer(ctx: ApplierContext, kafka: Kafka) {
+  const consumer = kafka.consumer({
+    groupId: ctx.groupId,
+    sessionTimeout: 10_000,
+    rebalanceTimeout: 30_000,
+    heartbeatInterval: 1_000,
+    maxWaitTimeInMs: 500,
+    // Bounds what one fetch holds in memory (records are decoded and applied chunk by chunk).
+    maxBytes: 4 * 1024 * 1024,
+    maxBytesPerPartition: 512 * 1024,
+    retry: { initialRetryTime: 300, retries: 10 },
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    ctx.health.joined = true;
+    ctx.log.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
+  });
+  return consumer;
+}
+
+export function createEachBatch(
+  ctx: ApplierContext,
+  deps: { db: Database; relay: OutboxRelay; deadLetter: DeadLetter },
+): (payload: EachBatchPayload) => Promise<void> {
+  const { config, metrics } = ctx;
+  const checkSeats = createSeatCheck(ctx, deps.db);
+  const decode = createDecode(ctx, deps.deadLetter);
+
+  const applyItems = async (items: readonly Item[]) => {
+    const result = await withTransaction(deps.db, (sql) => applyBatch(sql, toInput(items), ctx.planContext()));
+    ctx.health.databaseHealthy = true;
+    if (result.announced > 0) deps.relay.kick();
+    if (result.usersWritten > 0) await checkSeats();
+    return result;
+  };
+  const applyWithRetries = createApplyWithRetries(ctx, applyItems, deps.deadLetter);
+
+  return async (payload) => {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    for (const chunk of chunks(batch.messages, config.applier.maxBatchSize)) {
+      if (!isRunning() || isStale()) break;
+      const items: Item[] = [];
+      for (const message of chunk) {
+        const item = await decode(topic, partition, message);
+        if (item !== null) items.push(item);
+      }
+      if (items.length > 0) await applyWithRetries({ topic, partition, heartbeat, isRunning }, items);
+      const last = chunk[chunk.length - 1];
+      if (last === undefined) continue;
+      resolveOffset(last.offset);
+      await commitOffsetsIfNecessary({
+        topics: [{ topic, partitions: [{ partition, offset: (BigInt(last.offset) + 1n).toString() }] }],
+      });
+      metrics.eventsApplied.inc({ topic }, chunk.length);
+      metrics.batchSize.observe({ topic }, chunk.length);
+      await heartbeat();
+    }
+  };
+}

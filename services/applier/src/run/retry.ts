@@ -1,0 +1,74 @@
+import { createError, toError } from '@dirstream/errors';
+import { backoffMs, failureCode, isDataError, sleep } from '../classify.ts';
+import type { ApplierContext } from './context.ts';
+import type { DeadLetter } from './dead-letter.ts';
+import type { Item } from './decode.ts';
+
+export type PartitionCalls = {
+  readonly topic: string;
+  readonly partition: number;
+  readonly heartbeat: () => Promise<void>;
+  readonly isRunning: () => boolean;
+};
+
+/**
+ * Applies the items in one transaction. An outage (anything that is not the data's fault) is
+ * retried with backoff for as long as it lasts. A data error is retried applyRetries times, then
+ * the batch is split record by record so only the guilty record is dead-lettered.
+ */
+export function createApplyWithRetries(
+  ctx: ApplierContext,
+  apply: (items: readonly Item[]) => Promise<unknown>,
+  deadLetter: DeadLetter,
+): (on: PartitionCalls, items: readonly Item[]) => Promise<void> {
+  const { log, metrics } = ctx;
+  const safeHeartbeat = async (heartbeat: () => Promise<void>) => {
+    try {
+      await heartbeat();
+    } catch (err) {
+      log.debug({ err: toError(err) }, 'heartbeat failed during retry');
+    }
+  };
+
+  const applyWithRetries = async (on: PartitionCalls, items: readonly Item[]): Promise<void> => {
+    const { topic, partition } = on;
+    let dataFailures = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await apply(items);
+        return;
+      } catch (caught) {
+        const err = toError(caught);
+        if (isDataError(err)) {
+          dataFailures++;
+          metrics.retries.inc({ kind: 'data' });
+          if (dataFailures > ctx.config.applier.applyRetries) {
+            const [only] = items;
+            if (items.length === 1 && only !== undefined) {
+              await deadLetter(topic, partition, only.message, failureCode(err), err.message, dataFailures);
+              return;
+            }
+            log.warn({ err, topic, partition, records: items.length }, 'batch keeps failing; applying record by record');
+            for (const item of items) await applyWithRetries(on, [item]);
+            return;
+          }
+          log.warn({ err, topic, partition, attempt: dataFailures }, 'apply failed on data; retrying');
+        } else {
+          ctx.health.databaseHealthy = false;
+          metrics.retries.inc({ kind: 'outage' });
+          log.warn({ err, code: failureCode(err), topic, partition, attempt }, 'apply failed (outage); retrying');
+        }
+        if (ctx.stopping.aborted || !on.isRunning()) {
+          throw createError('APPLIER_STOPPING', 'stopping while the apply was failing', { retriable: true, cause: err });
+        }
+        // Sleep in slices and keep heartbeating, so a long outage does not cost the assignment.
+        const until = Date.now() + backoffMs(attempt, 200, 5_000);
+        while (Date.now() < until && !ctx.stopping.aborted) {
+          await sleep(Math.min(1_000, until - Date.now()), ctx.stopping);
+          await safeHeartbeat(on.heartbeat);
+        }
+      }
+    }
+  };
+  return applyWithRetries;
+}

@@ -1,0 +1,131 @@
+import type { DirstreamConfig } from '@dirstream/config';
+import { DirstreamError, toError } from '@dirstream/errors';
+import { createTrackedProducer, ensureTopics, type TrackedProducer } from '@dirstream/events';
+import { type Admin, type Kafka, Partitioners } from 'kafkajs';
+import { backoffMs, isDataError, sleep } from '../classify.ts';
+import { closeDatabase, type Database, migrate, openDatabase, query, withTransaction } from '../database.ts';
+import { createKafkaClient } from '../kafka.ts';
+import type { ApplierContext } from './context.ts';
+
+/** A configured group name that several present groups carry: it grants nothing until one remains. */
+export type AmbiguousRoleGroup = { readonly profileId: string; readonly groupName: string; readonly groups: number };
+
+/**
+ * Profiles and the group → role mapping from the configuration, written at start; each configured
+ * name is (re)bound to the identity of the one group carrying it (migration 20261126120000).
+ * Returns the names that match several groups.
+ */
+export async function syncConfiguration(db: Database, config: DirstreamConfig): Promise<AmbiguousRoleGroup[]> {
+  return withTransaction(db, async (sql) => {
+    await sql('select pg_advisory_xact_lock(7340002)');
+    for (const profile of config.profiles) {
+      await sql(
+        `insert into sync_profiles (id, name, directory_type, conflict_policy, updated_at) values (?, ?, ?, ?, now())
+         on conflict (id) do update set name = excluded.name, directory_type = excluded.directory_type,
+           conflict_policy = excluded.conflict_policy, updated_at = now()`,
+        [profile.id, profile.name, profile.directory, profile.policies.conflictPolicy],
+      );
+      const mapping = Object.entries(profile.policies.groupRoles).flatMap(([group, roles]) =>
+        roles.map((role) => ({ group_name: group, role })),
+      );
+      await sql(
+        `insert into app_roles (name) select distinct r.role from jsonb_to_recordset(?::jsonb) as r(group_name text, role text)
+         on conflict do nothing`,
+        [JSON.stringify(mapping)],
+      );
+      await sql('delete from group_roles where profile_id = ?', [profile.id]);
+      await sql(
+        `insert into group_roles (profile_id, group_name, role)
+         select distinct ?::uuid, r.group_name, r.role from jsonb_to_recordset(?::jsonb) as r(group_name text, role text)`,
+        [profile.id, JSON.stringify(mapping)],
+      );
+      await sql('select bind_group_roles(?::uuid)', [profile.id]);
+    }
+    // Several present groups carry the name and the binding (if any) is one of them: ambiguous.
+    const ambiguous = await sql<{ profile_id: string; group_name: string; groups: string }>(
+      `select r.profile_id, r.group_name, count(distinct g.external_id) as groups
+         from (select distinct profile_id, group_name from group_roles) r
+         join groups g on g.profile_id = r.profile_id and g.present and lower(g.name) = lower(r.group_name)
+         left join group_role_bindings b on b.profile_id = r.profile_id and b.group_name = r.group_name
+        group by r.profile_id, r.group_name, b.group_id
+       having count(distinct g.external_id) > 1 and (b.group_id is null or bool_or(g.external_id = b.group_id))`,
+    );
+    return ambiguous.map((r) => ({ profileId: r.profile_id, groupName: r.group_name, groups: Number(r.groups) }));
+  });
+}
+
+async function isDatabaseEmpty(db: Database): Promise<boolean> {
+  const rows = await query<{ used: boolean }>(
+    db,
+    `select (exists (select 1 from users where profile_id is not null) or exists (select 1 from groups)
+             or exists (select 1 from memberships) or exists (select 1 from outbox)) as used`,
+  );
+  return rows[0]?.used === false;
+}
+
+export type Started = {
+  readonly db: Database;
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly producer: TrackedProducer;
+};
+
+/**
+ * Migrations, the database, the configuration, topics and the producer. Each step waits out an
+ * outage (database or broker down) like the apply loop does. `cleanups` receives what to undo on
+ * the way out; a string is a refusal to start (the reason).
+ */
+export async function startUp(
+  ctx: ApplierContext,
+  options: { readonly replay: boolean },
+  cleanups: (() => Promise<void>)[],
+): Promise<Started | string> {
+  const { config, log } = ctx;
+  const patiently = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (caught) {
+        const err = toError(caught);
+        const retry = err instanceof DirstreamError ? err.retriable : !isDataError(err);
+        if (!retry || ctx.stopping.aborted) throw err;
+        log.warn({ err, step, attempt }, 'applier start-up step failed; retrying');
+        await sleep(backoffMs(attempt, 500, 10_000), ctx.stopping);
+      }
+    }
+  };
+  await patiently('migrate', () => migrate({ config, logger: log }));
+  const db = await openDatabase(config);
+  cleanups.push(() => closeDatabase(db));
+
+  if (options.replay && !(await patiently('replay check', () => isDatabaseEmpty(db)))) {
+    return 'replay needs an empty database (directory users, groups, memberships or outbox rows exist)';
+  }
+  const ambiguous = await patiently('configuration', () => syncConfiguration(db, config));
+  for (const a of ambiguous) {
+    log.warn(
+      { profileId: a.profileId, group: a.groupName, groups: a.groups },
+      `policies.groupRoles: the group name ${a.groupName} names ${a.groups} groups; it grants nothing until one group carries that name (rename or remove the others)`,
+    );
+  }
+
+  const kafka = createKafkaClient(config.kafka, log);
+  const admin: Admin = kafka.admin();
+  await patiently('kafka admin', () => admin.connect());
+  cleanups.push(() => admin.disconnect());
+  await patiently('topics', () =>
+    ensureTopics(admin, {
+      prefix: config.kafka.topicPrefix,
+      partitions: config.kafka.partitions,
+      replicationFactor: config.kafka.replicationFactor,
+    }),
+  );
+
+  // Explicitly the Java-compatible murmur2 partitioner (kafkajs' default since 2.0, named to
+  // silence its start-up warning): the same key lands where other clients put it. Tracked: the
+  // outbox relay checks that every partition of a send was acknowledged (sendAcknowledged).
+  const producer = createTrackedProducer(kafka, { idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await patiently('kafka producer', () => producer.connect());
+  cleanups.push(() => producer.disconnect());
+  return { db, kafka, admin, producer };
+}
