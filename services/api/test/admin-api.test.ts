@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type ConsoleFixture, createConsoleFixture, ENTRY_ERRORS } from './console-fixture.ts';
+import { type ConsoleFixture, createConsoleFixture, ENTRY_ERRORS, FIXTURE_RUNS } from './console-fixture.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read field by field and asserted
 type Json = Record<string, any>;
@@ -81,7 +81,7 @@ describe('admin API', { timeout: 600_000 }, () => {
     const ids = [(first.body.runs as { runId: string }[])[0]?.runId, (second.body.runs as { runId: string }[])[0]?.runId];
     assert.notEqual(ids[0], ids[1], 'the second page starts after the first');
     const unfiltered = (await getJson('/v1/runs')).body.runs as Json[];
-    assert.equal(unfiltered.length, 4);
+    assert.equal(unfiltered.length, FIXTURE_RUNS.length);
     assert.deepEqual(ids, unfiltered.slice(0, 2).map((r) => r.runId));
 
     const firstRun = runs.at(-1);
@@ -188,6 +188,17 @@ describe('admin API', { timeout: 600_000 }, () => {
     assert.match(renamed?.detail.previousDn, /^uid=bob,/);
     assert.match(renamed?.detail.dn, /^uid=bob2,/);
     assert.ok(timeline.every((e) => typeof e.runId === 'string'));
+
+    // erin: disabled with its reason when she left, enabled when she came back (newest first).
+    const erinHit = await getJson('/v1/objects?q=erin');
+    const erinId = (erinHit.body.objects as Json[])[0]?.externalId;
+    const erin = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(erinId)}`);
+    const erinOps = (erin.body.timeline as Json[]).filter((e) => e.entity === 'user').map((e) => [e.op, e.detail?.disabledReason ?? null]);
+    assert.deepEqual(erinOps, [
+      ['enabled', null],
+      ['disabled', 'removed-from-directory'],
+      ['created', null],
+    ]);
 
     // carol left staff: on her timeline and on the group's.
     const carol = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.users.carol)}`);

@@ -4,8 +4,8 @@
  * look at. History: alice, bob and carol in groups staff and admins (admins grants the role
  * `admin`), dave and erin, an entry without a login (an entry error of every full pass); then bob
  * renamed and carol out of staff; then a pass that halts (dave and erin moved out: two disables,
- * one allowed); then a pass that succeeds; and one garbage record on the users topic that the
- * applier dead-letters.
+ * one allowed); then a pass that succeeds; erin out (disabled) and back (enabled); and one
+ * garbage record on the users topic that the applier dead-letters.
  */
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
@@ -32,6 +32,9 @@ export type ConsoleFixture = {
   fetch(path: string, options?: { token?: string | null; method?: string; body?: unknown }): Promise<Response>;
   close(): Promise<void>;
 };
+
+/** The statuses of the fixture's runs, oldest first. */
+export const FIXTURE_RUNS = ['succeeded', 'succeeded', 'halted', 'succeeded', 'succeeded', 'succeeded'] as const;
 
 /** Entries without a login: each full pass reports this many entry errors. */
 export const ENTRY_ERRORS = 60;
@@ -79,9 +82,16 @@ export async function createConsoleFixture(label: string): Promise<ConsoleFixtur
     await pipeline.applyUntilCaughtUp();
     for (const uid of ['dave', 'erin']) await ldap.client.modifyDN(`uid=${uid},${attic}`, `uid=${uid},${ldap.peopleDn}`);
     await pass(pipeline, ['--full']);
-    const statuses = await pipeline.query<{ status: string }>('select status from sync_runs order by started_at');
-    if (statuses.map((r) => r.status).join() !== 'succeeded,succeeded,halted,succeeded') {
-      throw new Error(`the fixture's runs are ${statuses.map((r) => r.status).join()}, not succeeded,succeeded,halted,succeeded: ${describeResult(halted)}`);
+
+    // erin alone leaves (one disable is allowed: disabled, removed from the directory), then comes back (enabled).
+    await ldap.client.modifyDN(`uid=erin,${ldap.peopleDn}`, `uid=erin,${attic}`);
+    await pass(pipeline, ['--full']);
+    await ldap.client.modifyDN(`uid=erin,${attic}`, `uid=erin,${ldap.peopleDn}`);
+    await pass(pipeline, ['--full']);
+
+    const statuses = (await pipeline.query<{ status: string }>('select status from sync_runs order by started_at')).map((r) => r.status).join();
+    if (statuses !== FIXTURE_RUNS.join()) {
+      throw new Error(`the fixture's runs are ${statuses}, not ${FIXTURE_RUNS.join()}: ${describeResult(halted)}`);
     }
 
     // A record no codec can read: the applier dead-letters it with a reason.
