@@ -3,7 +3,7 @@
  * after 7 days), which would silently lose the entity state the compacted topics exist to keep,
  * so every dirstream topic is created here and checked when it already exists.
  */
-import { DirstreamError, toError } from '@dirstream/errors';
+import { DirstreamError, isRetriable, toError } from '@dirstream/errors';
 import type { Admin, ConfigResourceTypes } from 'kafkajs';
 import { TOPIC_KINDS, type TopicKind, topicNames } from './topics.ts';
 
@@ -73,13 +73,20 @@ function setupFailed(message: string, cause: unknown): DirstreamError {
 
 async function checkPolicies(admin: Admin, topics: ReadonlyMap<string, TopicKind>): Promise<void> {
   let described: Awaited<ReturnType<Admin['describeConfigs']>>;
-  try {
-    described = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: [...topics.keys()].map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['cleanup.policy'] })),
-    });
-  } catch (error) {
-    throw setupFailed('cannot describe the dirstream topics', error);
+  // A KRaft broker learns of a topic a moment after the controller created it: until then it
+  // answers UNKNOWN_TOPIC_OR_PARTITION (retriable), so retriable errors are retried for 30 s.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [...topics.keys()].map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['cleanup.policy'] })),
+      });
+      break;
+    } catch (error) {
+      if (!isRetriable(error) || Date.now() > deadline) throw setupFailed('cannot describe the dirstream topics', error);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
   for (const resource of described.resources) {
     const kind = topics.get(resource.resourceName);

@@ -15,6 +15,15 @@ import { type ICustomPartitioner, type Kafka, type Message, type Producer, type 
 
 export const PRODUCE_INCOMPLETE = 'EVENT_PRODUCE_INCOMPLETE';
 
+/**
+ * kafkajs retry settings for dirstream's clients. kafkajs doubles the wait between retries up to
+ * 30 s by default, so a partition that got its new leader 20 s after a broker died was tried
+ * again only ~40 s later: a delta pass spanning two broker kills took 63 s where 2 s is usual
+ * (test/faults/cluster.long.test.ts). Capping the wait at 3 s keeps retrying often; the total
+ * budget (~55 s) stays that of 8 uncapped retries.
+ */
+export const KAFKA_RETRY = { initialRetryTime: 300, maxRetryTime: 3_000, retries: 20 } as const;
+
 export type PartitionTracker = {
   /** Give this to `kafka.producer({ createPartitioner })`: it wraps `base`. */
   readonly createPartitioner: ICustomPartitioner;

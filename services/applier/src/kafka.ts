@@ -1,4 +1,5 @@
 import type { KafkaConfig } from '@dirstream/config';
+import { KAFKA_RETRY } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 
@@ -32,6 +33,6 @@ export function createKafkaClient(config: KafkaConfig, logger: Logger, clientId?
         const { message, ...fields } = log;
         kafkaLogger[LEVELS[level] ?? 'info'](fields, message);
       },
-    retry: { initialRetryTime: 300, retries: 8 },
+    retry: KAFKA_RETRY,
   });
 }

@@ -3,6 +3,7 @@ import { createError } from '@dirstream/errors';
 import {
   type Codec,
   createTrackedProducer,
+  KAFKA_RETRY,
   groupKey,
   type GroupEvent,
   type MembershipEvent,
@@ -74,7 +75,7 @@ export function createKafkaClient(config: KafkaConfig, logger: Logger): Kafka {
     sasl: config.sasl
       ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as never)
       : undefined,
-    retry: { retries: 8 },
+    retry: KAFKA_RETRY,
     logLevel: logLevel.WARN,
   });
 }
