@@ -1,5 +1,6 @@
 import { chunkedIdClauses } from '../directory/delta-timestamp.ts';
 import type { StateStore } from '../state/store.ts';
+import { keysetPages } from './keyset-pages.ts';
 
 const PAGE = 1_000;
 
@@ -11,10 +12,7 @@ const PAGE = 1_000;
  */
 export async function formerDnClauses(store: StateStore, idFilter: (id: string) => string): Promise<string[]> {
   const ids: string[] = [];
-  for (let after = ''; ; ) {
-    const page = await store.groupsNamingEarlierRenamed(after, PAGE);
-    if (page.length === 0) break;
-    after = page[page.length - 1] as string;
+  for await (const page of keysetPages((after, limit) => store.groupsNamingEarlierRenamed(after, limit), (id) => id, PAGE)) {
     for (const id of page) ids.push(id);
   }
   return chunkedIdClauses(ids, idFilter);
