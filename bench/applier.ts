@@ -17,7 +17,7 @@ import type { MembershipEvent, UserEvent } from '@dirstream/events';
 import { createCodec, ensureTopics, eventIdFor, membershipKey, userKey } from '@dirstream/events';
 import { createSilentLogger } from '@dirstream/logging';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, type TestDatabase, uniquePrefix } from '@dirstream/testing';
-import { closeDatabase, migrate, openDatabase, query, runApplier } from '@dirstream/applier';
+import { closeDatabase, migrate, openDatabase, runApplier } from '@dirstream/applier';
 import { runBenchChild } from './child.ts';
 
 export type BenchRow = {
@@ -159,12 +159,11 @@ async function copyFloor(database: TestDatabase, config: DirstreamConfig, users:
   const db = await openDatabase(config, { poolSize: 1 });
   try {
     const started = performance.now();
-    await query(
-      db,
+    await db.query(
       `copy users (profile_id, external_id, source, login_name, display_name, given_name, surname, emails, title,
          company, dn, enabled, version, last_event_id, attributes) from '${usersFile}'`,
     );
-    await query(db, `copy memberships (profile_id, group_id, member_id, member_type, present, version) from '${edgesFile}'`);
+    await db.query(`copy memberships (profile_id, group_id, member_id, member_type, present, version) from '${edgesFile}'`);
     return (performance.now() - started) / 1000;
   } finally {
     await closeDatabase(db);
@@ -226,8 +225,7 @@ export async function benchApplier(options: BenchApplierOptions = {}): Promise<B
       const failed = results.find((r) => !r.ok);
       if (failed !== undefined) throw new Error(`applier failed: ${failed.reason}`);
       const db = await openDatabase(config, { poolSize: 1 });
-      const [count] = await query<{ u: string; m: string }>(
-        db,
+      const [count] = await db.query<{ u: string; m: string }>(
         'select (select count(*) from users) as u, (select count(*) from memberships) as m',
       );
       await closeDatabase(db);

@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createCodec, createTrackedProducer, ensureTopics, membershipKey, sendAcknowledged, userKey } from '@dirstream/events';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, type TestDatabase, uniquePrefix } from '@dirstream/testing';
-import { closeDatabase, migrate, openDatabase, query } from '@dirstream/applier';
+import { closeDatabase, migrate, openDatabase } from '@dirstream/applier';
 import { createKafkaCluster, kafkaClusterOptions } from '../infra/local/kafka-cluster.ts';
 import { isRunning } from '../infra/local/process.ts';
 import { benchConfig, membershipAt, runChild, userAt } from './applier.ts';
@@ -123,7 +123,7 @@ export async function benchApplierScale(options: { events?: number; instances?: 
       const failed = results.find((r) => !r.ok);
       if (failed !== undefined) throw new Error(`applier failed: ${failed.reason}`);
       const db = await openDatabase(config, { poolSize: 1 });
-      const [count] = await query<{ u: string; m: string }>(db, 'select (select count(*) from users) as u, (select count(*) from memberships) as m');
+      const [count] = await db.query<{ u: string; m: string }>('select (select count(*) from users) as u, (select count(*) from memberships) as m');
       await closeDatabase(db);
       if (Number(count?.u) !== users || Number(count?.m) !== edges) {
         throw new Error(`${instances} appliers: expected ${users} users and ${edges} edges, found ${count?.u} and ${count?.m}`);

@@ -54,9 +54,9 @@ export async function applyBatch(sql: Sql, input: ApplyInput, ctx: PlanContext):
   if (input.users.length > 0) {
     const plan = planUsers(input.users, await readUserLookup(sql, input.users), ctx);
     if (plan.links.length > 0) {
-      await sql(
+      await sql.query(
         `update users set profile_id = r.profile_id, external_id = r.external_id, linked_at = now(), updated_at = now()
-         from jsonb_to_recordset(?::jsonb) as r(local_id bigint, profile_id uuid, external_id text)
+         from jsonb_to_recordset($1::jsonb) as r(local_id bigint, profile_id uuid, external_id text)
          where users.id = r.local_id and users.profile_id is null`,
         [JSON.stringify(plan.links.map((l) => ({ local_id: l.localId, profile_id: l.profileId, external_id: l.externalId })))],
       );
@@ -120,11 +120,11 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
   const identities = JSON.stringify(events.map((e) => ({ profile_id: e.profileId, external_id: e.externalId })));
   // Locks the stored rows of this batch: a concurrent apply of the same user (a rebalance overlap)
   // waits and then sees the committed version, so a transition is announced once.
-  const rows = await sql<UserDbRow>(
+  const rows = await sql.query<UserDbRow>(
     `select u.id, u.profile_id, u.external_id, u.version, u.enabled, u.login_name, u.sid
      from users u
      where (u.profile_id, u.external_id) in (
-       select k.profile_id, k.external_id from jsonb_to_recordset(?::jsonb) as k(profile_id uuid, external_id text))
+       select k.profile_id, k.external_id from jsonb_to_recordset($1::jsonb) as k(profile_id uuid, external_id text))
      order by u.id
      for update`,
     [identities],
@@ -141,10 +141,10 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
   let sameIdentity: OtherIdentity[] = [];
   let sameLogin: LoginHolder[] = [];
   if (fresh.length > 0) {
-    const locals = await sql<UserDbRow>(
+    const locals = await sql.query<UserDbRow>(
       `select id, profile_id, external_id, version, enabled, login_name, sid from users
        where profile_id is null
-         and lower(login_name) in (select lower(x) from jsonb_array_elements_text(?::jsonb) as x)
+         and lower(login_name) in (select lower(x) from jsonb_array_elements_text($1::jsonb) as x)
        order by id
        for update`,
       [JSON.stringify(fresh.map((e) => e.state.loginName))],
@@ -154,11 +154,11 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
       if (!localByLogin.has(key)) localByLogin.set(key, toCurrentUser(row));
     }
     const sids = fresh.map((e) => e.state.sid).filter((s): s is string => s !== null);
-    const others = await sql<{ profile_id: string; external_id: string; sid: string | null }>(
+    const others = await sql.query<{ profile_id: string; external_id: string; sid: string | null }>(
       `select profile_id, external_id, sid from users
        where profile_id is not null
-         and (external_id in (select jsonb_array_elements_text(?::jsonb))
-              or sid in (select jsonb_array_elements_text(?::jsonb)))`,
+         and (external_id in (select jsonb_array_elements_text($1::jsonb))
+              or sid in (select jsonb_array_elements_text($2::jsonb)))`,
       [JSON.stringify(fresh.map((e) => e.externalId)), JSON.stringify(sids)],
     );
     sameIdentity = others.map((o) => ({ profileId: o.profile_id, externalId: o.external_id, sid: o.sid }));
@@ -166,15 +166,15 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
     // Two new users with one login may sit on different partitions, applied by concurrent
     // transactions that cannot see each other's rows: a transaction lock per (profile, login),
     // taken in one sorted order, makes the later one wait and then see the earlier one.
-    await sql(
+    await sql.query(
       `select pg_advisory_xact_lock(k) from (
          select distinct hashtextextended(k.profile_id || '/' || lower(k.login), 0) as k
-         from jsonb_to_recordset(?::jsonb) as k(profile_id text, login text) order by 1) as locks`,
+         from jsonb_to_recordset($1::jsonb) as k(profile_id text, login text) order by 1) as locks`,
       [logins],
     );
-    const namesakes = await sql<{ profile_id: string; external_id: string; sid: string | null; login_name: string }>(
+    const namesakes = await sql.query<{ profile_id: string; external_id: string; sid: string | null; login_name: string }>(
       `select u.profile_id, u.external_id, u.sid, u.login_name from users u
-       join jsonb_to_recordset(?::jsonb) as k(profile_id uuid, login text)
+       join jsonb_to_recordset($1::jsonb) as k(profile_id uuid, login text)
          on u.profile_id = k.profile_id and lower(u.login_name) = lower(k.login)`,
       [logins],
     );
@@ -205,7 +205,7 @@ async function upsertUsers(sql: Sql, events: readonly UserEvent[]): Promise<numb
     last_event_id: e.eventId,
     attributes: e.state.attributes,
   }));
-  const result = await sql<{ n: string }>(
+  const result = await sql.query<{ n: string }>(
     `with written as (
        insert into users as u (profile_id, external_id, source, login_name, user_principal_name, display_name,
          given_name, surname, emails, phone, title, company, dn, sid, enabled, disabled_reason, version,
@@ -213,7 +213,7 @@ async function upsertUsers(sql: Sql, events: readonly UserEvent[]): Promise<numb
        select r.profile_id, r.external_id, 'directory', r.login_name, r.user_principal_name, r.display_name,
          r.given_name, r.surname, coalesce(r.emails, '{}'), r.phone, r.title, r.company, r.dn, r.sid, r.enabled,
          r.disabled_reason, r.version, r.last_event_id, coalesce(r.attributes, '{}'), now(), now()
-       from jsonb_to_recordset(?::jsonb) as r(profile_id uuid, external_id text, login_name text,
+       from jsonb_to_recordset($1::jsonb) as r(profile_id uuid, external_id text, login_name text,
          user_principal_name text, display_name text, given_name text, surname text, emails text[], phone text,
          title text, company text, dn text, sid text, enabled boolean, disabled_reason text, version bigint,
          last_event_id text, attributes jsonb)
@@ -233,10 +233,10 @@ async function upsertUsers(sql: Sql, events: readonly UserEvent[]): Promise<numb
 }
 
 async function readGroupVersions(sql: Sql, events: readonly GroupEvent[]): Promise<Map<string, number>> {
-  const rows = await sql<{ profile_id: string; external_id: string; version: string }>(
+  const rows = await sql.query<{ profile_id: string; external_id: string; version: string }>(
     `select g.profile_id, g.external_id, g.version from groups g
      where (g.profile_id, g.external_id) in (
-       select k.profile_id, k.external_id from jsonb_to_recordset(?::jsonb) as k(profile_id uuid, external_id text))
+       select k.profile_id, k.external_id from jsonb_to_recordset($1::jsonb) as k(profile_id uuid, external_id text))
      order by g.profile_id, g.external_id
      for update`,
     [JSON.stringify(events.map((e) => ({ profile_id: e.profileId, external_id: e.externalId })))],
@@ -258,13 +258,13 @@ async function upsertGroups(sql: Sql, events: readonly GroupEvent[]): Promise<nu
     last_event_id: e.eventId,
     attributes: e.state.attributes,
   }));
-  const result = await sql<{ n: string }>(
+  const result = await sql.query<{ n: string }>(
     `with written as (
        insert into groups as g (profile_id, external_id, name, description, dn, sid, present, version,
          last_event_id, attributes, created_at, updated_at)
        select r.profile_id, r.external_id, r.name, r.description, r.dn, r.sid, r.present, r.version,
          r.last_event_id, coalesce(r.attributes, '{}'), now(), now()
-       from jsonb_to_recordset(?::jsonb) as r(profile_id uuid, external_id text, name text, description text,
+       from jsonb_to_recordset($1::jsonb) as r(profile_id uuid, external_id text, name text, description text,
          dn text, sid text, present boolean, version bigint, last_event_id text, attributes jsonb)
        on conflict (profile_id, external_id) do update set
          name = excluded.name, description = excluded.description, dn = excluded.dn, sid = excluded.sid,
@@ -290,11 +290,11 @@ async function upsertMemberships(sql: Sql, events: readonly MembershipEvent[]): 
     present: m.present,
     version: m.version,
   }));
-  const result = await sql<{ profile_id: string; group_id: string; member_id: string }>(
+  const result = await sql.query<{ profile_id: string; group_id: string; member_id: string }>(
     `with written as (
        insert into memberships as m (profile_id, group_id, member_id, member_type, present, version, updated_at)
        select r.profile_id, r.group_id, r.member_id, r.member_type, r.present, r.version, now()
-       from jsonb_to_recordset(?::jsonb) as r(profile_id uuid, group_id text, member_id text, member_type text,
+       from jsonb_to_recordset($1::jsonb) as r(profile_id uuid, group_id text, member_id text, member_type text,
          present boolean, version bigint)
        order by r.profile_id, r.group_id, r.member_id
        on conflict (profile_id, group_id, member_id) do update set
@@ -327,14 +327,14 @@ async function upsertSyncRuns(sql: Sql, events: readonly SyncRunEvent[]): Promis
     event_id: e.eventId,
     phases_ms: e.phasesMs ?? null,
   }));
-  const result = await sql<{ n: string }>(
+  const result = await sql.query<{ n: string }>(
     `with written as (
        insert into sync_runs as s (run_id, profile_id, directory_type, mode, status, reason, started_at,
          finished_at, counts, errors, cursor_before, cursor_after, event_id, phases_ms)
        select r.run_id, r.profile_id, r.directory_type, r.mode, r.status, r.reason,
          to_timestamp(r.started_at / 1000.0), to_timestamp(r.finished_at / 1000.0), r.counts, r.errors,
          r.cursor_before, r.cursor_after, r.event_id, r.phases_ms
-       from jsonb_to_recordset(?::jsonb) as r(run_id text, profile_id uuid, directory_type text, mode text,
+       from jsonb_to_recordset($1::jsonb) as r(run_id text, profile_id uuid, directory_type text, mode text,
          status text, reason text, started_at bigint, finished_at bigint, counts jsonb, errors jsonb,
          cursor_before text, cursor_after text, event_id text, phases_ms jsonb)
        on conflict (run_id) do update set
@@ -353,10 +353,10 @@ async function upsertSyncRuns(sql: Sql, events: readonly SyncRunEvent[]): Promis
 async function insertRunDetails(sql: Sql, events: readonly RunDetailEvent[]): Promise<void> {
   const { errors, wouldDisable } = planRunDetails(events);
   if (errors.length > 0) {
-    await sql(
+    await sql.query(
       `insert into sync_run_errors (run_id, profile_id, page, position, dn, code, message)
        select r.run_id, r.profile_id, r.page, r.position, r.dn, r.code, r.message
-       from jsonb_to_recordset(?::jsonb) as r(run_id text, profile_id uuid, page integer, position integer, dn text, code text,
+       from jsonb_to_recordset($1::jsonb) as r(run_id text, profile_id uuid, page integer, position integer, dn text, code text,
          message text)
        on conflict (run_id, page, position) do nothing`,
       [
@@ -367,10 +367,10 @@ async function insertRunDetails(sql: Sql, events: readonly RunDetailEvent[]): Pr
     );
   }
   if (wouldDisable.length > 0) {
-    await sql(
+    await sql.query(
       `insert into sync_run_would_disable (run_id, profile_id, page, position, external_id, login_name, dn, reason)
        select r.run_id, r.profile_id, r.page, r.position, r.external_id, r.login_name, r.dn, r.reason
-       from jsonb_to_recordset(?::jsonb) as r(run_id text, profile_id uuid, page integer, position integer, external_id text,
+       from jsonb_to_recordset($1::jsonb) as r(run_id text, profile_id uuid, page integer, position integer, external_id text,
          login_name text, dn text, reason text)
        on conflict (run_id, page, position) do nothing`,
       [
@@ -393,12 +393,12 @@ async function insertRunDetails(sql: Sql, events: readonly RunDetailEvent[]): Pr
 
 async function insertOutbox(sql: Sql, rows: readonly OutboxRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const result = await sql<{ n: string }>(
+  const result = await sql.query<{ n: string }>(
     `with written as (
        insert into outbox (event_id, type, profile_id, external_id, record_key, payload, created_at, published_at)
        select r.event_id, r.type, r.profile_id, r.external_id, r.record_key, r.payload, now(),
          case when r.published then now() end
-       from jsonb_to_recordset(?::jsonb) as r(event_id text, type text, profile_id uuid, external_id text,
+       from jsonb_to_recordset($1::jsonb) as r(event_id text, type text, profile_id uuid, external_id text,
          record_key text, payload jsonb, published boolean)
        on conflict (event_id) do nothing
        returning 1)
@@ -422,13 +422,13 @@ async function insertOutbox(sql: Sql, rows: readonly OutboxRow[]): Promise<numbe
 
 async function insertLog(sql: Sql, rows: readonly LogRow[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const result = await sql<{ n: string }>(
+  const result = await sql.query<{ n: string }>(
     `with written as (
        insert into sync_log (run_id, profile_id, entity, external_id, op, version, changed, error_code, error_message,
          related_id, detail)
        select r.run_id, r.profile_id, r.entity, r.external_id, r.op, r.version, r.changed, r.error_code, r.error_message,
          coalesce(r.related_id, ''), r.detail
-       from jsonb_to_recordset(?::jsonb) as r(run_id text, profile_id uuid, entity text, external_id text, op text,
+       from jsonb_to_recordset($1::jsonb) as r(run_id text, profile_id uuid, entity text, external_id text, op text,
          version bigint, changed jsonb, error_code text, error_message text, related_id text, detail jsonb)
        on conflict on constraint sync_log_once do nothing
        returning 1)

@@ -1,20 +1,16 @@
 import { createHash } from 'node:crypto';
 import { stableJson } from '@dirstream/events';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Database } from './database.ts';
+import type { Sql } from './database.ts';
 
 export type CanonicalDump = { readonly hash: string; readonly text: string };
-
-type Executor = { execute(sql: string, params?: readonly unknown[], method?: 'all'): Promise<unknown> };
 
 /**
  * A sorted, hashed export of the state an application sees: users, groups, present memberships
  * and effective roles. Row IDs and wall-clock timestamps are left out, so a replay into an empty
  * database dumps the same text as the live database it was rebuilt from.
  */
-export async function canonicalDump(source: Database | EntityManager): Promise<CanonicalDump> {
-  const connection: Executor = 'em' in source ? source.em.getConnection() : source.getConnection();
-  const run = async (sql: string) => (await connection.execute(sql, [], 'all')) as Record<string, unknown>[];
+export async function canonicalDump(source: Sql): Promise<CanonicalDump> {
+  const run = (sql: string) => source.query(sql);
   const sections: [string, Record<string, unknown>[]][] = [
     [
       'user',

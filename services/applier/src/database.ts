@@ -1,18 +1,15 @@
 import type { DirstreamConfig } from '@dirstream/config';
+import { type Database, openDatabase as openDb, runMigrations } from '@dirstream/db';
 import { createError } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
-import { Migrator } from '@mikro-orm/migrations';
-import { MikroORM } from '@mikro-orm/postgresql';
-import { ENTITIES, User } from './entities.ts';
+import { ENTITIES } from './entities.ts';
 import { Migration20261122000000Initial } from './migrations/Migration20261122000000_initial.ts';
 import { Migration20261126100000RunDetails } from './migrations/Migration20261126100000_run_details.ts';
 import { Migration20261126110000ObjectTimeline } from './migrations/Migration20261126110000_object_timeline.ts';
 import { Migration20261126120000RoleBindings } from './migrations/Migration20261126120000_role_bindings.ts';
 
-export type Database = MikroORM;
-
-/** One SQL statement inside a transaction: `?` placeholders, rows back. */
-export type Sql = <T = Record<string, unknown>>(query: string, params?: readonly unknown[]) => Promise<T[]>;
+/** The application database, spoken to the one way (@dirstream/db: `$1` bind parameters). */
+export type { Database, Sql } from '@dirstream/db';
 
 const MIGRATIONS = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000Initial },
@@ -29,69 +26,28 @@ export type DatabaseOptions = {
   readonly poolSize?: number;
 };
 
-/** A MikroORM instance on the configured database (the applier's entities and migrations). */
+/** A pool on the configured application database. */
 export async function openDatabase(config: Pick<DirstreamConfig, 'database'>, options: DatabaseOptions = {}): Promise<Database> {
-  return MikroORM.init({
-    clientUrl: config.database.url,
-    ...(config.database.password === undefined ? {} : { password: config.database.password }),
-    entities: [...ENTITIES],
-    extensions: [Migrator],
-    migrations: {
-      migrationsList: MIGRATIONS,
-      tableName: 'dirstream_applier_migrations',
-      transactional: true,
-      allOrNothing: true,
-      silent: true,
-    },
-    pool: { min: 0, max: options.poolSize ?? config.database.poolSize },
-    debug: false,
-    allowGlobalContext: false,
-  });
+  return openDb(config.database, options.poolSize === undefined ? {} : { poolSize: options.poolSize });
 }
 
 export async function closeDatabase(db: Database): Promise<void> {
-  await db.close(true);
-}
-
-/** Runs one callback in one database transaction. */
-export async function withTransaction<T>(db: Database, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const connection = db.em.getConnection();
-  return connection.transactional(async (trx) => {
-    const sql: Sql = async <R>(query: string, params: readonly unknown[] = []) =>
-      (await connection.execute(query, params, 'all', trx)) as R[];
-    return fn(sql);
-  });
-}
-
-/** Runs one statement outside an explicit transaction. */
-export async function query<T = Record<string, unknown>>(
-  db: Database,
-  statement: string,
-  params: readonly unknown[] = [],
-): Promise<T[]> {
-  return (await db.em.getConnection().execute(statement, params, 'all')) as T[];
+  await db.close();
 }
 
 /** Runs the applier's migrations (idempotent; concurrent callers wait for each other). */
 export async function migrate(deps: { config: Pick<DirstreamConfig, 'database'>; logger?: Logger }): Promise<void> {
-  const db = await openDatabase(deps.config, { poolSize: 3 });
   try {
-    // A session-level advisory lock on a connection of its own, held while the migrator works on
-    // others: appliers starting together migrate one after the other.
-    const pool = await db.em.getConnection().getNativeClient();
-    const lock = await pool.connect();
-    try {
-      await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-      const applied = await db.migrator.up();
-      if (applied.length > 0) deps.logger?.info({ migrations: applied.map((m) => m.name) }, 'applier migrations applied');
-    } finally {
-      await lock.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-      lock.release();
-    }
+    const applied = await runMigrations(deps.config.database, {
+      migrations: MIGRATIONS,
+      tableName: 'dirstream_applier_migrations',
+      lockKey: MIGRATION_LOCK_KEY,
+      // The entities describe the tables (MikroORM's schema diff when a migration is written).
+      orm: { entities: [...ENTITIES] },
+    });
+    if (applied.length > 0) deps.logger?.info({ migrations: applied }, 'applier migrations applied');
   } catch (err) {
     throw createError('APPLIER_MIGRATION_FAILED', 'applier migrations failed', { cause: err, retriable: true });
-  } finally {
-    await closeDatabase(db);
   }
 }
 
@@ -118,48 +74,73 @@ export type UserRow = {
   readonly linkedAt: Date | null;
 };
 
-type UserEntity = InstanceType<typeof User.class>;
+type UserDbRow = {
+  id: string;
+  profile_id: string | null;
+  external_id: string | null;
+  source: string;
+  login_name: string;
+  user_principal_name: string | null;
+  display_name: string;
+  given_name: string | null;
+  surname: string | null;
+  emails: string[] | string;
+  phone: string | null;
+  title: string | null;
+  company: string | null;
+  dn: string | null;
+  sid: string | null;
+  enabled: boolean;
+  disabled_reason: string | null;
+  version: string;
+  attributes: Record<string, readonly string[]>;
+  linked_at: Date | null;
+};
 
-function toUserRow(row: UserEntity): UserRow {
+const USER_COLUMNS = `id, profile_id, external_id, source, login_name, user_principal_name, display_name, given_name, surname,
+  emails, phone, title, company, dn, sid, enabled, disabled_reason, version, attributes, linked_at`;
+
+function toUserRow(row: UserDbRow): UserRow {
   return {
     id: Number(row.id),
-    profileId: row.profileId ?? null,
-    externalId: row.externalId ?? null,
+    profileId: row.profile_id,
+    externalId: row.external_id,
     source: row.source,
-    loginName: row.loginName,
-    userPrincipalName: row.userPrincipalName ?? null,
-    displayName: row.displayName,
-    givenName: row.givenName ?? null,
-    surname: row.surname ?? null,
-    emails: row.emails,
-    phone: row.phone ?? null,
-    title: row.title ?? null,
-    company: row.company ?? null,
-    dn: row.dn ?? null,
-    sid: row.sid ?? null,
+    loginName: row.login_name,
+    userPrincipalName: row.user_principal_name,
+    displayName: row.display_name,
+    givenName: row.given_name,
+    surname: row.surname,
+    emails: parsePgArray(row.emails),
+    phone: row.phone,
+    title: row.title,
+    company: row.company,
+    dn: row.dn,
+    sid: row.sid,
     enabled: row.enabled,
-    disabledReason: row.disabledReason ?? null,
+    disabledReason: row.disabled_reason,
     version: Number(row.version),
     attributes: row.attributes,
-    linkedAt: row.linkedAt ?? null,
+    linkedAt: row.linked_at,
   };
 }
 
 /** The user with this directory identity, or null. */
 export async function findUser(db: Database, profileId: string, externalId: string): Promise<UserRow | null> {
-  const row = await db.em.fork().findOne(User, { profileId, externalId });
-  return row === null ? null : toUserRow(row);
+  const rows = await db.query<UserDbRow>(`select ${USER_COLUMNS} from users where profile_id = $1 and external_id = $2`, [
+    profileId,
+    externalId,
+  ]);
+  const [row] = rows;
+  return row === undefined ? null : toUserRow(row);
 }
 
 /** Users (local or directory) with this login name, case-insensitively. */
 export async function findUsersByLoginName(db: Database, loginName: string): Promise<UserRow[]> {
-  const rows = await query<{ id: string }>(db, 'select id from users where lower(login_name) = lower(?) order by id', [
+  const rows = await db.query<UserDbRow>(`select ${USER_COLUMNS} from users where lower(login_name) = lower($1) order by id`, [
     loginName,
   ]);
-  const users = await db.em
-    .fork()
-    .find(User, { id: { $in: rows.map((r) => Number(r.id)) } }, { orderBy: { id: 'asc' } });
-  return users.map(toUserRow);
+  return rows.map(toUserRow);
 }
 
 /** Creates a local (application-owned) account; returns its id. */
@@ -167,19 +148,17 @@ export async function createLocalUser(
   db: Database,
   user: { loginName: string; displayName?: string; emails?: readonly string[] },
 ): Promise<number> {
-  const rows = await query<{ id: string }>(
-    db,
-    `insert into users (source, login_name, display_name, emails) values ('local', ?, ?, ?::text[]) returning id`,
-    [user.loginName, user.displayName ?? user.loginName, toPgArray(user.emails ?? [])],
+  const rows = await db.query<{ id: string }>(
+    `insert into users (source, login_name, display_name, emails) values ('local', $1, $2, $3::text[]) returning id`,
+    [user.loginName, user.displayName ?? user.loginName, [...(user.emails ?? [])]],
   );
   return Number(rows[0]?.id);
 }
 
 /** Effective roles of a directory user (through nested groups and config.groupRoles). */
 export async function findUserRoles(db: Database, profileId: string, externalId: string): Promise<string[]> {
-  const rows = await query<{ role: string }>(
-    db,
-    'select role from user_effective_roles where profile_id = ? and external_id = ? order by role',
+  const rows = await db.query<{ role: string }>(
+    'select role from user_effective_roles where profile_id = $1 and external_id = $2 order by role',
     [profileId, externalId],
   );
   return rows.map((r) => r.role);
@@ -187,9 +166,8 @@ export async function findUserRoles(db: Database, profileId: string, externalId:
 
 /** Effective (transitive) groups of a directory member. */
 export async function findEffectiveGroups(db: Database, profileId: string, memberId: string): Promise<string[]> {
-  const rows = await query<{ group_id: string }>(
-    db,
-    'select group_id from effective_memberships where profile_id = ? and member_id = ? order by group_id',
+  const rows = await db.query<{ group_id: string }>(
+    'select group_id from effective_memberships where profile_id = $1 and member_id = $2 order by group_id',
     [profileId, memberId],
   );
   return rows.map((r) => r.group_id);
@@ -207,23 +185,22 @@ export async function findMemberAccess(
   profileId: string,
   externalId: string,
 ): Promise<{ groups: { id: string; name: string }[]; roles: string[] }> {
-  const rows = await query<{ external_id: string; name: string; roles: string[] | string }>(
-    db,
+  const rows = await db.query<{ external_id: string; name: string; roles: string[] | string }>(
     `with recursive closure (group_id, path) as (
        select m.group_id, array[m.member_id, m.group_id]
          from memberships m
-        where m.profile_id = ?::uuid and m.member_id = ? and m.member_type = 'user' and m.present
+        where m.profile_id = $1::uuid and m.member_id = $2 and m.member_type = 'user' and m.present
        union all
        select m.group_id, c.path || m.group_id
          from closure c
-         join memberships m on m.profile_id = ?::uuid and m.member_id = c.group_id and m.member_type = 'group' and m.present
+         join memberships m on m.profile_id = $1::uuid and m.member_id = c.group_id and m.member_type = 'group' and m.present
         where not (m.group_id = any (c.path))
      )
      select g.external_id, g.name,
             coalesce(array_agg(distinct gr.role) filter (where gr.role is not null and u.enabled), '{}') as roles
        from (select distinct group_id from closure) e
-       join groups g on g.profile_id = ?::uuid and g.external_id = e.group_id and g.present
-       left join users u on u.profile_id = g.profile_id and u.external_id = ?
+       join groups g on g.profile_id = $1::uuid and g.external_id = e.group_id and g.present
+       left join users u on u.profile_id = g.profile_id and u.external_id = $2
        -- Grants follow the group's identity (migration 20261126120000, view user_effective_roles).
        left join group_role_bindings b on b.profile_id = g.profile_id and b.group_id = g.external_id
              and not (lower(g.name) = lower(b.group_name) and exists (
@@ -232,7 +209,7 @@ export async function findMemberAccess(
        left join group_roles gr on gr.profile_id = b.profile_id and gr.group_name = b.group_name
       group by g.external_id, g.name
       order by lower(g.name), g.external_id`,
-    [profileId, externalId, profileId, profileId, externalId],
+    [profileId, externalId],
   );
   const roles = new Set<string>();
   for (const row of rows) for (const role of parsePgArray(row.roles)) roles.add(role);
@@ -247,7 +224,42 @@ export function parsePgArray(value: string[] | string): string[] {
   return [...inner.matchAll(/"((?:[^"\\]|\\.)*)"|([^,]+)/g)].map((m) => (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1'));
 }
 
-/** A text[] literal for `?::text[]` (the parameters are inlined by the driver layer). */
+/** A text[] literal (`{"a","b"}`); a bound parameter can carry the JS array itself. */
 export function toPgArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
+}
+
+/**
+ * @deprecated Call `db.query(text, params)` with `$1` placeholders. This keeps call sites written
+ * for the former `?` placeholders working while they move: each `?` outside a quoted string
+ * becomes `$n`, and the values still travel as bound parameters.
+ */
+export function query<T = Record<string, unknown>>(db: Database, text: string, params: readonly unknown[] = []): Promise<T[]> {
+  return db.query<T>(numberPlaceholders(text), params);
+}
+
+/** `?` placeholders (outside '…', "…" and $$…$$) as `$1`, `$2`, … */
+export function numberPlaceholders(text: string): string {
+  let out = '';
+  let n = 0;
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quote !== null) {
+      if (text.startsWith(quote, i)) {
+        out += quote;
+        i += quote.length - 1;
+        quote = null;
+      } else out += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      out += c;
+    } else if (text.startsWith('$$', i)) {
+      quote = '$$';
+      out += '$$';
+      i++;
+    } else if (c === '?') out += `$${++n}`;
+    else out += c;
+  }
+  return out;
 }

@@ -13,7 +13,6 @@ export {
   parsePgArray,
   createLocalUser,
   query,
-  withTransaction,
   toPgArray,
 } from './database.ts';
 export type { Database, Sql, UserRow } from './database.ts';

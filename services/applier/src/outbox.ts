@@ -1,7 +1,7 @@
 import { sendAcknowledged, type TrackedProducer, type UserLifecycleEvent } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
 import { backoffMs, sleep } from './classify.ts';
-import { type Database, query, withTransaction } from './database.ts';
+import type { Database } from './database.ts';
 import type { ApplierMetrics } from './metrics.ts';
 
 export type OutboxRelayDeps = {
@@ -35,14 +35,14 @@ type PendingRow = { id: string; event_id: string; record_key: string; payload: U
  * (consumers deduplicate on it); a duplicate input event never creates a second row.
  */
 export async function relayOnce(deps: OutboxRelayDeps): Promise<number> {
-  return withTransaction(deps.db, async (sql) => {
-    const rows = await sql<PendingRow>(
+  return deps.db.transaction(async (sql) => {
+    const rows = await sql.query<PendingRow>(
       `select o.id, o.event_id, o.record_key, o.payload from outbox o
        where o.published_at is null
          and not exists (select 1 from outbox p
                          where p.record_key = o.record_key and p.published_at is null and p.id < o.id)
        order by o.id
-       limit ?
+       limit $1
        for update skip locked`,
       [deps.batchSize ?? 500],
     );
@@ -57,7 +57,7 @@ export async function relayOnce(deps: OutboxRelayDeps): Promise<number> {
         headers: { 'dirstream-event-id': row.event_id },
       })),
     });
-    await sql('update outbox set published_at = now() where id in (select jsonb_array_elements_text(?::jsonb)::bigint)', [
+    await sql.query('update outbox set published_at = now() where id in (select jsonb_array_elements_text($1::jsonb)::bigint)', [
       JSON.stringify(rows.map((r) => r.id)),
     ]);
     deps.metrics.outboxPublished.inc(rows.length);
@@ -66,7 +66,7 @@ export async function relayOnce(deps: OutboxRelayDeps): Promise<number> {
 }
 
 export async function outboxBacklog(db: Database): Promise<number> {
-  const rows = await query<{ n: string }>(db, 'select count(*) as n from outbox where published_at is null');
+  const rows = await db.query<{ n: string }>('select count(*) as n from outbox where published_at is null');
   return Number(rows[0]?.n ?? 0);
 }
 

@@ -11,7 +11,6 @@ import {
   findUsersByLoginName,
   migrate,
   openDatabase,
-  query,
 } from '@dirstream/applier';
 import { userKey } from '@dirstream/events';
 import { createHarness, type Harness } from './harness.ts';
@@ -60,7 +59,7 @@ describe('applier against Kafka and PostgreSQL', { timeout: 300_000 }, () => {
     assert.deepEqual(await findEffectiveGroups(db, PROFILE_A, 'bob'), []);
     // staff → reader, writer; admins → admin (config.policies.groupRoles), through nesting.
     assert.deepEqual(await findUserRoles(db, PROFILE_A, 'alice'), ['admin', 'reader', 'writer']);
-    const runs = await query<{ status: string }>(db, 'select status from sync_runs where run_id = ?', ['run-1']);
+    const runs = await db.query<{ status: string }>('select status from sync_runs where run_id = $1', ['run-1']);
     assert.deepEqual(runs, [{ status: 'succeeded' }]);
 
     const first = await canonicalDump(db);
@@ -92,7 +91,7 @@ describe('applier against Kafka and PostgreSQL', { timeout: 300_000 }, () => {
       ],
     );
     assert.equal(lifecycle[0]?.reason, 'removed-from-directory');
-    const pending = await query<{ n: string }>(db, 'select count(*) as n from outbox where published_at is null');
+    const pending = await db.query<{ n: string }>('select count(*) as n from outbox where published_at is null');
     assert.equal(Number(pending[0]?.n), 0);
   });
 
@@ -112,8 +111,7 @@ describe('applier against Kafka and PostgreSQL', { timeout: 300_000 }, () => {
     assert.equal(erins[0]?.id, localId);
     assert.equal(erins[0]?.source, 'local');
     assert.equal(erins[0]?.externalId, 'erin-guid');
-    const log = await query<{ op: string; error_code: string | null }>(
-      db,
+    const log = await db.query<{ op: string; error_code: string | null }>(
       `select op, error_code from sync_log where external_id in ('erin-guid', 'frank-b') and op in ('linked', 'duplicate-identity') order by op`,
     );
     assert.deepEqual(log, [
@@ -175,7 +173,7 @@ describe('applier against Kafka and PostgreSQL', { timeout: 300_000 }, () => {
           .join('\n');
       assert.equal(withoutLocal(rebuilt.text), withoutLocal(live.text));
       assert.equal((await h.readLifecycle()).length, announcedBefore);
-      const outbox = await query<{ n: string }>(replayDb, 'select count(*) as n from outbox where published_at is null');
+      const outbox = await replayDb.query<{ n: string }>('select count(*) as n from outbox where published_at is null');
       assert.equal(Number(outbox[0]?.n), 0);
       // A second replay into the now non-empty database is refused.
       const again = await h.applyUntilCaughtUp(replayConfig, { replay: true });

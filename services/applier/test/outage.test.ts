@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { closeDatabase, type Database, migrate, openDatabase, query, runApplier } from '@dirstream/applier';
+import { closeDatabase, type Database, migrate, openDatabase, runApplier } from '@dirstream/applier';
 import { createLogger } from '@dirstream/logging';
 import { loadInfra } from '@dirstream/testing';
 import { PROFILE_A, userEvent } from './fixtures.ts';
@@ -22,13 +22,13 @@ before(async () => {
   admin = await openDatabase({ database: { ...h.config.database, url: loadInfra().postgres.url } }, { poolSize: 1 });
 });
 after(async () => {
-  await query(admin, `alter database "${h.database.name}" allow_connections true`).catch(() => undefined);
+  await admin.query(`alter database "${h.database.name}" allow_connections true`).catch(() => undefined);
   await closeDatabase(db);
   await closeDatabase(admin);
   await h.close();
 });
 
-const count = async (sql: string) => Number((await query<{ n: string }>(db, sql))[0]?.n ?? 0);
+const count = async (sql: string) => Number((await db.query<{ n: string }>(sql))[0]?.n ?? 0);
 
 it('survives a database outage without dead letters or loss', { timeout: 180_000 }, async () => {
   const users = Array.from({ length: 300 }, (_, i) => `u${String(i).padStart(3, '0')}`);
@@ -45,17 +45,16 @@ it('survives a database outage without dead letters or loss', { timeout: 180_000
     await waitFor('the first users', async () => (await count('select count(*) as n from users')) >= 100);
 
     // Outage: no new connections, existing ones killed (SQLSTATE 57P01 then 55000 on connect).
-    await query(admin, `alter database "${h.database.name}" allow_connections false`);
-    await query(
-      admin,
-      'select pg_terminate_backend(pid) from pg_stat_activity where datname = ? and pid <> pg_backend_pid()',
+    await admin.query(`alter database "${h.database.name}" allow_connections false`);
+    await admin.query(
+      'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
       [h.database.name],
     );
     await closeDatabase(db);
     await h.produceUsers(users.slice(100).map((u) => userEvent(u, 1)));
     await h.produceUsers(users.slice(0, 50).map((u) => userEvent(u, 2, { enabled: false, disabledReason: 'directory-disabled' })));
     await new Promise((r) => setTimeout(r, 4_000));
-    await query(admin, `alter database "${h.database.name}" allow_connections true`);
+    await admin.query(`alter database "${h.database.name}" allow_connections true`);
     db = await openDatabase(h.config);
 
     await waitFor(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, it } from 'node:test';
-import { closeDatabase, type Database, migrate, openDatabase, query } from '@dirstream/applier';
+import { closeDatabase, type Database, migrate, openDatabase } from '@dirstream/applier';
 import { userEvent } from './fixtures.ts';
 import { createHarness, type Harness, waitFor } from './harness.ts';
 
@@ -45,7 +45,7 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return code;
 }
 
-const count = async (sql: string) => Number((await query<{ n: string }>(db, sql))[0]?.n ?? 0);
+const count = async (sql: string) => Number((await db.query<{ n: string }>(sql))[0]?.n ?? 0);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 it('three instances, one killed and one started mid-stream, publish each transition once', { timeout: 240_000 }, async () => {

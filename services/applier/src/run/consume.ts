@@ -1,6 +1,6 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
 import { applyBatch } from '../apply.ts';
-import { type Database, withTransaction } from '../database.ts';
+import type { Database } from '../database.ts';
 import type { OutboxRelay } from '../outbox.ts';
 import type { ApplierContext } from './context.ts';
 import type { DeadLetter } from './dead-letter.ts';
@@ -44,7 +44,7 @@ export function createEachBatch(
   const decode = createDecode(ctx, deps.deadLetter);
 
   const applyItems = async (items: readonly Item[]) => {
-    const result = await withTransaction(deps.db, (sql) => applyBatch(sql, toInput(items), ctx.planContext()));
+    const result = await deps.db.transaction((sql) => applyBatch(sql, toInput(items), ctx.planContext()));
     ctx.health.databaseHealthy = true;
     if (result.announced > 0) deps.relay.kick();
     if (result.usersWritten > 0) await checkSeats();

@@ -1,4 +1,4 @@
-import { type Database, query } from '../database.ts';
+import type { Database } from '../database.ts';
 import type { ApplierContext } from './context.ts';
 
 /** Counts enabled directory users against applier.seatLimit (gauges; a warning when crossed). */
@@ -7,7 +7,7 @@ export function createSeatCheck(ctx: ApplierContext, db: Database): () => Promis
   return async () => {
     const limit = ctx.config.applier.seatLimit;
     if (limit === 0) return;
-    const rows = await query<{ n: string }>(db, 'select count(*) as n from users where enabled and profile_id is not null');
+    const rows = await db.query<{ n: string }>('select count(*) as n from users where enabled and profile_id is not null');
     const used = Number(rows[0]?.n ?? 0);
     ctx.metrics.seatsUsed.set(used);
     const exceeded = used > limit;

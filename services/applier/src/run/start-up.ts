@@ -3,7 +3,7 @@ import { DirstreamError, toError } from '@dirstream/errors';
 import { createTrackedProducer, ensureTopics, type TrackedProducer } from '@dirstream/events';
 import { type Admin, type Kafka, Partitioners } from 'kafkajs';
 import { backoffMs, isDataError, sleep } from '../classify.ts';
-import { closeDatabase, type Database, migrate, openDatabase, query, withTransaction } from '../database.ts';
+import { closeDatabase, type Database, migrate, openDatabase } from '../database.ts';
 import { createKafkaClient } from '../kafka.ts';
 import type { ApplierContext } from './context.ts';
 
@@ -16,11 +16,11 @@ export type AmbiguousRoleGroup = { readonly profileId: string; readonly groupNam
  * Returns the names that match several groups.
  */
 export async function syncConfiguration(db: Database, config: DirstreamConfig): Promise<AmbiguousRoleGroup[]> {
-  return withTransaction(db, async (sql) => {
-    await sql('select pg_advisory_xact_lock(7340002)');
+  return db.transaction(async (sql) => {
+    await sql.query('select pg_advisory_xact_lock(7340002)');
     for (const profile of config.profiles) {
-      await sql(
-        `insert into sync_profiles (id, name, directory_type, conflict_policy, updated_at) values (?, ?, ?, ?, now())
+      await sql.query(
+        `insert into sync_profiles (id, name, directory_type, conflict_policy, updated_at) values ($1, $2, $3, $4, now())
          on conflict (id) do update set name = excluded.name, directory_type = excluded.directory_type,
            conflict_policy = excluded.conflict_policy, updated_at = now()`,
         [profile.id, profile.name, profile.directory, profile.policies.conflictPolicy],
@@ -28,21 +28,21 @@ export async function syncConfiguration(db: Database, config: DirstreamConfig): 
       const mapping = Object.entries(profile.policies.groupRoles).flatMap(([group, roles]) =>
         roles.map((role) => ({ group_name: group, role })),
       );
-      await sql(
-        `insert into app_roles (name) select distinct r.role from jsonb_to_recordset(?::jsonb) as r(group_name text, role text)
+      await sql.query(
+        `insert into app_roles (name) select distinct r.role from jsonb_to_recordset($1::jsonb) as r(group_name text, role text)
          on conflict do nothing`,
         [JSON.stringify(mapping)],
       );
-      await sql('delete from group_roles where profile_id = ?', [profile.id]);
-      await sql(
+      await sql.query('delete from group_roles where profile_id = $1', [profile.id]);
+      await sql.query(
         `insert into group_roles (profile_id, group_name, role)
-         select distinct ?::uuid, r.group_name, r.role from jsonb_to_recordset(?::jsonb) as r(group_name text, role text)`,
+         select distinct $1::uuid, r.group_name, r.role from jsonb_to_recordset($2::jsonb) as r(group_name text, role text)`,
         [profile.id, JSON.stringify(mapping)],
       );
-      await sql('select bind_group_roles(?::uuid)', [profile.id]);
+      await sql.query('select bind_group_roles($1::uuid)', [profile.id]);
     }
     // Several present groups carry the name and the binding (if any) is one of them: ambiguous.
-    const ambiguous = await sql<{ profile_id: string; group_name: string; groups: string }>(
+    const ambiguous = await sql.query<{ profile_id: string; group_name: string; groups: string }>(
       `select r.profile_id, r.group_name, count(distinct g.external_id) as groups
          from (select distinct profile_id, group_name from group_roles) r
          join groups g on g.profile_id = r.profile_id and g.present and lower(g.name) = lower(r.group_name)
@@ -55,9 +55,7 @@ export async function syncConfiguration(db: Database, config: DirstreamConfig): 
 }
 
 async function isDatabaseEmpty(db: Database): Promise<boolean> {
-  const rows = await query<{ used: boolean }>(
-    db,
-    `select (exists (select 1 from users where profile_id is not null) or exists (select 1 from groups)
+  const rows = await db.query<{ used: boolean }>(`select (exists (select 1 from users where profile_id is not null) or exists (select 1 from groups)
              or exists (select 1 from memberships) or exists (select 1 from outbox)) as used`,
   );
   return rows[0]?.used === false;
