@@ -15,7 +15,8 @@
  *   RFC 4517 NameAndOptionalUID) of a group that is a user or a group of the snapshot (anything
  *   else, e.g. the refint placeholder cn=admin, is dangling and ignored). On a server without
  *   refint (`tolerateFormerDns`), a DN that named an entry at the previous sync and that entry now
- *   has another DN still counts in this sync only (DESIGN invariant 9), never later;
+ *   has another DN keeps an edge that existed in this sync only (DESIGN invariant 9), never later,
+ *   and never adds one;
  * - roles (`groupRoles`): a configured name binds to the one present group carrying it
  *   (case-insensitive) while unbound, stays with that group through renames, is released when the
  *   group is gone; a bound group that carries the name while another does too grants nothing;
@@ -230,6 +231,7 @@ export function createModel(options: ModelOptions = {}) {
       for (const [id, user] of users) if (!snapshot.users.has(id) && user.enabled) users.set(id, { ...user, enabled: false });
       for (const [id, group] of snapshot.groups) groups.set(id, { name: group.name, present: true });
       for (const [id, group] of groups) if (!snapshot.groups.has(id)) groups.set(id, { ...group, present: false });
+      const previousEdges = edges;
       edges = new Map(snapshot.edges);
       const currentDns = new Map<string, { id: string; type: 'user' | 'group' }>();
       for (const [id, user] of snapshot.users) currentDns.set(comparableDn(user.dn), { id, type: 'user' });
@@ -240,8 +242,10 @@ export function createModel(options: ModelOptions = {}) {
           for (const dn of listed) {
             if (currentDns.has(dn)) continue;
             const before = previousDns.get(dn);
-            // Renamed since the previous sync (still there under another DN): this sync only.
-            if (before !== undefined && dnNow.has(before.id) && dnNow.get(before.id) !== dn) edges.set(`${groupId}|${before.id}`, before.type);
+            // Renamed since the previous sync (still there under another DN): an edge that existed
+            // is kept in this sync only; a stale DN never adds one.
+            const key = before === undefined ? '' : `${groupId}|${before.id}`;
+            if (before !== undefined && dnNow.has(before.id) && dnNow.get(before.id) !== dn && previousEdges.has(key)) edges.set(key, before.type);
           }
         }
       }

@@ -248,18 +248,20 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
       return new Set(rows.map((r) => r.dn));
     },
     /**
-     * Groups holding an edge to an entity renamed before this run, a page at a time: a delta
-     * re-reads them, whatever form the member value takes (a `uniqueMember` value with a UID
-     * does not match an equality filter on the bare DN).
+     * Groups holding an edge to an entity renamed in an earlier pass or in this one, a page at a
+     * time: a delta re-reads them, whatever form the member value takes (a `uniqueMember` value
+     * with a UID does not match an equality filter on the bare DN). This pass's renames count too:
+     * a member renamed again now has lost the record of its earlier rename, and the group may
+     * still name the DN before that one (oracle seed 203191225).
      */
     async groupsNamingEarlierRenamed(afterId: string, limit: number): Promise<string[]> {
       const rows = await db.query<{ group_id: string }>(
         `select distinct e.group_id from ${s}.edge e
            join ${s}.entity m on m.profile_id = e.profile_id and m.external_id = e.member_id and m.kind = e.member_type
-          where e.profile_id = $1 and m.present and m.previous_dn_norm is not null and m.previous_dn_run is distinct from $2
-            and e.group_id > $3
-          order by e.group_id limit $4`,
-        [profileId, runId, afterId, limit],
+          where e.profile_id = $1 and m.present and m.previous_dn_norm is not null
+            and e.group_id > $2
+          order by e.group_id limit $3`,
+        [profileId, afterId, limit],
       );
       return rows.map((r) => r.group_id);
     },
