@@ -1,7 +1,7 @@
 import type { DatabaseConfig } from '@dirstream/config';
 import { Migrator } from '@mikro-orm/migrations';
 import type { Options } from '@mikro-orm/postgresql';
-import { openDatabase } from './database.ts';
+import { openDatabase, quoteIdent, type Sql } from './database.ts';
 
 export { Migration } from '@mikro-orm/migrations';
 
@@ -17,8 +17,11 @@ export type RunMigrationsOptions = {
   readonly tableName: string;
   /** Schema of that table (created when missing); default: the connection's search path. */
   readonly schema?: string;
-  /** Session advisory lock held while migrating: processes that start together take turns. */
-  readonly lockKey: number;
+  /**
+   * Session advisory lock held while migrating: processes that start together take turns. A
+   * string is hashed by PostgreSQL (hashtext).
+   */
+  readonly lockKey: number | string;
   /** Extra MikroORM options (the applier's entities). */
   readonly orm?: Options;
 };
@@ -47,12 +50,12 @@ export async function runMigrations(config: DatabaseConfig, options: RunMigratio
     // The lock lives on a connection of its own, held while the migrator works on others.
     const lock = await db.session();
     try {
-      await lock.query('select pg_advisory_lock($1)', [options.lockKey]);
+      await lock.query(`select pg_advisory_lock(${lockExpression(options.lockKey)})`, [options.lockKey]);
       try {
         const applied = await db.orm.migrator.up();
         return applied.map((m) => m.name);
       } finally {
-        await lock.query('select pg_advisory_unlock($1)', [options.lockKey]).catch(() => undefined);
+        await lock.query(`select pg_advisory_unlock(${lockExpression(options.lockKey)})`, [options.lockKey]).catch(() => undefined);
       }
     } finally {
       await lock.release();
@@ -60,4 +63,25 @@ export async function runMigrations(config: DatabaseConfig, options: RunMigratio
   } finally {
     await db.close();
   }
+}
+
+function lockExpression(key: number | string): string {
+  return typeof key === 'string' ? 'hashtext($1)' : '$1';
+}
+
+/**
+ * The migrations of the list not recorded yet (all of them when the table does not exist): a
+ * cheap check on an open pool, so a process that starts on an up-to-date schema does not open
+ * the migrator's own connections.
+ */
+export async function pendingMigrations(
+  sql: Sql,
+  options: Pick<RunMigrationsOptions, 'migrations' | 'tableName' | 'schema'>,
+): Promise<string[]> {
+  const table = options.schema === undefined ? quoteIdent(options.tableName) : `${quoteIdent(options.schema)}.${quoteIdent(options.tableName)}`;
+  const [exists] = await sql.query<{ found: boolean }>('select to_regclass($1) is not null as found', [table]);
+  const done = new Set(
+    exists?.found === true ? (await sql.query<{ name: string }>(`select name from ${table}`)).map((r) => r.name) : [],
+  );
+  return options.migrations.map((m) => m.name).filter((name) => !done.has(name));
 }

@@ -29,7 +29,8 @@ Commands:
   serve                 The HTTP service: sign-in for applications (serve.listen) and the
                         operator console (serve.admin). See docs/authentication.md and
                         docs/operations.md.
-  migrate               Create or upgrade the database schema.
+  migrate               Create or upgrade the database schema: the application tables and
+                        the poller's state schema (each service also migrates at start).
   topics create         Create the Kafka topics (idempotent).
 
 Options:

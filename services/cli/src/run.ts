@@ -45,6 +45,7 @@ type PollerModule = {
   ): Promise<RunOutcome>;
   planProfile(deps: ServiceDeps, options: { profileId: string; full: boolean }): Promise<string>;
   createSyncControl(config: DirstreamConfig['database']): Promise<SyncControl>;
+  migratePollerSchema(config: DirstreamConfig['database']): Promise<readonly string[]>;
 };
 type ApplierModule = {
   runApplier(deps: ServiceDeps, options: { replay: boolean; untilCaughtUp: boolean; groupId: string | undefined }): Promise<RunOutcome>;
@@ -214,7 +215,9 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
       }
       case 'migrate': {
         const applier = await importService<ApplierModule>(ctx, '@dirstream/applier', 'migrate');
+        const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'migratePollerSchema');
         await applier.migrate(deps);
+        await poller.migratePollerSchema(config.database);
         ctx.stderr('migrations applied\n');
         return EXIT_OK;
       }

@@ -158,15 +158,23 @@ profiles:
 
   it('migrate calls the applier migrate with the config', async () => {
     let url = '';
+    let pollerSchema = '';
     const { ctx } = context(['migrate'], {
       '@dirstream/applier': {
         migrate: async (deps: { config: { database: { url: string } } }) => {
           url = deps.config.database.url;
         },
       },
+      '@dirstream/poller': {
+        migratePollerSchema: async (database: { pollerSchema: string }) => {
+          pollerSchema = database.pollerSchema;
+          return [];
+        },
+      },
     });
     assert.equal(await runCli(ctx), 0);
     assert.equal(url, 'postgres://postgres@127.0.0.1:5432/postgres');
+    assert.equal(pollerSchema, 'dirstream_poller', 'and the poller migrations on its schema');
   });
 
   it('a service package that does not load or lacks the function → exit 1 naming it', async () => {

@@ -8,6 +8,7 @@ export { createPollerMetrics, type PollerMetrics } from './run/metrics.ts';
 export { checkProfileConnections, type ProfileCheck } from './run/check-connection.ts';
 /** Sync now, run state, lock holders and profile states: for the admin API, the CLI and sign-in. */
 export { createSyncControl, type ProfileStatus, type SyncControl } from './control/sync-control.ts';
+export { migratePollerSchema } from './state/database.ts';
 export type { HolderMode, LockHolder, RunSummary } from './state/activity.ts';
 export {
   SYNC_REQUEST_CHANNEL,
