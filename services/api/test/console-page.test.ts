@@ -155,7 +155,11 @@ describe('console page', { timeout: 600_000 }, () => {
       const runId = decodeURIComponent(String(await page.evaluate('location.hash')).slice('#/runs/'.length));
       assert.match(await text(page, '#flash'), new RegExp(`run ${runId}`));
       // The run page follows the request until the applier recorded the finished run.
-      await page.waitForSelector('section.card .badge-succeeded', { timeout: 120_000 });
+      // (The profiles view's card has a badge too: wait for the run's own page.)
+      await page.waitForFunction(
+        `document.querySelector('h1')?.textContent.includes(${JSON.stringify(runId)}) && document.querySelector('section.card .badge-succeeded') !== null`,
+        { timeout: 120_000 },
+      );
       assert.match(await text(page, 'h1'), new RegExp(runId));
       await page.click('a[data-nav=runs]');
       await page.waitForSelector(`table.runs tr[data-run="${runId}"]`);
