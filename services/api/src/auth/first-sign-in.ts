@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Database, query } from '@dirstream/applier';
+import type { Database } from '@dirstream/applier';
 import { toError } from '@dirstream/errors';
 import type { UserState } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
@@ -53,7 +53,7 @@ export async function syncNewUser(deps: FirstSignInDeps, profileId: string, exte
     return false;
   }
   for (;;) {
-    const rows = await query(deps.db, 'select 1 from users where profile_id = ? and external_id = ?', [profileId, externalId]);
+    const rows = await deps.db.query('select 1 from users where profile_id = $1 and external_id = $2', [profileId, externalId]);
     if (rows.length > 0) return true;
     const left = deadline - Date.now();
     if (left <= 0) return false;

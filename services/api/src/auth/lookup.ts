@@ -1,4 +1,4 @@
-import { type Database, findMemberAccess, parsePgArray, query, toPgArray } from '@dirstream/applier';
+import { type Database, findMemberAccess, parsePgArray } from '@dirstream/applier';
 import type { ProfileConfig } from '@dirstream/config';
 
 /**
@@ -65,14 +65,13 @@ export function firstDcLabel(dn: string): string | null {
 export async function findCandidates(db: Database, login: string, profiles: readonly ProfileConfig[]): Promise<Candidate[]> {
   const form = parseLogin(login);
   const ids = profiles.map((p) => p.id);
-  const rows = await query<Row>(
-    db,
+  const rows = await db.query<Row>(
     `select profile_id, external_id, login_name, user_principal_name, display_name, emails, dn, sid, enabled
        from users
-      where profile_id = any(?::uuid[])
-        and (lower(login_name) = lower(?) or (?::text is not null and lower(user_principal_name) = lower(?::text)))
+      where profile_id = any($1::uuid[])
+        and (lower(login_name) = lower($2) or ($3::text is not null and lower(user_principal_name) = lower($3::text)))
       order by id`,
-    [toPgArray(ids), form.name, form.principal, form.principal],
+    [ids, form.name, form.principal],
   );
   const out: Candidate[] = [];
   for (const profile of profiles) {
