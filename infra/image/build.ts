@@ -182,6 +182,8 @@ async function main(argv: readonly string[]): Promise<number> {
       container,
     ]);
     buildah(['commit', '--quiet', '--format', 'oci', '--rm', container, IMAGE]);
+    // The previous build lost its tag: vfs keeps a full copy of each, so drop the untagged ones.
+    buildah(['rmi', '--prune'], { check: false });
   } catch (error) {
     buildah(['rm', container], { check: false });
     throw error;
