@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dnChange, escapeDnValue, escapeFilterValue, isUnderDn, nameAndOptionalUidDn, normaliseDn, parentDn, parseDn } from '../src/directory/dn.ts';
+import { dnChange, escapeDnValue, escapeFilterValue, isUnderDn, nameAndOptionalUidDn, normaliseDn, parentDn, parseDn, type Rdn } from '../src/directory/dn.ts';
 
 describe('normaliseDn', () => {
   const same: [string, string][] = [
     ['uid=alice,ou=People,dc=Example,dc=test', 'UID=Alice, OU=people , DC=example,DC=TEST'],
     ['cn=Doe\\, John,ou=x', 'CN=doe\\2C john,OU=X'],
-    ['cn=Doe\\, John,ou=x', 'cn="Doe\\, John",ou=x'.replace('"', '').replace('"', '')],
+    ['cn=Doe\\, John,ou=x', 'cn="Doe, John",ou=x'],
+    ['cn=Doe\\, John,ou=x', 'CN = "doe\\, JOHN" , OU=x'],
     ['cn=a+uid=b,dc=x', 'uid=B+cn=A,dc=x'],
     ['cn=Jürgen,dc=x', 'cn=J\\C3\\BCrgen,dc=x'],
     ['cn=\\ lead,dc=x', 'cn=\\20lead,dc=x'],
@@ -20,6 +21,8 @@ describe('normaliseDn', () => {
     ['cn=Doe\\, John,ou=x', 'cn=Doe,cn=John,ou=x'],
     ['cn=a,ou=x', 'cn=a,ou=y'],
     ['cn=a b,dc=x', 'cn=ab,dc=x'],
+    ['cn=" a",dc=x', 'cn=a,dc=x'],
+    ['cn="Doe, John",ou=x', 'cn=Doe,cn=John,ou=x'],
   ];
   for (const [a, b] of different) {
     it(`${a} ≠ ${b}`, () => assert.notEqual(normaliseDn(a), normaliseDn(b)));
@@ -36,6 +39,38 @@ describe('normaliseDn', () => {
       [{ type: 'dc', value: 'x' }],
     ]);
   });
+});
+
+describe('quoted RDN values (RFC 1779 / RFC 2253 §4 input form)', () => {
+  // Expectations written out by hand from the RFC's grammar, not derived from the escaped form.
+  const parsed: [string, Rdn[]][] = [
+    ['cn="Doe, John",ou=x', [[{ type: 'cn', value: 'Doe, John' }], [{ type: 'ou', value: 'x' }]]],
+    ['cn = "Doe, John" ,ou=x', [[{ type: 'cn', value: 'Doe, John' }], [{ type: 'ou', value: 'x' }]]],
+    ['cn=" padded ",dc=x', [[{ type: 'cn', value: ' padded ' }], [{ type: 'dc', value: 'x' }]]],
+    ['cn="a+b;c=d<e>#f"+uid=g,dc=x', [[{ type: 'cn', value: 'a+b;c=d<e>#f' }, { type: 'uid', value: 'g' }], [{ type: 'dc', value: 'x' }]]],
+    ['cn="say \\"hi\\" \\\\ bye",dc=x', [[{ type: 'cn', value: 'say "hi" \\ bye' }], [{ type: 'dc', value: 'x' }]]],
+    ['cn="J\\C3\\BCrgen";dc=x', [[{ type: 'cn', value: 'Jürgen' }], [{ type: 'dc', value: 'x' }]]],
+    ['cn="",dc=x', [[{ type: 'cn', value: '' }], [{ type: 'dc', value: 'x' }]]],
+    ['ou=x,cn="last, one"', [[{ type: 'ou', value: 'x' }], [{ type: 'cn', value: 'last, one' }]]],
+  ];
+  for (const [dn, expected] of parsed) it(`parses ${dn}`, () => assert.deepEqual(parseDn(dn), expected));
+
+  const normal: [string, string][] = [
+    ['cn="Doe, John",OU=X', 'cn=doe\\, john,ou=x'],
+    ['cn=" padded ",dc=x', 'cn=\\ padded\\ ,dc=x'],
+    ['cn="#1 = \\"first\\"",dc=x', 'cn=\\#1 \\= \\"first\\",dc=x'],
+    ['uid="b"+cn="a, b",dc=x', 'cn=a\\, b+uid=b,dc=x'],
+  ];
+  for (const [dn, expected] of normal) it(`normalises ${dn} to ${expected}`, () => assert.equal(normaliseDn(dn), expected));
+
+  it('parent and subtree see through the quotes', () => {
+    assert.equal(parentDn('cn=x,ou="Sales, EMEA",dc=x'), 'ou=sales\\, emea,dc=x');
+    assert.ok(isUnderDn('uid=a,ou="Sales, EMEA",dc=x', 'ou=Sales\\, EMEA,dc=x'));
+  });
+
+  for (const dn of ['cn="open,dc=x', 'cn="a"b,dc=x', 'cn="a\\']) {
+    it(`refuses ${dn}`, () => assert.throws(() => parseDn(dn), /malformed DN/));
+  }
 });
 
 describe('dn helpers', () => {

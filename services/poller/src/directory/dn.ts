@@ -2,8 +2,8 @@
  * Distinguished names compared in a normalised form (RFC 4514 string form, RFC 4517 matching
  * approximated): attribute types lowercase, values unescaped then re-escaped canonically and
  * lowercased (the naming attributes we meet — cn, uid, ou, dc, o, l — all match case-insensitively),
- * insignificant spaces removed, multi-valued RDNs sorted. `cn=Doe\, John` and `CN=doe\2C john`
- * normalise to the same string.
+ * insignificant spaces removed, multi-valued RDNs sorted. `cn=Doe\, John`, `CN=doe\2C john` and
+ * the quoted form older servers send, `cn="Doe, John"`, normalise to the same string.
  */
 
 export type Ava = { readonly type: string; readonly value: string };
@@ -36,6 +36,41 @@ export function parseDn(dn: string): Rdn[] {
   let avas: Ava[] = [];
   let i = 0;
   const n = dn.length;
+
+  /** One escape at dn[i] (a backslash): a run of \XX pairs decodes as UTF-8 bytes, \c is c. */
+  function readEscape(): string {
+    if (HEX.test(dn.slice(i + 1, i + 3))) {
+      const bytes: number[] = [];
+      while (dn[i] === '\\' && HEX.test(dn.slice(i + 1, i + 3))) {
+        bytes.push(Number.parseInt(dn.slice(i + 1, i + 3), 16));
+        i += 3;
+      }
+      return Buffer.from(bytes).toString('utf8');
+    }
+    if (i + 1 >= n) throw new Error(`malformed DN: trailing backslash in ${JSON.stringify(dn)}`);
+    i += 2;
+    return dn[i - 1] as string;
+  }
+
+  /**
+   * A quoted value at dn[i], the RFC 1779 form that RFC 2253 §4 required parsers to accept and
+   * RFC 4514 still lets them recognise (servers of that era send it). Inside the quotes
+   * `, + ; = < > #` and spaces are part of the value; `\"`, `\\` and `\XX` are escapes as
+   * outside. Only spaces may follow the closing quote.
+   */
+  function readQuotedValue(): string {
+    i++; // opening '"'
+    let value = '';
+    while (i < n && dn[i] !== '"') value += dn[i] === '\\' ? readEscape() : (dn[i++] as string);
+    if (i >= n) throw new Error(`malformed DN: unterminated quoted value in ${JSON.stringify(dn)}`);
+    i++; // closing '"'
+    while (i < n && dn[i] === ' ') i++;
+    if (i < n && dn[i] !== ',' && dn[i] !== '+' && dn[i] !== ';') {
+      throw new Error(`malformed DN: text after a quoted value in ${JSON.stringify(dn)}`);
+    }
+    return value;
+  }
+
   while (i < n) {
     while (i < n && dn[i] === ' ') i++;
     let type = '';
@@ -44,39 +79,26 @@ export function parseDn(dn: string): Rdn[] {
     i++; // '='
     type = canonicalType(type.trim().toLowerCase());
     if (type === '') throw new Error(`malformed DN: empty attribute type in ${JSON.stringify(dn)}`);
+    while (i < n && dn[i] === ' ') i++;
     let value = '';
-    if (dn[i] === '#') {
+    if (dn[i] === '"') {
+      value = readQuotedValue();
+    } else if (dn[i] === '#') {
       // BER-encoded value: keep the hex form, compare it lowercase.
       while (i < n && dn[i] !== ',' && dn[i] !== '+' && dn[i] !== ';') value += dn[i++];
       value = value.trim().toLowerCase();
     } else {
       // Plain characters are appended as they are; runs of \XX escapes are decoded as UTF-8 bytes.
       let trailingSpaces = 0;
-      let leading = true;
       while (i < n) {
         const ch = dn[i] as string;
         if (ch === ',' || ch === '+' || ch === ';') break;
         if (ch === '\\') {
-          if (HEX.test(dn.slice(i + 1, i + 3))) {
-            const bytes: number[] = [];
-            while (dn[i] === '\\' && HEX.test(dn.slice(i + 1, i + 3))) {
-              bytes.push(Number.parseInt(dn.slice(i + 1, i + 3), 16));
-              i += 3;
-            }
-            value += Buffer.from(bytes).toString('utf8');
-          } else if (i + 1 < n) {
-            value += dn[i + 1] as string;
-            i += 2;
-          } else {
-            throw new Error(`malformed DN: trailing backslash in ${JSON.stringify(dn)}`);
-          }
+          value += readEscape();
           trailingSpaces = 0;
-          leading = false;
           continue;
         }
         i++;
-        if (ch === ' ' && leading) continue;
-        leading = false;
         trailingSpaces = ch === ' ' ? trailingSpaces + 1 : 0;
         value += ch;
       }
