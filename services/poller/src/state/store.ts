@@ -62,16 +62,20 @@ export function toStoredGroup(row: EntityRow): StoredGroup {
   };
 }
 
-/** Rows written between two ANALYZE runs of the state tables. */
+/** Rows written before the first ANALYZE of the state tables in a run. */
 const ANALYZE_EVERY_ROWS = 20_000;
 
 /** `runId`: the run writing through this store; a rename it stores is tolerated during that run only. */
 export function createStateStore(db: PollerDatabase, profileId: string, runId: string | null = null) {
   const s = quoteIdent(db.schema);
   // A first full pass fills the tables faster than autovacuum analyses them; with stale
-  // statistics the planner scans the whole profile for every page (quadratic). Analyse as we go.
+  // statistics the planner scans the whole profile for every page (quadratic). Analyse as we go,
+  // each time the run has written as much again as before (statistics off by at most half keep
+  // the index plans; a few ANALYZEs a pass instead of one per 20,000 rows of a growing table).
   let writtenSinceAnalyze = 0;
+  let writtenBeforeAnalyze = 0;
   async function analyze(): Promise<void> {
+    writtenBeforeAnalyze += writtenSinceAnalyze;
     writtenSinceAnalyze = 0;
     await db.query(`analyze ${s}.entity`);
     await db.query(`analyze ${s}.edge`);
@@ -237,6 +241,15 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
       }
       return { byDn, byLogin, formerDns };
     },
+    /** Whether any entity keeps a former DN from a rename before this run (the set only shrinks during the run). */
+    async hasEarlierFormerDns(): Promise<boolean> {
+      const rows = await db.query<{ found: boolean }>(
+        `select exists (select 1 from ${s}.entity
+          where profile_id = $1 and present and previous_dn_norm is not null and previous_dn_run is distinct from $2) as found`,
+        [profileId, runId],
+      );
+      return rows[0]?.found === true;
+    },
     /** Which of these normalised DNs are former DNs of entities renamed before this run. */
     async earlierFormerDns(dns: readonly string[]): Promise<Set<string>> {
       if (dns.length === 0) return new Set();
@@ -351,11 +364,19 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
       );
       return { present: Number(rows[0]?.present ?? 0), enabled: Number(rows[0]?.enabled ?? 0) };
     },
-    /** Stores what Kafka acknowledged, in one transaction. */
+    /**
+     * Stores what Kafka acknowledged, in one transaction. Only the cursor's checkpoint waits for
+     * the WAL flush: a lost entity or edge checkpoint only means its events are produced again,
+     * which the applier's version guard makes harmless, and the cursor's synchronous commit
+     * flushes every earlier commit with it (DESIGN invariant 3: durable before the cursor moves).
+     */
     async checkpoint(checkpoint: Checkpoint): Promise<void> {
-      await db.transaction((tx) => writeCheckpoint(tx, checkpoint));
+      await db.transaction(async (tx) => {
+        if (!checkpoint.profile) await tx.query('set local synchronous_commit = off');
+        await writeCheckpoint(tx, checkpoint);
+      });
       writtenSinceAnalyze += (checkpoint.users?.length ?? 0) + (checkpoint.groups?.length ?? 0) + (checkpoint.edges?.length ?? 0);
-      if (writtenSinceAnalyze >= ANALYZE_EVERY_ROWS) await analyze();
+      if (writtenSinceAnalyze >= Math.max(ANALYZE_EVERY_ROWS, writtenBeforeAnalyze)) await analyze();
     },
     /** Refreshes planner statistics when the run wrote rows since the last analysis. */
     async analyzeIfWritten(): Promise<void> {

@@ -24,7 +24,7 @@ function membersHash(dns: readonly string[], logins: readonly string[], attribut
 }
 
 /** One page of groups with their member lists: the edge changes, produced in slices. Returns the unresolved member count. */
-async function processMemberPage(ctx: RunContext, mapping: GroupMapping, page: readonly LdapEntry[]): Promise<number> {
+async function processMemberPage(ctx: RunContext, mapping: GroupMapping, page: readonly LdapEntry[], earlierRenames: boolean): Promise<number> {
   const { store, dialect, resolution, logger } = ctx;
   const nested = ctx.profile.groups?.nested === true;
   const listed: ListedGroup[] = [];
@@ -45,7 +45,9 @@ async function processMemberPage(ctx: RunContext, mapping: GroupMapping, page: r
   const present = listed.filter((g) => known.get(g.groupId)?.state.present === true);
   const hashes = new Map(present.map((g) => [g.groupId, membersHash(g.dns, g.logins, mapping.memberAttributes, nested)]));
   const unchanged = resolution.changed ? [] : present.filter((g) => known.get(g.groupId)?.membersHash === hashes.get(g.groupId));
-  const dangling = await store.earlierFormerDns(unchanged.flatMap((g) => g.dns));
+  // Without a rename before this run no member value can be a dangling former DN: the member
+  // lists of unchanged groups are not sent to the database at all.
+  const dangling = earlierRenames ? await store.earlierFormerDns(unchanged.flatMap((g) => g.dns)) : new Set<string>();
   const work = resolution.changed
     ? present
     : present.filter((g) => known.get(g.groupId)?.membersHash !== hashes.get(g.groupId) || g.dns.some((dn) => dangling.has(dn)));
@@ -127,6 +129,7 @@ export async function readMemberships(ctx: RunContext, mapping: GroupMapping, cl
   const groups = ctx.profile.groups;
   if (!groups) return;
   let unresolved = 0;
+  const earlierRenames = await ctx.store.hasEarlierFormerDns();
   for (const clause of clauses) {
     for await (const page of lookahead(
       ctx.conn.searchPages(
@@ -142,7 +145,7 @@ export async function readMemberships(ctx: RunContext, mapping: GroupMapping, cl
         ctx.signal,
       ),
     )) {
-      unresolved += await processMemberPage(ctx, mapping, page);
+      unresolved += await processMemberPage(ctx, mapping, page, earlierRenames);
     }
     // A group matching several delta clauses must see the edges its first reading stored.
     await ctx.delivery.flush();
