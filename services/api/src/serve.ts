@@ -1,4 +1,4 @@
-import { closeDatabase, openDatabase, query } from '@dirstream/applier';
+import { closeDatabase, openDatabase } from '@dirstream/applier';
 import type { DirstreamConfig } from '@dirstream/config';
 import { toError } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
@@ -35,7 +35,7 @@ export async function createServe(deps: ServeDeps): Promise<Serve> {
   context.readiness.push({
     name: 'database',
     check: async () => {
-      await query(db, 'select 1');
+      await db.query('select 1');
     },
   });
 

@@ -1,4 +1,3 @@
-import { query } from '@dirstream/applier';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ServeContext } from '../context.ts';
@@ -23,14 +22,12 @@ export async function readCharts(ctx: ServeContext, hours: number, lag: readonly
   const to = new Date();
   const from = new Date(to.getTime() - hours * 3_600_000);
   const [runs, perMinute] = await Promise.all([
-    query<{ started_at: Date; finished_at: Date; status: string; profile_id: string; mode: string }>(
-      ctx.db,
-      `select started_at, finished_at, status, profile_id, mode from sync_runs where started_at >= ?::timestamptz order by started_at limit 5000`,
+    ctx.db.query<{ started_at: Date; finished_at: Date; status: string; profile_id: string; mode: string }>(
+      `select started_at, finished_at, status, profile_id, mode from sync_runs where started_at >= $1::timestamptz order by started_at limit 5000`,
       [from.toISOString()],
     ),
-    query<{ minute: Date; n: string }>(
-      ctx.db,
-      `select date_trunc('minute', logged_at) as minute, count(*) as n from sync_log where logged_at >= ?::timestamptz group by 1 order by 1`,
+    ctx.db.query<{ minute: Date; n: string }>(
+      `select date_trunc('minute', logged_at) as minute, count(*) as n from sync_log where logged_at >= $1::timestamptz group by 1 order by 1`,
       [from.toISOString()],
     ),
   ]);
