@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DirstreamConfig, POLLER_DEFAULTS, SERVE_DEFAULTS } from '@dirstream/config';
 import type { MembershipEvent, UserEvent } from '@dirstream/events';
-import { createCodec, ensureTopics, eventIdFor, membershipKey, userKey } from '@dirstream/events';
+import { createCodec, eventIdFor, membershipKey, userKey } from '@dirstream/events';
+import { createIdempotentProducer, ensureTopics } from '@dirstream/kafka';
 import { createSilentLogger } from '@dirstream/logging';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, type TestDatabase, uniquePrefix } from '@dirstream/testing';
 import { closeDatabase, migrate, openDatabase, runApplier } from '@dirstream/applier';
@@ -187,7 +188,7 @@ export async function benchApplier(options: BenchApplierOptions = {}): Promise<B
   try {
     await ensureTopics(admin, { prefix, partitions });
     const codec = createCodec();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = createIdempotentProducer(kafka);
     await producer.connect();
     const produceStarted = performance.now();
     for (let i = 0; i < users; i += 2_000) {

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { createConsumer } from '@dirstream/kafka';
 import { type Infra, createKafka } from '@dirstream/testing';
 import { ensureJars, kafkaOptions } from '../infra/local/kafka.ts';
 import { run } from '../infra/local/process.ts';
@@ -30,7 +31,7 @@ export async function measureProduced(infra: Infra, topics: readonly string[]): 
     await admin.disconnect();
   }
   if (records === 0) return { records: 0, averageBytes: 0 };
-  const consumer = kafka.consumer({ groupId: `bench-floor-${randomUUID()}` });
+  const consumer = createConsumer(kafka, { groupId: `bench-floor-${randomUUID()}` });
   let bytes = 0;
   await consumer.connect();
   try {

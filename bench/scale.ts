@@ -11,7 +11,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createCodec, createTrackedProducer, ensureTopics, membershipKey, sendAcknowledged, userKey } from '@dirstream/events';
+import { createCodec, membershipKey, userKey } from '@dirstream/events';
+import { createIdempotentProducer, ensureTopics, sendAcknowledged } from '@dirstream/kafka';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, type TestDatabase, uniquePrefix } from '@dirstream/testing';
 import { closeDatabase, migrate, openDatabase } from '@dirstream/applier';
 import { createKafkaCluster, kafkaClusterOptions } from '../infra/local/kafka-cluster.ts';
@@ -87,7 +88,7 @@ export async function benchApplierScale(options: { events?: number; instances?: 
   try {
     await ensureTopics(admin, { prefix, partitions: PARTITIONS, replicationFactor: 3 });
     const codec = createCodec();
-    const producer = createTrackedProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
+    const producer = createIdempotentProducer(kafka);
     await producer.connect();
     for (let i = 0; i < users; i += 2_000) {
       const batch = Array.from({ length: Math.min(2_000, users - i) }, (_, k) => userAt(i + k));

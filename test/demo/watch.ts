@@ -13,6 +13,7 @@ import {
   type UserEvent,
   type UserLifecycleEvent,
 } from '@dirstream/events';
+import { createConsumer, kafkaClientConfig } from '@dirstream/kafka';
 import { type Kafka, logLevel, Kafka as KafkaClient } from 'kafkajs';
 
 export type Seen =
@@ -32,7 +33,7 @@ export type TopicWatch = {
 };
 
 export function createKafkaClient(brokers: readonly string[]): Kafka {
-  return new KafkaClient({ clientId: 'dirstream-demo', brokers: [...brokers], logLevel: logLevel.NOTHING });
+  return new KafkaClient({ ...kafkaClientConfig({ clientId: 'dirstream-demo', brokers, ssl: false }), logLevel: logLevel.NOTHING });
 }
 
 export async function watchTopics(kafka: Kafka, prefix: string): Promise<TopicWatch> {
@@ -40,7 +41,7 @@ export async function watchTopics(kafka: Kafka, prefix: string): Promise<TopicWa
   const codec = createCodec();
   const seen: Seen[] = [];
   const counts: Record<string, number> = {};
-  const consumer = kafka.consumer({ groupId: `dirstream-demo-watch-${randomUUID()}`, allowAutoTopicCreation: false });
+  const consumer = createConsumer(kafka, { groupId: `dirstream-demo-watch-${randomUUID()}` });
   await consumer.connect();
   await consumer.subscribe({
     topics: [names.users, names.groups, names.memberships, names.syncRuns, names.userLifecycle],

@@ -166,6 +166,24 @@ export const kafkaSchema = z
      */
     maxEventBytes: z.number().int().min(1_024).optional(),
     ssl: z.boolean().default(false),
+    /**
+     * TLS to the brokers with a private CA and/or a client certificate (mutual TLS). Setting it
+     * turns TLS on, as `ssl: true` does; files resolve against the config file's folder.
+     */
+    tls: z
+      .object({
+        caFile: z.string().optional(),
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+        /** Verification is on unless explicitly turned off. */
+        rejectUnauthorized: z.boolean().default(true),
+        serverName: z.string().optional(),
+      })
+      .strict()
+      .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), {
+        message: 'certFile and keyFile go together (a client certificate needs its key)',
+      })
+      .optional(),
     sasl: z
       .object({
         mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),

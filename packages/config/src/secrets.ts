@@ -110,11 +110,21 @@ export async function resolveConfigSecrets(raw: RawConfig, options: ResolveOptio
     admin: { ...raw.serve.admin, tls: await tlsFiles(raw.serve.admin.tls, ['serve', 'admin', 'tls']), tokens },
     auth: { ...raw.serve.auth, clients },
   };
-  const { sasl } = raw.kafka;
+  const { sasl, tls: kafkaTls } = raw.kafka;
+  const kafkaTlsPath = ['kafka', 'tls'] as const;
   const resolved: DirstreamConfig = {
     ...raw,
     kafka: {
       ...raw.kafka,
+      tls:
+        kafkaTls === undefined
+          ? undefined
+          : {
+              ...kafkaTls,
+              caFile: await existingFile(kafkaTls.caFile, [...kafkaTlsPath, 'caFile']),
+              certFile: await existingFile(kafkaTls.certFile, [...kafkaTlsPath, 'certFile']),
+              keyFile: await existingFile(kafkaTls.keyFile, [...kafkaTlsPath, 'keyFile']),
+            },
       sasl: sasl === undefined ? undefined : { ...sasl, password: await secret(sasl.password, ['kafka', 'sasl', 'password']) },
     },
     database: {

@@ -3,8 +3,6 @@ export * from './keys.ts';
 export * from './ids.ts';
 export * from './versions.ts';
 export * from './topics.ts';
-export * from './admin.ts';
-export * from './produce.ts';
 export * from './codec.ts';
 export * from './schemas.ts';
 export { parsingCanonicalForm } from './canonical-form.ts';

@@ -11,7 +11,8 @@
  * partitions the brokers acknowledged, and send the others again.
  */
 import { DirstreamError } from '@dirstream/errors';
-import { type ICustomPartitioner, type Kafka, type Message, type Producer, type ProducerConfig, type ProducerRecord, Partitioners, type RecordMetadata } from 'kafkajs';
+import type { ConsumerConfig, Consumer, ICustomPartitioner, Kafka, Message, Producer, ProducerConfig, ProducerRecord, RecordMetadata } from 'kafkajs';
+import { fastDefaultPartitioner } from './partitioner.ts';
 
 export const PRODUCE_INCOMPLETE = 'EVENT_PRODUCE_INCOMPLETE';
 
@@ -31,7 +32,7 @@ export type PartitionTracker = {
   partitionOf(message: Message): number | undefined;
 };
 
-export function trackPartitions(base: ICustomPartitioner = Partitioners.DefaultPartitioner): PartitionTracker {
+export function trackPartitions(base: ICustomPartitioner = fastDefaultPartitioner): PartitionTracker {
   const chosen = new WeakMap<Message, number>();
   return {
     createPartitioner: () => {
@@ -49,10 +50,25 @@ export function trackPartitions(base: ICustomPartitioner = Partitioners.DefaultP
 /** A producer whose partitioner remembers each message's partition, for sendAcknowledged. */
 export type TrackedProducer = Producer & { readonly tracker: PartitionTracker };
 
-/** `kafka.producer(config)` with `config.createPartitioner` (default: kafkajs' murmur2) tracked. */
+/** `kafka.producer(config)` with `config.createPartitioner` (default: Kafka's murmur2, fastDefaultPartitioner) tracked. */
 export function createTrackedProducer(kafka: Kafka, config: ProducerConfig = {}): TrackedProducer {
-  const tracker = trackPartitions(config.createPartitioner ?? Partitioners.DefaultPartitioner);
+  const tracker = trackPartitions(config.createPartitioner ?? fastDefaultPartitioner);
   return Object.assign(kafka.producer({ ...config, createPartitioner: tracker.createPartitioner }), { tracker });
+}
+
+/**
+ * The producer every dirstream service uses: idempotent (no duplicates from retries, per-partition
+ * order kept, so acks = all; sendAcknowledged sends with acks -1), never creating topics (they are
+ * created with their policies by ensureTopics), keys partitioned by Kafka's murmur2 as the Java
+ * client does, each message's partition tracked for sendAcknowledged.
+ */
+export function createIdempotentProducer(kafka: Kafka, config: Omit<ProducerConfig, 'idempotent' | 'createPartitioner'> = {}): TrackedProducer {
+  return createTrackedProducer(kafka, { allowAutoTopicCreation: false, ...config, idempotent: true, maxInFlightRequests: 1 });
+}
+
+/** A consumer that never creates a topic by subscribing to it (they are created by ensureTopics). */
+export function createConsumer(kafka: Kafka, config: ConsumerConfig): Consumer {
+  return kafka.consumer({ allowAutoTopicCreation: false, ...config });
 }
 
 /** The messages of `topic` whose partition has no error-free acknowledgement in `acknowledged`. */

@@ -5,7 +5,7 @@
  */
 import { DirstreamError, isRetriable, toError } from '@dirstream/errors';
 import type { Admin, ConfigResourceTypes } from 'kafkajs';
-import { TOPIC_KINDS, type TopicKind, topicNames } from './topics.ts';
+import { TOPIC_KINDS, type TopicKind, topicNames } from '@dirstream/events';
 
 export const TOPIC_MISCONFIGURED = 'EVENT_TOPIC_MISCONFIGURED';
 export const TOPIC_SETUP_FAILED = 'EVENT_TOPIC_SETUP_FAILED';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
-import { fastDefaultPartitioner } from '../src/delivery/partitioner.ts';
+import { fastDefaultPartitioner } from '../src/partitioner.ts';
 
 function metadata(n: number): PartitionMetadata[] {
   return Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 1, replicas: [1], isr: [1], offlineReplicas: [], partitionErrorCode: 0 }));

@@ -1,9 +1,11 @@
+import { kafkaClientConfig } from '@dirstream/kafka';
 import { type Admin, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import type { Infra } from './infra.ts';
 import { uniquePrefix } from './unique.ts';
 
+/** A client configured as the services' (packages/kafka), silent: tests assert, they do not read kafkajs' logs. */
 export function createKafka(infra: Infra, clientId = 'dirstream-test'): Kafka {
-  return new Kafka({ clientId, brokers: [...infra.kafka.brokers], logLevel: logLevel.NOTHING });
+  return new Kafka({ ...kafkaClientConfig({ brokers: infra.kafka.brokers, clientId, ssl: false }), logLevel: logLevel.NOTHING });
 }
 
 /** Deletes every topic whose name starts with `prefix.` (test clean-up). */

@@ -1,4 +1,5 @@
-import { sendAcknowledged, type TrackedProducer, type UserLifecycleEvent } from '@dirstream/events';
+import type { UserLifecycleEvent } from '@dirstream/events';
+import { sendAcknowledged, type TrackedProducer } from '@dirstream/kafka';
 import type { Logger } from '@dirstream/logging';
 import { backoffMs, sleep } from './classify.ts';
 import type { Database } from './database.ts';

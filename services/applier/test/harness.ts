@@ -1,6 +1,7 @@
 import type { DirstreamConfig } from '@dirstream/config';
 import type { DeadLetterEvent, GroupEvent, MembershipEvent, SyncRunEvent, UserEvent, UserLifecycleEvent } from '@dirstream/events';
-import { createCodec, ensureTopics, membershipKey, syncRunKey, topicNames, userKey } from '@dirstream/events';
+import { createCodec, membershipKey, syncRunKey, topicNames, userKey } from '@dirstream/events';
+import { createIdempotentProducer, ensureTopics } from '@dirstream/kafka';
 import { createLogger, createSilentLogger, type Logger } from '@dirstream/logging';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, readTopics, type TestDatabase, uniquePrefix } from '@dirstream/testing';
 import type { Kafka, Producer } from 'kafkajs';
@@ -47,7 +48,7 @@ export async function createHarness(label: string, overrides: Partial<Parameters
   await admin.connect();
   await ensureTopics(admin, { prefix, partitions: config.kafka.partitions });
   await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = createIdempotentProducer(kafka);
   await producer.connect();
   const topics = topicNames(prefix);
 

@@ -7,7 +7,6 @@ import { stringify } from 'yaml';
 import { type Command, parseCommand, usageError } from './args.ts';
 import { HELP } from './help.ts';
 import { formatDuration, formatStatusTable } from './status-table.ts';
-import { connectAdmin } from './kafka-admin.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -54,10 +53,11 @@ type ApplierModule = {
 type ApiModule = {
   runServe(deps: ServiceDeps): Promise<RunOutcome>;
 };
-type EventsModule = {
+type KafkaModule = {
+  connectAdmin(config: DirstreamConfig['kafka'], logger: Logger): Promise<{ disconnect(): Promise<void> }>;
   ensureTopics(
     admin: unknown,
-    options: { prefix: string; partitions: number; replicationFactor: number },
+    options: { prefix: string; partitions: number; replicationFactor: number; minInsyncReplicas: number | undefined },
   ): Promise<{ readonly created: readonly string[]; readonly existing: readonly string[] }>;
 };
 
@@ -222,13 +222,14 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
         return EXIT_OK;
       }
       case 'topics create': {
-        const events = await importService<EventsModule>(ctx, '@dirstream/events', 'ensureTopics');
-        const admin = await connectAdmin(config.kafka, logger);
+        const kafka = await importService<KafkaModule>(ctx, '@dirstream/kafka', 'ensureTopics');
+        const admin = await kafka.connectAdmin(config.kafka, logger);
         try {
-          const result = await events.ensureTopics(admin, {
+          const result = await kafka.ensureTopics(admin, {
             prefix: config.kafka.topicPrefix,
             partitions: config.kafka.partitions,
             replicationFactor: config.kafka.replicationFactor,
+            minInsyncReplicas: config.kafka.minInsyncReplicas,
           });
           for (const topic of result.created) ctx.stdout(`created ${topic}\n`);
           for (const topic of result.existing) ctx.stdout(`exists  ${topic}\n`);

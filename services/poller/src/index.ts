@@ -24,4 +24,3 @@ export { normaliseDn, parseDn, escapeDnValue, escapeFilterValue } from './direct
 export { connectDirectory, ldapError, openLdapClient, type DirectoryConnection, type SearchRequest } from './directory/client.ts';
 export { firstString, stringValues, type LdapEntry } from './directory/entry.ts';
 export { mapUser } from './directory/mapping.ts';
-export { createKafkaClient } from './delivery/sink.ts';

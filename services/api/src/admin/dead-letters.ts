@@ -3,6 +3,7 @@ import { createCodec, topicNames } from '@dirstream/events';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ServeContext } from '../context.ts';
+import { createConsumer } from '@dirstream/kafka';
 import { httpError } from '../http/errors.ts';
 import { parseInput } from '../http/input.ts';
 import type { Admin } from 'kafkajs';
@@ -59,7 +60,7 @@ export async function readDeadLetters(ctx: ServeContext, kafka: KafkaAccess, lim
   const items: DeadLetter[] = [];
   const pending = new Set(ranges.map((r) => r.partition));
   const groupId = kafka.readerGroup();
-  const consumer = kafka.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+  const consumer = createConsumer(kafka.kafka, { groupId, maxWaitTimeInMs: 200 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type DirstreamError, toError } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
-import { createKafkaClient } from '@dirstream/poller';
+import { createKafkaClient } from '@dirstream/kafka';
 import type { Admin, Kafka } from 'kafkajs';
 import type { ServeContext } from '../context.ts';
 import { httpError } from '../http/errors.ts';
@@ -36,7 +36,7 @@ export function kafkaUnavailable(cause: unknown, topic: string): DirstreamError 
 }
 
 export function createKafkaAccess(ctx: ServeContext, logger: Logger): KafkaAccess {
-  const kafka = createKafkaClient({ ...ctx.config.kafka, clientId: `${ctx.config.kafka.clientId}-console` }, logger);
+  const kafka = createKafkaClient(ctx.config.kafka, logger, { clientId: `${ctx.config.kafka.clientId}-console` });
   let connected: Promise<Admin> | undefined;
   return {
     kafka,

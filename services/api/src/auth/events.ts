@@ -2,7 +2,7 @@ import type { DirstreamConfig } from '@dirstream/config';
 import { toError } from '@dirstream/errors';
 import { type AuthEvent, type Codec, createCodec, topicNames, userKey } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
-import { createKafkaClient } from '@dirstream/poller';
+import { createIdempotentProducer, createKafkaClient } from '@dirstream/kafka';
 import type { Producer } from 'kafkajs';
 
 /**
@@ -38,7 +38,7 @@ export function createAuthEventPublisher(options: AuthEventPublisherOptions): Au
   const codec = options.codec ?? createCodec();
   const topic = topicNames(options.kafka.topicPrefix).authEvents;
   const kafka = createKafkaClient(options.kafka, logger);
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = createIdempotentProducer(kafka);
   let connected: Promise<void> | null = null;
   let buffer: AuthEvent[] = [];
   let sending: Promise<void> = Promise.resolve();

@@ -1,4 +1,5 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
+import { createConsumer as createKafkaConsumer } from '@dirstream/kafka';
 import { applyBatch } from '../apply.ts';
 import type { Database } from '../database.ts';
 import type { OutboxRelay } from '../outbox.ts';
@@ -17,7 +18,7 @@ function* chunks<T>(values: readonly T[], size: number): Generator<T[]> {
  * records) is applied in one transaction; its offset is committed only after that commit.
  */
 export function createConsumer(ctx: ApplierContext, kafka: Kafka) {
-  const consumer = kafka.consumer({
+  const consumer = createKafkaConsumer(kafka, {
     groupId: ctx.groupId,
     sessionTimeout: 10_000,
     rebalanceTimeout: 30_000,

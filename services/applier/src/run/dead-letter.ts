@@ -1,5 +1,6 @@
 import { toError } from '@dirstream/errors';
-import type { DeadLetterEvent, TrackedProducer } from '@dirstream/events';
+import type { DeadLetterEvent } from '@dirstream/events';
+import type { TrackedProducer } from '@dirstream/kafka';
 import type { KafkaMessage } from 'kafkajs';
 import { backoffMs, sleep } from '../classify.ts';
 import type { ApplierContext } from './context.ts';

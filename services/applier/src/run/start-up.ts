@@ -1,10 +1,9 @@
 import type { DirstreamConfig } from '@dirstream/config';
 import { DirstreamError, toError } from '@dirstream/errors';
-import { createTrackedProducer, ensureTopics, type TrackedProducer } from '@dirstream/events';
-import { type Admin, type Kafka, Partitioners } from 'kafkajs';
+import { createIdempotentProducer, createKafkaClient, ensureTopics, type TrackedProducer } from '@dirstream/kafka';
+import type { Admin, Kafka } from 'kafkajs';
 import { backoffMs, isDataError, sleep } from '../classify.ts';
 import { closeDatabase, type Database, migrate, openDatabase } from '../database.ts';
-import { createKafkaClient } from '../kafka.ts';
 import type { ApplierContext } from './context.ts';
 
 /** A configured group name that several present groups carry: it grants nothing until one remains. */
@@ -116,13 +115,14 @@ export async function startUp(
       prefix: config.kafka.topicPrefix,
       partitions: config.kafka.partitions,
       replicationFactor: config.kafka.replicationFactor,
+      minInsyncReplicas: config.kafka.minInsyncReplicas,
     }),
   );
 
-  // Explicitly the Java-compatible murmur2 partitioner (kafkajs' default since 2.0, named to
-  // silence its start-up warning): the same key lands where other clients put it. Tracked: the
-  // outbox relay checks that every partition of a send was acknowledged (sendAcknowledged).
-  const producer = createTrackedProducer(kafka, { idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  // The Java-compatible murmur2 partitioner (packages/kafka): the same key lands where other
+  // clients put it. Tracked: the outbox relay checks that every partition of a send was
+  // acknowledged (sendAcknowledged).
+  const producer = createIdempotentProducer(kafka);
   await patiently('kafka producer', () => producer.connect());
   cleanups.push(() => producer.disconnect());
   return { db, kafka, admin, producer };

@@ -1,24 +1,18 @@
-import type { KafkaConfig } from '@dirstream/config';
 import { createError } from '@dirstream/errors';
 import {
   type Codec,
-  createTrackedProducer,
-  KAFKA_RETRY,
   groupKey,
   type GroupEvent,
   type MembershipEvent,
   membershipKey,
   type RunDetailEvent,
-  sendAcknowledged,
   type SyncRunEvent,
   type TopicNames,
-  type TrackedProducer,
   type UserEvent,
   userKey,
 } from '@dirstream/events';
-import type { Logger } from '@dirstream/logging';
-import { fastDefaultPartitioner } from './partitioner.ts';
-import { Kafka, type logCreator, logLevel, type Message, type TopicMessages } from 'kafkajs';
+import { sendAcknowledged, type TrackedProducer } from '@dirstream/kafka';
+import type { Message, TopicMessages } from 'kafkajs';
 
 /** The events of one checkpoint: sent together, acknowledged before the state moves. */
 export type EventBatch = {
@@ -56,37 +50,6 @@ const CHUNK = 5_000;
 export const DEFAULT_MAX_EVENT_BYTES = 1_000_000;
 /** Per-record overhead in a record batch (length, attributes, deltas, header count), upper bound. */
 const RECORD_OVERHEAD = 32;
-
-/** kafkajs logs through the process's pino logger (its own ERROR lines for retried metadata are debug noise). */
-function kafkaLogCreator(logger: Logger): logCreator {
-  return () => ({ level, log }) => {
-    const { message, ...fields } = log;
-    if (level === logLevel.ERROR || level === logLevel.WARN) logger.debug({ kafkajs: fields }, message);
-    else logger.trace({ kafkajs: fields }, message);
-  };
-}
-
-export function createKafkaClient(config: KafkaConfig, logger: Logger): Kafka {
-  return new Kafka({
-    logCreator: kafkaLogCreator(logger.child({ component: 'kafkajs' })),
-    clientId: config.clientId,
-    brokers: [...config.brokers],
-    ssl: config.ssl,
-    sasl: config.sasl
-      ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as never)
-      : undefined,
-    retry: KAFKA_RETRY,
-    logLevel: logLevel.WARN,
-  });
-}
-
-/**
- * An idempotent producer: no duplicates from retries, per-partition order kept; its partitions
- * are tracked so that every send is checked complete (sendAcknowledged).
- */
-export function createIdempotentProducer(kafka: Kafka): TrackedProducer {
-  return createTrackedProducer(kafka, { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: fastDefaultPartitioner });
-}
 
 /** Values already encoded (while measuring) by event object, so an event is encoded once. */
 type EncodedCache = WeakMap<object, Buffer>;

@@ -3,10 +3,11 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DirstreamConfig, ProfileConfig } from '@dirstream/config';
 import { createError, isRetriable, toError } from '@dirstream/errors';
-import { createCodec, ensureTopics, type TrackedProducer, topicNames } from '@dirstream/events';
+import { createCodec, topicNames } from '@dirstream/events';
+import { createIdempotentProducer, createKafkaClient, ensureTopics, type TrackedProducer } from '@dirstream/kafka';
 import type { Logger } from '@dirstream/logging';
 import { type MetricsServer, startMetricsServer } from '@dirstream/metrics';
-import { createIdempotentProducer, createKafkaClient, createKafkaSink, createPlanSink, type EventSink } from '../delivery/sink.ts';
+import { createKafkaSink, createPlanSink, type EventSink } from '../delivery/sink.ts';
 import { dialectFor } from '../dialects/index.ts';
 import { clearActive, type HolderMode, markActive, readProfileActivity, recordNextRun, recordRunFinished, recordRunStarted } from '../state/activity.ts';
 import { openPollerDatabase, type PollerDatabase, type Session } from '../state/database.ts';
@@ -186,6 +187,7 @@ export async function runPoller(
             prefix: config.kafka.topicPrefix,
             partitions: config.kafka.partitions,
             replicationFactor: config.kafka.replicationFactor,
+            minInsyncReplicas: config.kafka.minInsyncReplicas,
           }),
         logger,
         deps.signal,

@@ -1,4 +1,4 @@
-/** ensureTopics and the codec against the real broker (npm run infra:up). */
+/** ensureTopics (packages/kafka) and the codec against the real broker (npm run infra:up). */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { isDirstreamError } from '@dirstream/errors';
 import { createKafka, deleteTopics, loadInfra, readTopics, uniquePrefix } from '@dirstream/testing';
 import type { Admin, ConfigResourceTypes } from 'kafkajs';
-import { ensureTopics, TOPIC_CONFIGS } from '../src/admin.ts';
+import { ensureTopics, TOPIC_CONFIGS } from '@dirstream/kafka';
 import { createCodec } from '../src/codec.ts';
 import { eventIdFor } from '../src/ids.ts';
 import { syncRunKey, userKey } from '../src/keys.ts';
