@@ -113,6 +113,24 @@ describe('delta mechanism fitted to the server', () => {
       assert.deepEqual(userOps((await t.run()).events), []);
     });
 
+    it('directory: ldap on the same server: auto picks syncrepl too (no fallback to report)', async () => {
+      const g = await setupPollerTest('fit-sync-ldap', { openldap: slapd.instance });
+      try {
+        const overrides = { directory: 'ldap' };
+        const a = await g.ldap.addUser('lsa');
+        const first = await g.run({ overrides });
+        assert.equal(first.ok, true, first.reason);
+        assert.equal(first.result?.reason, null);
+        assert.match(first.events?.summary.cursorAfter ?? '', /^\{"v":1,"cookies"/);
+        await g.ldap.modify(a, { title: 'Boss' });
+        const delta = await g.run({ overrides });
+        assert.equal(delta.result?.mode, 'delta');
+        assert.deepEqual(userOps(delta.events), ['updated:lsa']);
+      } finally {
+        await g.cleanup();
+      }
+    });
+
     it('an explicit accesslog delta fails the run, naming the fix', async () => {
       const r = await t.run({ overrides: { schedule: { delta: 'accesslog' } } });
       assert.equal(r.ok, false);
