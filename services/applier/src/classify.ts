@@ -40,23 +40,3 @@ export function isDataError(value: unknown): boolean {
 export function failureCode(value: unknown): string {
   return codesOf(value)[0] ?? 'UNKNOWN';
 }
-
-/** Exponential backoff with jitter, capped. */
-export function backoffMs(attempt: number, baseMs = 200, maxMs = 10_000): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 16));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
-/** Resolves after ms, or early when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

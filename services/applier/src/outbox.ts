@@ -1,7 +1,7 @@
+import { retry, sleep } from '@dirstream/errors';
 import type { UserLifecycleEvent } from '@dirstream/events';
 import { sendAcknowledged, type TrackedProducer } from '@dirstream/kafka';
 import type { Logger } from '@dirstream/logging';
-import { backoffMs, sleep } from './classify.ts';
 import type { Database } from './database.ts';
 import type { ApplierMetrics } from './metrics.ts';
 
@@ -74,7 +74,6 @@ export async function outboxBacklog(db: Database): Promise<number> {
 export function startOutboxRelay(deps: OutboxRelayDeps): OutboxRelay {
   const stopper = new AbortController();
   let wake: AbortController = new AbortController();
-  let failures = 0;
 
   async function round(): Promise<number> {
     const published = await relayOnce(deps);
@@ -82,19 +81,20 @@ export function startOutboxRelay(deps: OutboxRelayDeps): OutboxRelay {
     return published;
   }
 
+  // Any failure here is an outage (broker or database away): retried until stop, never dropped.
+  const patiently = <T>(fn: () => Promise<T>, what: string) =>
+    retry(fn, {
+      signal: stopper.signal,
+      shouldRetry: () => true,
+      onRetry: (err, attempt) => deps.logger.warn({ err, attempt }, `${what} failed; retrying`),
+    });
+
   const loop = (async () => {
     while (!stopper.signal.aborted) {
-      try {
-        const published = await round();
-        failures = 0;
-        if (published > 0) continue;
-        await sleep(deps.idleMs ?? 500, AbortSignal.any([stopper.signal, wake.signal]));
-        wake = new AbortController();
-      } catch (err) {
-        failures++;
-        deps.logger.warn({ err, attempt: failures }, 'outbox relay failed; retrying');
-        await sleep(backoffMs(failures), stopper.signal);
-      }
+      const published = await patiently(round, 'outbox relay').catch(() => 0); // rejects only on stop
+      if (published > 0) continue;
+      await sleep(deps.idleMs ?? 500, AbortSignal.any([stopper.signal, wake.signal]));
+      wake = new AbortController();
     }
   })();
 
@@ -103,17 +103,11 @@ export function startOutboxRelay(deps: OutboxRelayDeps): OutboxRelay {
       wake.abort();
     },
     async drain() {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          if ((await round()) > 0) continue;
-          if ((await outboxBacklog(deps.db)) === 0) return;
-          // Rows held by another relay: wait for it to publish them.
-          await sleep(200, stopper.signal);
-        } catch (err) {
-          if (stopper.signal.aborted) throw err;
-          deps.logger.warn({ err }, 'outbox drain failed; retrying');
-          await sleep(backoffMs(attempt), stopper.signal);
-        }
+      for (;;) {
+        const left = await patiently(async () => ((await round()) > 0 ? 'more' : (await outboxBacklog(deps.db)) === 0 ? 'none' : 'held'), 'outbox drain');
+        if (left === 'none') return;
+        // Rows held by another relay: wait for it to publish them.
+        if (left === 'held') await sleep(200, stopper.signal);
       }
     },
     async stop() {

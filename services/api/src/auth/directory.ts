@@ -1,5 +1,5 @@
 import { type ProfileConfig, resolveUserMapping, type UserMapping, userMappingAttributes } from '@dirstream/config';
-import { createError, isDirstreamError } from '@dirstream/errors';
+import { createError, isDirstreamError, retry } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
 import { connectDirectory, type Dialect, type DirectoryConnection, dialectFor, escapeFilterValue, type LdapEntry } from '@dirstream/poller';
 
@@ -40,27 +40,31 @@ export function createProfileDirectory(profile: ProfileConfig, logger: Logger): 
     return pending;
   };
 
-  /** Runs `fn` on the service connection; a connection failure reopens it and tries once more. */
-  async function withConnection<T>(fn: (conn: DirectoryConnection) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const pending = connection();
-      const conn = await pending;
-      if (!conn.bound) {
-        // Dropped while idle (server timeout): never let the client reconnect it anonymously.
-        if (current === pending) current = null;
-        void conn.close();
-        if (attempt > 0) throw createError('LDAP_CONNECTION_FAILED', `service account connection to ${conn.url} lost`, { retriable: true });
-        continue;
-      }
-      try {
-        return await fn(conn);
-      } catch (cause) {
-        const transport = isDirstreamError(cause, 'LDAP_CONNECTION_FAILED');
-        if (!transport || attempt > 0) throw cause;
-        if (current === pending) current = null;
-        void conn.close();
-      }
-    }
+  /** Runs `fn` on the service connection; a connection failure reopens it and tries once more, at once. */
+  function withConnection<T>(fn: (conn: DirectoryConnection) => Promise<T>): Promise<T> {
+    const transport = (err: unknown) => isDirstreamError(err, 'LDAP_CONNECTION_FAILED');
+    return retry(
+      async () => {
+        const pending = connection();
+        const conn = await pending;
+        const drop = () => {
+          if (current === pending) current = null;
+          void conn.close();
+        };
+        if (!conn.bound) {
+          // Dropped while idle (server timeout): never let the client reconnect it anonymously.
+          drop();
+          throw createError('LDAP_CONNECTION_FAILED', `service account connection to ${conn.url} lost`, { retriable: true });
+        }
+        try {
+          return await fn(conn);
+        } catch (cause) {
+          if (transport(cause)) drop();
+          throw cause;
+        }
+      },
+      { attempts: 2, baseMs: 0, shouldRetry: transport },
+    );
   }
 
   const search = (filter: string, limit: number) =>

@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '@dirstream/applier';
-import { toError } from '@dirstream/errors';
+import { sleep, toError } from '@dirstream/errors';
 import type { UserState } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
 import { type LdapEntry, mapUser, type SyncControl } from '@dirstream/poller';

@@ -1,8 +1,7 @@
-import { toError } from '@dirstream/errors';
+import { retry } from '@dirstream/errors';
 import type { DeadLetterEvent } from '@dirstream/events';
 import type { TrackedProducer } from '@dirstream/kafka';
 import type { KafkaMessage } from 'kafkajs';
-import { backoffMs, sleep } from '../classify.ts';
 import type { ApplierContext } from './context.ts';
 
 /** Sends one record, with why it failed, to the dead-letter topic; the partition moves on. */
@@ -33,20 +32,12 @@ export function createDeadLetter(ctx: ApplierContext, producer: TrackedProducer)
       failedAt: Date.now(),
       consumerGroup: ctx.groupId,
     };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await producer.send({
-          topic: ctx.topics.deadLetters,
-          acks: -1,
-          messages: [{ key: message.key ?? null, value: ctx.codec.encode('dead-letter', event) }],
-        });
-        break;
-      } catch (err) {
-        if (ctx.stopping.aborted) throw err;
-        ctx.log.warn({ err: toError(err), attempt }, 'dead-letter produce failed; retrying');
-        await sleep(backoffMs(attempt), ctx.stopping);
-      }
-    }
+    const value = ctx.codec.encode('dead-letter', event);
+    await retry(() => producer.send({ topic: ctx.topics.deadLetters, acks: -1, messages: [{ key: message.key ?? null, value }] }), {
+      signal: ctx.stopping,
+      shouldRetry: () => true,
+      onRetry: (err, attempt) => ctx.log.warn({ err, attempt }, 'dead-letter produce failed; retrying'),
+    });
     ctx.metrics.deadLetters.inc({ code });
     ctx.log.warn({ topic, partition, offset: message.offset, code, reason, attempts }, 'record dead-lettered');
   };

@@ -1,5 +1,5 @@
-import { createError, toError } from '@dirstream/errors';
-import { backoffMs, failureCode, isDataError, sleep } from '../classify.ts';
+import { createError, retry, toError } from '@dirstream/errors';
+import { failureCode, isDataError } from '../classify.ts';
 import type { ApplierContext } from './context.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import type { Item } from './decode.ts';
@@ -33,41 +33,40 @@ export function createApplyWithRetries(
   const applyWithRetries = async (on: PartitionCalls, items: readonly Item[]): Promise<void> => {
     const { topic, partition } = on;
     let dataFailures = 0;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await apply(items);
-        return;
-      } catch (caught) {
-        const err = toError(caught);
-        if (isDataError(err)) {
-          dataFailures++;
-          metrics.retries.inc({ kind: 'data' });
-          if (dataFailures > ctx.config.applier.applyRetries) {
-            const [only] = items;
-            if (items.length === 1 && only !== undefined) {
-              await deadLetter(topic, partition, only.message, failureCode(err), err.message, dataFailures);
-              return;
-            }
-            log.warn({ err, topic, partition, records: items.length }, 'batch keeps failing; applying record by record');
-            for (const item of items) await applyWithRetries(on, [item]);
-            return;
+    const dataExhausted = () => dataFailures > ctx.config.applier.applyRetries;
+    try {
+      await retry(() => apply(items), {
+        signal: ctx.stopping,
+        maxMs: 5_000,
+        shouldRetry: (err) => {
+          if (isDataError(err)) {
+            dataFailures++;
+            metrics.retries.inc({ kind: 'data' });
+          } else {
+            ctx.health.databaseHealthy = false;
+            metrics.retries.inc({ kind: 'outage' });
           }
-          log.warn({ err, topic, partition, attempt: dataFailures }, 'apply failed on data; retrying');
-        } else {
-          ctx.health.databaseHealthy = false;
-          metrics.retries.inc({ kind: 'outage' });
-          log.warn({ err, code: failureCode(err), topic, partition, attempt }, 'apply failed (outage); retrying');
-        }
-        if (ctx.stopping.aborted || !on.isRunning()) {
-          throw createError('APPLIER_STOPPING', 'stopping while the apply was failing', { retriable: true, cause: err });
-        }
-        // Sleep in slices and keep heartbeating, so a long outage does not cost the assignment.
-        const until = Date.now() + backoffMs(attempt, 200, 5_000);
-        while (Date.now() < until && !ctx.stopping.aborted) {
-          await sleep(Math.min(1_000, until - Date.now()), ctx.stopping);
-          await safeHeartbeat(on.heartbeat);
-        }
+          return !dataExhausted() && on.isRunning();
+        },
+        onRetry: (err, attempt) => {
+          if (isDataError(err)) log.warn({ err, topic, partition, attempt: dataFailures }, 'apply failed on data; retrying');
+          else log.warn({ err, code: failureCode(err), topic, partition, attempt }, 'apply failed (outage); retrying');
+        },
+        // Heartbeat through the wait, so a long outage does not cost the assignment.
+        whileWaiting: { everyMs: 1_000, call: () => safeHeartbeat(on.heartbeat) },
+      });
+    } catch (caught) {
+      const err = toError(caught);
+      if (!(isDataError(err) && dataExhausted())) {
+        throw createError('APPLIER_STOPPING', 'stopping while the apply was failing', { retriable: true, cause: err });
       }
+      const [only] = items;
+      if (items.length === 1 && only !== undefined) {
+        await deadLetter(topic, partition, only.message, failureCode(err), err.message, dataFailures);
+        return;
+      }
+      log.warn({ err, topic, partition, records: items.length }, 'batch keeps failing; applying record by record');
+      for (const item of items) await applyWithRetries(on, [item]);
     }
   };
   return applyWithRetries;

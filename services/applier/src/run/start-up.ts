@@ -1,8 +1,8 @@
 import type { DirstreamConfig } from '@dirstream/config';
-import { DirstreamError, toError } from '@dirstream/errors';
+import { DirstreamError, retry } from '@dirstream/errors';
 import { createIdempotentProducer, createKafkaClient, ensureTopics, type TrackedProducer } from '@dirstream/kafka';
 import type { Admin, Kafka } from 'kafkajs';
-import { backoffMs, isDataError, sleep } from '../classify.ts';
+import { isDataError } from '../classify.ts';
 import { closeDatabase, type Database, migrate, openDatabase } from '../database.ts';
 import type { ApplierContext } from './context.ts';
 
@@ -78,19 +78,14 @@ export async function startUp(
   cleanups: (() => Promise<void>)[],
 ): Promise<Started | string> {
   const { config, log } = ctx;
-  const patiently = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (caught) {
-        const err = toError(caught);
-        const retry = err instanceof DirstreamError ? err.retriable : !isDataError(err);
-        if (!retry || ctx.stopping.aborted) throw err;
-        log.warn({ err, step, attempt }, 'applier start-up step failed; retrying');
-        await sleep(backoffMs(attempt, 500, 10_000), ctx.stopping);
-      }
-    }
-  };
+  const patiently = <T>(step: string, fn: () => Promise<T>): Promise<T> =>
+    retry(fn, {
+      signal: ctx.stopping,
+      baseMs: 500,
+      maxMs: 10_000,
+      shouldRetry: (err) => (err instanceof DirstreamError ? err.retriable : !isDataError(err)),
+      onRetry: (err, attempt) => log.warn({ err, step, attempt }, 'applier start-up step failed; retrying'),
+    });
   await patiently('migrate', () => migrate({ config, logger: log }));
   const db = await openDatabase(config);
   cleanups.push(() => closeDatabase(db));

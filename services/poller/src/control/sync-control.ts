@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DatabaseConfig } from '@dirstream/config';
-import { createError } from '@dirstream/errors';
+import { createError, sleep } from '@dirstream/errors';
 import { type LockHolder, type ProfileActivity, readProfileActivity, type RunSummary } from '../state/activity.ts';
 import { openPollerDatabase, quoteIdent } from '../state/database.ts';
 import {
@@ -83,7 +82,7 @@ export async function createSyncControl(config: DatabaseConfig): Promise<SyncCon
         if (Date.now() >= deadline) {
           throw createError('SYNC_WAIT_TIMEOUT', `run ${runId} is still ${state.phase} after ${options.timeoutMs} ms`, { retriable: true });
         }
-        await sleep(options.pollMs ?? 250, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
+        await sleep(options.pollMs ?? 250, options.signal);
       }
     },
     async lockHolders() {

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DirstreamConfig, ProfileConfig } from '@dirstream/config';
-import { createError, isRetriable, toError } from '@dirstream/errors';
+import { createError, retry, sleep, toError } from '@dirstream/errors';
 import { createCodec, topicNames } from '@dirstream/events';
 import { createIdempotentProducer, createKafkaClient, ensureTopics, type TrackedProducer } from '@dirstream/kafka';
 import type { Logger } from '@dirstream/logging';
@@ -66,10 +65,6 @@ function selectProfiles(config: DirstreamConfig, profileId: string | undefined, 
   return config.profiles.filter((p) => p.enabled);
 }
 
-async function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  await sleep(ms, undefined, { signal }).catch(() => undefined);
-}
-
 /**
  * Waits for the profile's lock (standby) until acquired, the deadline, shutdown, or (after an
  * attempt that found the lock held) `stopWaiting` says so.
@@ -92,7 +87,7 @@ async function acquireLock(
       // The state database is down: wait and retry, like a standby.
       logger.warn({ err: toError(cause) }, 'state database unreachable; retrying');
       if (Date.now() >= deadline) return null;
-      await abortableSleep(retryMs, signal);
+      await sleep(retryMs, signal);
       continue;
     }
     const locked = await tryLockProfile(session, profileId).catch((cause: unknown) => {
@@ -107,7 +102,7 @@ async function acquireLock(
       announced = true;
     }
     if (Date.now() >= deadline) return null;
-    await abortableSleep(retryMs, signal);
+    await sleep(retryMs, signal);
   }
   return null;
 }
@@ -129,17 +124,13 @@ const TOPIC_SETUP_ATTEMPTS = 6;
  * backoff before the poller gives up; a misconfigured topic fails at once.
  */
 async function ensureTopicsPatiently(setup: () => Promise<unknown>, logger: Logger, signal: AbortSignal): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await setup();
-      return;
-    } catch (cause) {
-      if (!isRetriable(cause) || attempt >= TOPIC_SETUP_ATTEMPTS || signal.aborted) throw cause;
-      const waitMs = Math.min(4_000, 250 * 2 ** (attempt - 1));
-      logger.warn({ err: toError(cause), attempt, waitMs }, 'topic set-up failed; retrying');
-      await abortableSleep(waitMs, signal);
-    }
-  }
+  await retry(setup, {
+    signal,
+    attempts: TOPIC_SETUP_ATTEMPTS,
+    baseMs: 500,
+    maxMs: 4_000,
+    onRetry: (err, attempt, waitMs) => logger.warn({ err, attempt, waitMs }, 'topic set-up failed; retrying'),
+  });
 }
 
 /**
@@ -390,7 +381,7 @@ async function handOver(rt: Runtime, profile: ProfileConfig, options: PollerOpti
       // Nobody took it and the lock is free: this process runs the pending request (our run ID).
       if (session) return runHoldingLock(rt, profile, session, { ...options, full: false }, internals, logger);
     }
-    await abortableSleep(pollMs, rt.signal);
+    await sleep(pollMs, rt.signal);
   }
 }
 
@@ -418,7 +409,7 @@ async function runProfileForever(rt: Runtime, profile: ProfileConfig, options: P
             await recordNextRun(rt.db, profile.id, new Date(nextScheduledAt));
             const waitMs = nextScheduledAt - Date.now();
             if (wakeup) await wakeup.wait(waitMs, rt.signal);
-            else await abortableSleep(Math.min(waitMs, internals.requestFallbackMs ?? 5_000), rt.signal);
+            else await sleep(Math.min(waitMs, internals.requestFallbackMs ?? 5_000), rt.signal);
             continue;
           }
           const started = Date.now();

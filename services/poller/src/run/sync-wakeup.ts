@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DatabaseConfig } from '@dirstream/config';
-import { toError } from '@dirstream/errors';
+import { backoffMs, sleep, toError } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
 import pg from 'pg';
 import { SYNC_REQUEST_CHANNEL } from '../state/sync-requests.ts';
@@ -74,7 +73,7 @@ export function startSyncWakeups(
       client = null;
       await current.end().catch(() => undefined);
       if (closed) return;
-      await sleep(Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)), undefined, { signal: stop.signal }).catch(() => undefined);
+      await sleep(backoffMs(attempt, 1_000, 10_000), stop.signal);
     }
   }
   const loop = connectLoop();

@@ -1,0 +1,69 @@
+/**
+ * Errors carry a stable `code` and a `retriable` flag; retry decisions read those, never the
+ * message text. Every `catch` turns `unknown` into an Error with `toError`.
+ */
+export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+export class DirstreamError extends Error {
+  readonly code: string;
+  readonly retriable: boolean;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(
+    code: string,
+    message: string,
+    options: { retriable?: boolean; cause?: unknown; details?: ErrorDetails } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DirstreamError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.details = options.details;
+  }
+}
+
+export function createError(
+  code: string,
+  message: string,
+  options: { retriable?: boolean; cause?: unknown; details?: ErrorDetails } = {},
+): DirstreamError {
+  return new DirstreamError(code, message, options);
+}
+
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  if (typeof value === 'string') return new Error(value);
+  try {
+    return new Error(`non-error thrown: ${JSON.stringify(value)}`);
+  } catch {
+    return new Error(`non-error thrown: ${String(value)}`);
+  }
+}
+
+export function isDirstreamError(value: unknown, code?: string): value is DirstreamError {
+  return value instanceof DirstreamError && (code === undefined || value.code === code);
+}
+
+/** True when the error (or a DirstreamError in its cause chain) says a retry may succeed. */
+export function isRetriable(value: unknown): boolean {
+  let current: unknown = value;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    if (current instanceof DirstreamError) return current.retriable;
+    const retriable = (current as { retriable?: unknown }).retriable;
+    if (typeof retriable === 'boolean') return retriable;
+    current = current.cause;
+  }
+  return false;
+}
+
+/** The stable code of an error, or of a DirstreamError in its cause chain. */
+export function errorCode(value: unknown): string | undefined {
+  let current: unknown = value;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    if (current instanceof DirstreamError) return current.code;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = current.cause;
+  }
+  return undefined;
+}
