@@ -10,7 +10,7 @@
  * them. The guard: remember the partition the partitioner chose for each message, compare with the
  * partitions the brokers acknowledged, and send the others again.
  */
-import { DirstreamError } from '@dirstream/errors';
+import { DirstreamError, isDirstreamError, retry } from '@dirstream/errors';
 import type { ConsumerConfig, Consumer, ICustomPartitioner, Kafka, Message, Producer, ProducerConfig, ProducerRecord, RecordMetadata } from 'kafkajs';
 import { fastDefaultPartitioner } from './partitioner.ts';
 
@@ -96,19 +96,19 @@ export async function sendAcknowledged(
   record: ProducerRecord,
   options: { attempts?: number } = {},
 ): Promise<void> {
-  const attempts = options.attempts ?? 5;
   let messages = record.messages;
-  for (let attempt = 1; ; attempt++) {
-    const acknowledged = await producer.send({ ...record, messages });
-    const missing = unacknowledged(record.topic, messages, acknowledged, producer.tracker.partitionOf);
-    if (missing.length === 0) return;
-    if (attempt >= attempts) {
+  // A failed send is kafkajs' to retry (its own backoff); this resends at once what it lost.
+  await retry(
+    async (attempt) => {
+      const acknowledged = await producer.send({ ...record, messages });
+      messages = unacknowledged(record.topic, messages, acknowledged, producer.tracker.partitionOf);
+      if (messages.length === 0) return;
       throw new DirstreamError(
         PRODUCE_INCOMPLETE,
-        `${missing.length} of ${record.messages.length} records to ${record.topic} were not acknowledged after ${attempts} sends`,
-        { retriable: true, details: { topic: record.topic, missing: missing.length } },
+        `${messages.length} of ${record.messages.length} records to ${record.topic} were not acknowledged after ${attempt} sends`,
+        { retriable: true, details: { topic: record.topic, missing: messages.length } },
       );
-    }
-    messages = missing;
-  }
+    },
+    { attempts: options.attempts ?? 5, baseMs: 0, shouldRetry: (err) => isDirstreamError(err, PRODUCE_INCOMPLETE) },
+  );
 }

@@ -3,7 +3,7 @@
  * after 7 days), which would silently lose the entity state the compacted topics exist to keep,
  * so every dirstream topic is created here and checked when it already exists.
  */
-import { DirstreamError, isRetriable, toError } from '@dirstream/errors';
+import { DirstreamError, isRetriable, retry, toError } from '@dirstream/errors';
 import type { Admin, ConfigResourceTypes } from 'kafkajs';
 import { TOPIC_KINDS, type TopicKind, topicNames } from '@dirstream/events';
 
@@ -72,22 +72,19 @@ function setupFailed(message: string, cause: unknown): DirstreamError {
 }
 
 async function checkPolicies(admin: Admin, topics: ReadonlyMap<string, TopicKind>): Promise<void> {
-  let described: Awaited<ReturnType<Admin['describeConfigs']>>;
   // A KRaft broker learns of a topic a moment after the controller created it: until then it
   // answers UNKNOWN_TOPIC_OR_PARTITION (retriable), so retriable errors are retried for 30 s.
   const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      described = await admin.describeConfigs({
+  const described = await retry(
+    () =>
+      admin.describeConfigs({
         includeSynonyms: false,
         resources: [...topics.keys()].map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['cleanup.policy'] })),
-      });
-      break;
-    } catch (error) {
-      if (!isRetriable(error) || Date.now() > deadline) throw setupFailed('cannot describe the dirstream topics', error);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
+      }),
+    { baseMs: 250, maxMs: 250, shouldRetry: (err) => isRetriable(err) && Date.now() <= deadline },
+  ).catch((error: unknown) => {
+    throw setupFailed('cannot describe the dirstream topics', error);
+  });
   for (const resource of described.resources) {
     const kind = topics.get(resource.resourceName);
     if (kind === undefined) continue;
@@ -106,17 +103,17 @@ async function checkPolicies(admin: Admin, topics: ReadonlyMap<string, TopicKind
 /** Until every partition of `topics` has a leader that says so; 30 s at most. */
 async function waitForLeaders(admin: Admin, topics: readonly string[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let problem: unknown;
-    try {
+  await retry(
+    async () => {
       const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
-      if (metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
-    } catch (error) {
-      problem = error;
-    }
-    if (Date.now() > deadline) throw setupFailed(`topics ${topics.join(', ')} have no leader after ${timeoutMs} ms`, problem);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+      if (!metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
+        throw new DirstreamError(TOPIC_SETUP_FAILED, 'a partition has no leader yet', { retriable: true });
+      }
+    },
+    { baseMs: 250, maxMs: 250, shouldRetry: () => Date.now() <= deadline },
+  ).catch((error: unknown) => {
+    throw setupFailed(`topics ${topics.join(', ')} have no leader after ${timeoutMs} ms`, error);
+  });
 }
 
 /**
