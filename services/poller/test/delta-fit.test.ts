@@ -11,6 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createSlapd, type SlapdOverlays, slapdInstance, startSlapd, stopSlapd } from '../../../infra/local/openldap.ts';
 import { freePort } from '../../../test/support/free-port.ts';
+import type { ProfileConfig } from '@dirstream/config';
+import { errorCode } from '@dirstream/errors';
+import { createSilentLogger } from '@dirstream/logging';
+import { connectDirectory } from '../src/directory/client.ts';
+import { createSyncreplDelta } from '../src/directory/delta-syncrepl.ts';
 import { type PollerTest, setupPollerTest, userOps } from './poller-support.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -128,6 +133,21 @@ describe('delta mechanism fitted to the server', () => {
         assert.deepEqual(userOps(delta.events), ['updated:lsa']);
       } finally {
         await g.cleanup();
+      }
+    });
+
+    it('more changes than a delta may hold: DELTA_TOO_LARGE (the run does a full pass), the server cut at the limit', async () => {
+      const profile = (await t.config()).profiles[0] as ProfileConfig;
+      const connection = await connectDirectory(profile.connection, createSilentLogger());
+      try {
+        const delta = createSyncreplDelta({ bases: [t.ldap.peopleDn], idFilter: (id) => `(entryUUID=${id})` });
+        const cursor = await delta.startCursor(connection, Date.now(), 0);
+        for (let i = 0; i < 5; i++) await t.ldap.addUser(`big${i}`);
+        await assert.rejects(delta.changesSince(connection, cursor, 0, 3), (err: Error) => errorCode(err) === 'DELTA_TOO_LARGE');
+        const fits = await delta.changesSince(connection, cursor, 0, 10);
+        assert.equal(fits.requestedIds?.length, 5);
+      } finally {
+        await connection.close();
       }
     });
 

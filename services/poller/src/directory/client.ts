@@ -43,7 +43,7 @@ export type DirectoryConnection = {
   /** A small, unpaged search (base-scope lookups, accesslog chunks). */
   searchAll(request: SearchRequest): Promise<LdapEntry[]>;
   /** One RFC 4533 refreshOnly synchronisation (IDs only): directory/syncrepl.ts. */
-  syncRefresh(request: Pick<SearchRequest, 'baseDn' | 'scope' | 'filter'>, cookie: Buffer | null): Promise<SyncRefreshResult>;
+  syncRefresh(request: Pick<SearchRequest, 'baseDn' | 'scope' | 'filter'> & { readonly sizeLimit?: number }, cookie: Buffer | null): Promise<SyncRefreshResult>;
   close(): Promise<void>;
 };
 

@@ -43,7 +43,7 @@ export function createSyncreplDelta(options: { bases: readonly string[]; idFilte
       for (const base of bases) {
         const cookie = before.cookies[base];
         if (cookie === undefined || cookie === null) throw createError('DELTA_CURSOR_INVALID', `no syncrepl cookie for ${base}: full pass`, { retriable: true });
-        const r = await connection.syncRefresh({ baseDn: base, scope: 'sub', filter: '(objectClass=*)' }, Buffer.from(cookie, 'base64'));
+        const r = await connection.syncRefresh({ baseDn: base, scope: 'sub', filter: '(objectClass=*)', sizeLimit: limit + 1 }, Buffer.from(cookie, 'base64'));
         if (r.presentPhase) {
           throw createError('DELTA_CURSOR_INVALID', `${connection.url} answered the sync cookie with a present phase (no syncprov session log): full pass`, {
             retriable: true,

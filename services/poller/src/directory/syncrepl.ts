@@ -153,7 +153,7 @@ function hookIntermediateResponses(client: Client): ParserHook {
  */
 export async function syncRefresh(
   client: Client,
-  request: { readonly baseDn: string; readonly scope: 'base' | 'one' | 'sub'; readonly filter: string },
+  request: { readonly baseDn: string; readonly scope: 'base' | 'one' | 'sub'; readonly filter: string; readonly sizeLimit?: number },
   cookie: Buffer | null,
 ): Promise<SyncRefreshResult> {
   const changed = new Set<string>();
@@ -183,7 +183,10 @@ export async function syncRefresh(
     refreshDeletes = d.refreshDeletes;
   });
   try {
-    await client.search(request.baseDn, { scope: request.scope, filter: parseLdapFilter(request.filter), attributes: ['1.1'] }, [
+    // The answer is collected whole by ldapts (one message per changed entry, IDs only): the size
+    // limit keeps it to what a delta may hold; above it the run does a full pass instead.
+    const limits = request.sizeLimit === undefined ? {} : { sizeLimit: request.sizeLimit };
+    await client.search(request.baseDn, { scope: request.scope, filter: parseLdapFilter(request.filter), attributes: ['1.1'], ...limits }, [
       new SyncRequestControl(cookie),
       state,
       done,
