@@ -30,7 +30,7 @@ const SEED = faultSeed();
 const USERS = Number(process.env.DIRSTREAM_FAULT_USERS ?? 20_000);
 const faults = createFaultRun(SEED);
 const { rnd, figures } = faults;
-const cluster = { nodeKills: 0, controllerKills: 0, maxPauseMs: 0, deadLetters: 0, rebalanceChecks: 0, probes: 0, probeMedianMs: 0, probeMaxMs: 0, baselineMedianMs: 0 };
+const cluster = { nodeKills: 0, controllerKills: 0, maxPauseMs: 0, maxProducePauseMs: 0, deadLetters: 0, rebalanceChecks: 0, probes: 0, probeMedianMs: 0, probeMaxMs: 0, baselineMedianMs: 0 };
 let kafka: KafkaCluster;
 let kafkaDir = '';
 let pipeline: FaultPipeline;
@@ -104,6 +104,37 @@ function watchPauses(pending: () => Promise<boolean>) {
   let longest = 0;
   let last = '';
   let since = Date.now();
+  // The same for the users topic's end offsets: tells a stalled poller from a stalled applier.
+  let producedLongest = 0;
+  const produced = (async () => {
+    const admin = createKafka(pipeline.infra).admin();
+    let lastEnd = '';
+    let endSince = Date.now();
+    let connected = false;
+    while (!stopped) {
+      try {
+        if (!connected) {
+          await admin.connect();
+          connected = true;
+        }
+        const offsets = await admin.fetchTopicOffsets(topicNames(pipeline.prefix).users);
+        const end = offsets.map((o) => o.high).join(',');
+        if (end !== lastEnd) {
+          if (lastEnd !== '') {
+            const pause = Date.now() - endSince;
+            producedLongest = Math.max(producedLongest, pause);
+            if (pause > 5_000) console.log(`# [${elapsed()}] produce resumed after a ${(pause / 1000).toFixed(1)} s pause`);
+          }
+          lastEnd = end;
+          endSince = Date.now();
+        } else if (!(await pending())) endSince = Date.now();
+      } catch {
+        // a broker is down: the next sample tells
+      }
+      await sleep(500);
+    }
+    await admin.disconnect().catch(() => undefined);
+  })();
   const loop = (async () => {
     while (!stopped) {
       try {
@@ -126,9 +157,12 @@ function watchPauses(pending: () => Promise<boolean>) {
   })();
   return async (name: string) => {
     stopped = true;
-    await loop;
+    await Promise.all([loop, produced]);
     cluster.maxPauseMs = Math.max(cluster.maxPauseMs, longest);
-    console.log(`# ${name}: longest pause in database writes ${(longest / 1000).toFixed(1)} s`);
+    cluster.maxProducePauseMs = Math.max(cluster.maxProducePauseMs, producedLongest);
+    console.log(
+      `# ${name}: longest pause in database writes ${(longest / 1000).toFixed(1)} s, in produced user events ${(producedLongest / 1000).toFixed(1)} s`,
+    );
   };
 }
 
