@@ -66,8 +66,11 @@ function readInfraFile(): Record<string, unknown> {
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const flag = argv.indexOf('--kafka-brokers');
   const [command, ...names] = flag < 0 ? argv : [...argv.slice(0, flag), ...argv.slice(flag + 2)];
-  const clusterDir = existsSync(kafkaClusterOptions(env).dir);
-  const kafkaBrokers = Number(flag < 0 ? (env.DIRSTREAM_KAFKA_BROKERS ?? (command !== 'up' && clusterDir ? 3 : 1)) : argv[flag + 1]);
+  // Without the flag: `down` stops a cluster that has a data folder, `status` shows one that was
+  // started (a pid file), so a stopped opt-in cluster does not make `status` fail.
+  const clusterDir = kafkaClusterOptions(env).dir;
+  const clusterSeen = command === 'down' ? existsSync(clusterDir) : command === 'status' && existsSync(join(clusterDir, 'node-1', 'kafka.pid'));
+  const kafkaBrokers = Number(flag < 0 ? (env.DIRSTREAM_KAFKA_BROKERS ?? (clusterSeen ? 3 : 1)) : argv[flag + 1]);
   if (!Number.isInteger(kafkaBrokers) || kafkaBrokers < 1) {
     console.error(`--kafka-brokers / DIRSTREAM_KAFKA_BROKERS must be a positive integer, not "${flag < 0 ? env.DIRSTREAM_KAFKA_BROKERS : argv[flag + 1]}"`);
     return 2;
