@@ -5,6 +5,7 @@
  * poller's peak RSS, and the time of a delta pass (accesslog) after 100 changes.
  *
  *   node bench/poller.ts --sizes 10000,100000
+ *   node bench/poller.ts --sizes 250000 --large-group 250000   (one group of 250,000 members; slow)
  *
  * Needs Kafka and PostgreSQL from `npm run infra:up`. Prints a markdown table.
  */
@@ -15,12 +16,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DirstreamConfig, loadConfigFromText } from '@dirstream/config';
 import { createLogger, createSilentLogger } from '@dirstream/logging';
+import { topicNames } from '@dirstream/events';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, uniquePrefix } from '@dirstream/testing';
 import { Attribute, Change, Client } from 'ldapts';
 import { destination } from 'pino';
 import { createSlapd, slapdInstance, startSlapd, stopSlapd } from '../infra/local/openldap.ts';
 import { SAMPLE_DISABLED_FILTER, userUid, writeSampleLdif } from '../infra/sample/generate.ts';
 import { timeCommand } from './child.ts';
+import { kafkaProduceSeconds, measureProduced } from './kafka-floor.ts';
 import { type PollerPassResult, pollerPassChild, runPollerPass } from './poller-pass.ts';
 
 export type PollerBenchRow = {
@@ -34,6 +37,10 @@ export type PollerBenchRow = {
   /** Paged ldapsearch of the same entries and attributes (users, groups with members). */
   readonly floorSeconds: number;
   readonly ratio: number;
+  /** Kafka's ProducerPerformance producing as many records of the same average size (acks=all). */
+  readonly kafkaSeconds: number;
+  /** Full pass against LDAP dump + Kafka produce (the issue's poller goal: ≤ 2×). */
+  readonly ratioWithKafka: number;
   readonly peakRssMiB: number;
   /** A second full pass over the unchanged directory (the periodic safety net). */
   readonly steadyFullSeconds: number;
@@ -122,6 +129,8 @@ async function benchSize(users: number, options: Required<BenchPollerOptions>): 
     const floorSeconds = await ldapsearchDump(instance.url, instance.adminDn, instance.adminPassword);
     const full = await runChild(config, true);
     if (!full.ok) throw new Error(`full pass failed: ${full.reason}`);
+    const topics = topicNames(prefix);
+    const kafkaSeconds = await kafkaProduceSeconds(infra, await measureProduced(infra, [topics.users, topics.groups, topics.memberships]), 6);
     // The periodic safety net: a full pass over an unchanged directory (compare only, no events).
     const again = await runChild(config, true);
     if (!again.ok || again.events !== 0) throw new Error(`second full pass: ${again.reason ?? `${again.events} events`}`);
@@ -151,6 +160,8 @@ async function benchSize(users: number, options: Required<BenchPollerOptions>): 
       entriesPerSecond: Math.round(entries / full.seconds),
       floorSeconds: round(floorSeconds),
       ratio: round(full.seconds / floorSeconds),
+      kafkaSeconds: round(kafkaSeconds),
+      ratioWithKafka: round(full.seconds / (floorSeconds + kafkaSeconds)),
       peakRssMiB: Math.round(full.maxRssKiB / 1024),
       steadyFullSeconds: round(again.seconds),
       deltaChanges: changed,
@@ -189,10 +200,10 @@ export async function benchPoller(options: BenchPollerOptions = {}): Promise<Pol
 
 export function formatPollerTable(rows: readonly PollerBenchRow[]): string {
   const header =
-    '| users | groups | full pass (s) | entries/s | ldapsearch floor (s) | ratio | peak RSS (MiB) | events | unchanged full pass (s) | delta after N changes (s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+    '| users | groups | full pass (s) | entries/s | ldapsearch floor (s) | ratio | Kafka produce floor (s) | ratio to LDAP + Kafka | peak RSS (MiB) | events | unchanged full pass (s) | delta after N changes (s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const lines = rows.map(
     (r) =>
-      `| ${r.users} | ${r.groups} | ${r.fullPassSeconds} | ${r.entriesPerSecond} | ${r.floorSeconds} | ${r.ratio}× | ${r.peakRssMiB} | ${r.eventsEmitted} | ${r.steadyFullSeconds} | ${r.deltaSeconds} (N=${r.deltaChanges}) |`,
+      `| ${r.users} | ${r.groups} | ${r.fullPassSeconds} | ${r.entriesPerSecond} | ${r.floorSeconds} | ${r.ratio}× | ${r.kafkaSeconds} | ${r.ratioWithKafka}× | ${r.peakRssMiB} | ${r.eventsEmitted} | ${r.steadyFullSeconds} | ${r.deltaSeconds} (N=${r.deltaChanges}) |`,
   );
   return [header, ...lines].join('\n');
 }
@@ -207,7 +218,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else {
     const at = process.argv.indexOf('--sizes');
     const sizes = at > 0 ? (process.argv[at + 1] ?? '').split(',').map(Number).filter((n) => n > 0) : undefined;
-    const rows = await benchPoller({ sizes });
+    // Opt-in (slow): one group of N members, e.g. `--sizes 250000 --large-group 250000`.
+    const large = process.argv.indexOf('--large-group');
+    const largeGroupSize = large > 0 ? Number(process.argv[large + 1]) : undefined;
+    const rows = await benchPoller(largeGroupSize ? { sizes, largeGroups: 1, largeGroupSize } : { sizes });
     console.log(formatPollerTable(rows));
   }
 }

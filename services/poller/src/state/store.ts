@@ -64,6 +64,12 @@ export function toStoredGroup(row: EntityRow): StoredGroup {
 
 /** Rows written before the first ANALYZE of the state tables in a run. */
 const ANALYZE_EVERY_ROWS = 20_000;
+/**
+ * Rows a run must have written for its closing ANALYZE: a delta of a few changes leaves the
+ * statistics as they were (an ANALYZE reads more pages of a larger table: a delta's cost would
+ * grow with the directory).
+ */
+const ANALYZE_AT_END_ROWS = 1_000;
 
 /** `runId`: the run writing through this store; a rename it stores is tolerated during that run only. */
 export function createStateStore(db: PollerDatabase, profileId: string, runId: string | null = null) {
@@ -378,9 +384,9 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
       writtenSinceAnalyze += (checkpoint.users?.length ?? 0) + (checkpoint.groups?.length ?? 0) + (checkpoint.edges?.length ?? 0);
       if (writtenSinceAnalyze >= Math.max(ANALYZE_EVERY_ROWS, writtenBeforeAnalyze)) await analyze();
     },
-    /** Refreshes planner statistics when the run wrote rows since the last analysis. */
+    /** Refreshes planner statistics when the run wrote enough rows since the last analysis to change them. */
     async analyzeIfWritten(): Promise<void> {
-      if (writtenSinceAnalyze > 0) await analyze();
+      if (writtenSinceAnalyze >= ANALYZE_AT_END_ROWS) await analyze();
     },
   };
 }
