@@ -16,10 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AUTH_DEFAULTS, type DirstreamConfig } from '@dirstream/config';
 import { createSilentLogger } from '@dirstream/logging';
-import { loadInfra } from '@dirstream/testing';
+import { type AdOu, createAdOu, loadInfra, loadSamba } from '@dirstream/testing';
 import { Client, type ClientOptions } from 'ldapts';
 import { createServe } from '../services/api/src/index.ts';
-import { type AdOu, createAdOu, loadSamba } from '../services/poller/test/ad-support.ts';
 import { createPipeline, type Pipeline } from '../test/support/pipeline.ts';
 
 export type AuthBenchRow = {

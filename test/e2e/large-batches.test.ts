@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { GROUPS, PEOPLE, createPrivateDirectory, type PrivateDirectory } from '../faults/support.ts';
+import { createPrivateDirectory, GROUPS, PEOPLE, type PrivateDirectory } from '../support/private-directory.ts';
 import { createPipeline, describeResult, type Pipeline } from '../support/pipeline.ts';
 
 let directory: PrivateDirectory;

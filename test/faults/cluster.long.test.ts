@@ -20,10 +20,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { topicNames } from '@dirstream/events';
-import { createKafka, readTopics } from '@dirstream/testing';
+import { createKafka, freePort, readTopics } from '@dirstream/testing';
 import { AssignerProtocol } from 'kafkajs';
 import { createKafkaCluster, type KafkaCluster, kafkaClusterOptions } from '../../infra/local/kafka-cluster.ts';
-import { freePort } from '../support/free-port.ts';
 import { createFaultPipeline, createFaultRun, type FaultPipeline, faultSeed, pollUntilSucceeded, runScenario, sleep } from './support.ts';
 
 const SEED = faultSeed();

@@ -8,8 +8,8 @@ import { chownSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@dirstream/testing';
 import { createKafkaComponent, kafkaOptions } from '../../infra/local/kafka.ts';
-import { freePort } from '../support/free-port.ts';
 
 export type PrivateServer = {
   restart(): Promise<void>;

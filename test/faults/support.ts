@@ -1,20 +1,13 @@
 /**
  * Shared parts of the fault suites (faults.test.ts, short, in `npm test`; faults.long.test.ts,
- * `npm run test:faults`): a private slapd loaded offline with a sample directory (so it can be
- * killed mid-page without touching other tests), the pipeline over it, and the checks made after
- * every scenario — database = oracle model, nobody falsely disabled, each user-disabled
+ * `npm run test:faults`), and theirs only: the pipeline over a private slapd (so it can be killed
+ * mid-page without touching other tests), and the checks made after every scenario — database = oracle model, nobody falsely disabled, each user-disabled
  * transition published once per event ID.
  */
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCodec, topicNames, type UserLifecycleEvent } from '@dirstream/events';
-import { createKafka, type Infra, loadInfra, readTopics } from '@dirstream/testing';
-import { createSlapd, type SlapdInstance, slapdInstance, slapdPid, startSlapd, stopSlapd } from '../../infra/local/openldap.ts';
-import { mulberry32 as random, type SampleOptions, writeSampleLdif } from '../../infra/sample/generate.ts';
-import { freePort } from '../support/free-port.ts';
+import { createKafka, type Infra, readTopics } from '@dirstream/testing';
+import { mulberry32 as random, type SampleOptions } from '../../infra/sample/generate.ts';
 import {
   annotate,
   createModel,
@@ -26,57 +19,7 @@ import {
   waitForRefint,
 } from '../support/oracle.ts';
 import { type CommandResult, createPipeline, describeResult, type Pipeline, type RunningProcess } from '../support/pipeline.ts';
-
-export const SUFFIX = 'dc=dirstream,dc=test';
-export const PEOPLE = `ou=people,${SUFFIX}`;
-export const GROUPS = `ou=groups,${SUFFIX}`;
-
-export type PrivateDirectory = {
-  readonly instance: SlapdInstance;
-  /** The shared infra with `openldap` pointing at this slapd. */
-  readonly infra: Infra;
-  readonly users: number;
-  /** kill -9 slapd (mid-page when a search runs). */
-  kill(): void;
-  start(): Promise<void>;
-  cleanup(): Promise<void>;
-};
-
-/** A private slapd on a free loopback port, loaded offline (slapadd) with a sample directory. */
-export async function createPrivateDirectory(label: string, sample: Partial<SampleOptions>): Promise<PrivateDirectory> {
-  const dir = await mkdtemp(join(tmpdir(), `dirstream-${label}-slapd-`));
-  const instance = slapdInstance({ dir: join(dir, 'slapd'), port: await freePort() });
-  const ldif = join(dir, 'sample.ldif');
-  const options: SampleOptions = {
-    seed: 7,
-    users: 3_000,
-    groups: 60,
-    largeGroups: 0,
-    largeGroupSize: 0,
-    baseDn: SUFFIX,
-    includeBase: false,
-    disabledShare: 0.03,
-    ...sample,
-  };
-  await writeSampleLdif(ldif, options);
-  await createSlapd(instance, [ldif]);
-  await startSlapd(instance);
-  const shared = loadInfra();
-  return {
-    instance,
-    infra: { ...shared, openldap: { ...shared.openldap, url: instance.url, adminDn: instance.adminDn, adminPassword: instance.adminPassword } },
-    users: options.users,
-    kill() {
-      const pid = Number(readFileSync(slapdPid(instance), 'utf8').trim());
-      if (pid > 0) process.kill(pid, 'SIGKILL');
-    },
-    start: () => startSlapd(instance),
-    async cleanup() {
-      await stopSlapd(instance).catch(() => false);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { createPrivateDirectory, GROUPS, PEOPLE, type PrivateDirectory, SUFFIX } from '../support/private-directory.ts';
 
 export type FaultPipeline = Pipeline & { readonly directory: PrivateDirectory };
 

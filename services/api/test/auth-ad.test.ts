@@ -2,15 +2,15 @@
  * Sign-in against the Samba AD DC over LDAPS: AD login forms, the AD sub-codes of refused binds
  * (set with userAccountControl, accountExpires, pwdLastSet, lockoutTime, logonHours,
  * userWorkstations and fine-grained password policies), and the rate limit stopping a guessing
- * attack before the directory's lockout. Users live in an OU of their own
- * (services/poller/test/ad-support.ts), synced by the real poller and applier.
+ * attack before the directory's lockout. Users live in an OU of their own (createAdOu), synced by
+ * the real poller and applier.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { type AdOu, createAdOu, loadSamba } from '@dirstream/testing';
 import { Attribute, Change, Client } from 'ldapts';
 import { createPipeline, type Pipeline } from '../../../test/support/pipeline.ts';
-import { type AdOu, createAdOu, loadSamba } from '../../poller/test/ad-support.ts';
 import { LOG_LINES, serveConfig, startServe, type TestServe } from './auth-support.ts';
 
 const samba = loadSamba();

@@ -128,13 +128,3 @@ export async function createHarness(label: string, overrides: Partial<Parameters
     },
   };
 }
-
-/** Polls until check() is true, or fails after timeoutMs. */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, it } from 'node:test';
 import { runApplier } from '@dirstream/applier';
+import { freePort, until } from '@dirstream/testing';
 import { userEvent } from './fixtures.ts';
-import { createHarness, type Harness, testLogger, waitFor } from './harness.ts';
+import { createHarness, type Harness, testLogger } from './harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -12,15 +12,6 @@ before(async () => {
 after(async () => {
   await h.close();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
   try {
@@ -38,9 +29,9 @@ it('serves /healthz, /readyz and /metrics (lag, applied, batch sizes, outbox, se
   const controller = new AbortController();
   const running = runApplier({ config, logger: testLogger(), signal: controller.signal }, {});
   try {
-    await waitFor('readyz', async () => (await get(port, '/readyz')).status === 200);
+    await until('readyz', async () => (await get(port, '/readyz')).status === 200);
     assert.equal((await get(port, '/healthz')).status, 200);
-    await waitFor('metrics', async () => {
+    await until('metrics', async () => {
       const { body } = await get(port, '/metrics');
       return (
         /dirstream_applier_events_applied_total\{topic="[^"]+\.users"\} 3/.test(body) &&

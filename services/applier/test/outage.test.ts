@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { closeDatabase, type Database, migrate, openDatabase, runApplier } from '@dirstream/applier';
 import { createLogger } from '@dirstream/logging';
-import { loadInfra } from '@dirstream/testing';
+import { loadInfra, until } from '@dirstream/testing';
 import { PROFILE_A, userEvent } from './fixtures.ts';
-import { createHarness, type Harness, testLogger, waitFor } from './harness.ts';
+import { createHarness, type Harness, testLogger } from './harness.ts';
 
 /**
  * A database outage mid-stream: the applier's connections are terminated and the database stops
@@ -42,7 +42,7 @@ it('survives a database outage without dead letters or loss', { timeout: 180_000
       : testLogger();
   const running = runApplier({ config: h.config, logger, signal: controller.signal }, {});
   try {
-    await waitFor('the first users', async () => (await count('select count(*) as n from users')) >= 100);
+    await until('the first users', async () => (await count('select count(*) as n from users')) >= 100);
 
     // Outage: no new connections, existing ones killed (SQLSTATE 57P01 then 55000 on connect).
     await admin.query(`alter database "${h.database.name}" allow_connections false`);
@@ -57,13 +57,13 @@ it('survives a database outage without dead letters or loss', { timeout: 180_000
     await admin.query(`alter database "${h.database.name}" allow_connections true`);
     db = await openDatabase(h.config);
 
-    await waitFor(
+    await until(
       'every event applied',
       async () =>
         (await count('select count(*) as n from users')) === 300 &&
         (await count('select count(*) as n from users where not enabled')) === 50 &&
         (await count('select count(*) as n from outbox where published_at is null')) === 0,
-      90_000,
+      { timeoutMs: 90_000 },
     );
   } finally {
     controller.abort();

@@ -3,8 +3,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, it } from 'node:test';
 import { closeDatabase, type Database, migrate, openDatabase } from '@dirstream/applier';
+import { until } from '@dirstream/testing';
 import { userEvent } from './fixtures.ts';
-import { createHarness, type Harness, waitFor } from './harness.ts';
+import { createHarness, type Harness } from './harness.ts';
 
 /**
  * Three applier processes in one consumer group: one is killed with SIGKILL mid-stream, one
@@ -53,7 +54,7 @@ it('three instances, one killed and one started mid-stream, publish each transit
   await h.produceUsers(users.map((u) => userEvent(u, 1)));
   const a = startApplier('a');
   startApplier('b');
-  await waitFor('all users created', async () => (await count('select count(*) as n from users')) === 120, 90_000);
+  await until('all users created', async () => (await count('select count(*) as n from users')) === 120, { timeoutMs: 90_000 });
 
   // Disable 80 users in small steps while the group changes under the stream.
   const disabled = users.slice(0, 80);
@@ -64,25 +65,25 @@ it('three instances, one killed and one started mid-stream, publish each transit
     if (step === 4) startApplier('c');
     await pause(300);
   }
-  await waitFor(
+  await until(
     'the disables applied and published',
     async () =>
       (await count('select count(*) as n from users where not enabled')) === 80 &&
       (await count('select count(*) as n from outbox')) === 80 &&
       (await count('select count(*) as n from outbox where published_at is null')) === 0,
-    120_000,
+    { timeoutMs: 120_000 },
   );
   // Re-enable 20 of them, delivered twice.
   const reenabled = disabled.slice(0, 20);
   await h.produceUsers(reenabled.map((u) => userEvent(u, 3)));
   await h.produceUsers(reenabled.map((u) => userEvent(u, 3)));
-  await waitFor(
+  await until(
     'the re-enables applied and published',
     async () =>
       (await count('select count(*) as n from users where not enabled')) === 60 &&
       (await count('select count(*) as n from outbox where published_at is null')) === 0 &&
       (await count('select count(*) as n from outbox')) === 100,
-    120_000,
+    { timeoutMs: 120_000 },
   );
 
   const codes = await Promise.all([...children].map((child) => stop(child)));

@@ -4,13 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { type AdOu, createAdOu, loadSamba } from '@dirstream/testing';
 import { decodeUsnCursor } from '../src/ad/usn-cursor.ts';
 import type { DirectoryConnection } from '../src/directory/client.ts';
 import type { GroupMapping } from '../src/directory/dialect.ts';
 import { firstString, values } from '../src/directory/entry.ts';
 import { createActiveDirectoryDialect, readRangedAttribute } from '../src/dialects/active-directory.ts';
 import { readDcIdentity } from '../src/dialects/active-directory-delta.ts';
-import { type AdOu, adProfile, connectAd, createAdOu, loadSamba } from './ad-support.ts';
+import { adProfile, connectAd } from './ad-support.ts';
 
 const samba = loadSamba();
 const groupMapping = {

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, loadInfra, type TestDatabase } from '@dirstream/testing';
-import { type AdOu, type AdPoller, adProfile, type CollectedRun, createAdOu, createAdPoller, describeEvents, loadSamba } from './ad-support.ts';
+import { type AdOu, createAdOu, createTestDatabase, loadInfra, loadSamba, type TestDatabase } from '@dirstream/testing';
+import { type AdPoller, adProfile, type CollectedRun, createAdPoller, describeEvents } from './ad-support.ts';
 
 const samba = loadSamba();
 

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, loadInfra, type TestDatabase, uniquePrefix } from '@dirstream/testing';
+import { adminClient, createTestDatabase, loadInfra, loadSamba, type TestDatabase, uniquePrefix } from '@dirstream/testing';
 import { restoreSambaDc, type SambaDc, sambaDc, stopSambaDc } from '../../../infra/local/samba.ts';
 import { STATE_DIR } from '../../../infra/local/paths.ts';
 import { decodeUsnCursor } from '../src/ad/usn-cursor.ts';
-import { adminClient, adProfile, createAdPoller, describeEvents, loadSamba } from './ad-support.ts';
+import { adProfile, createAdPoller, describeEvents } from './ad-support.ts';
 import { Attribute, Change } from 'ldapts';
 
 const samba = loadSamba();

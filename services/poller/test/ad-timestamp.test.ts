@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ProfileConfig } from '@dirstream/config';
-import { createTestDatabase, loadInfra, type TestDatabase } from '@dirstream/testing';
-import { type AdOu, type AdPoller, adProfile, createAdOu, createAdPoller, describeEvents, loadSamba } from './ad-support.ts';
+import { type AdOu, createAdOu, createTestDatabase, loadInfra, loadSamba, type TestDatabase } from '@dirstream/testing';
+import { type AdPoller, adProfile, createAdPoller, describeEvents } from './ad-support.ts';
 
 const samba = loadSamba();
 

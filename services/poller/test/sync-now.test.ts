@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSilentLogger } from '@dirstream/logging';
+import { until } from '@dirstream/testing';
 import { createSyncControl } from '../src/control/sync-control.ts';
 import { markActive } from '../src/state/activity.ts';
 import { openPollerDatabase } from '../src/state/database.ts';
@@ -14,16 +15,6 @@ import { tryLockProfile } from '../src/state/lock.ts';
 import { runPoller } from '../src/run/poller.ts';
 import type { SyncResult } from '../src/run/sync-run.ts';
 import { setupPollerTest } from './poller-support.ts';
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 it('sync now reaches the scheduled poller, coalesces, and --once hands over', async () => {
   const t = await setupPollerTest('sync-now');
