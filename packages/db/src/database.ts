@@ -1,5 +1,5 @@
 import type { DatabaseConfig } from '@dirstream/config';
-import { createError, toError } from '@dirstream/errors';
+import { classifySqlState, createError, toError } from '@dirstream/errors';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { CompiledQuery, type Kysely } from 'kysely';
 
@@ -43,9 +43,9 @@ export type OpenDatabaseOptions = {
 // biome-ignore lint/suspicious/noExplicitAny: raw SQL has no table types
 type AnyKysely = Kysely<any>;
 
-/** SQLSTATE classes worth a retry: 08 connection, 40 serialization/deadlock, 53 resources, 57P shutdown. */
+/** A SQLSTATE worth a retry: every class but the data ones (classifySqlState, packages/errors). */
 export function isRetriableSqlState(sqlState: unknown): boolean {
-  return typeof sqlState === 'string' && /^(08|40|53|57P)/.test(sqlState);
+  return typeof sqlState === 'string' && classifySqlState(sqlState) === 'retriable';
 }
 
 function sqlOn(executor: AnyKysely, errorCode: string | undefined): Sql {

@@ -44,18 +44,6 @@ export function isDirstreamError(value: unknown, code?: string): value is Dirstr
   return value instanceof DirstreamError && (code === undefined || value.code === code);
 }
 
-/** True when the error (or a DirstreamError in its cause chain) says a retry may succeed. */
-export function isRetriable(value: unknown): boolean {
-  let current: unknown = value;
-  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
-    if (current instanceof DirstreamError) return current.retriable;
-    const retriable = (current as { retriable?: unknown }).retriable;
-    if (typeof retriable === 'boolean') return retriable;
-    current = current.cause;
-  }
-  return false;
-}
-
 /** The stable code of an error, or of a DirstreamError in its cause chain. */
 export function errorCode(value: unknown): string | undefined {
   let current: unknown = value;

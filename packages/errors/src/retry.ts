@@ -3,7 +3,8 @@
  * `retriable` flag / code (`isRetriable`, `classifyFailure`), never from its message. Every wait
  * ends early when the caller's signal aborts: a stopping service never sits out a backoff.
  */
-import { isRetriable, toError } from './error.ts';
+import { isRetriable } from './classify.ts';
+import { toError } from './error.ts';
 
 /** Resolves after `ms`, or at once when the signal aborts (never rejects). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -36,7 +37,7 @@ export type RetryOptions = {
   /** Backoff (see `backoffMs`): first wait and cap. Default 200 ms and 10 s; `baseMs: 0` retries at once. */
   readonly baseMs?: number;
   readonly maxMs?: number;
-  /** Whether another try may succeed after this failure (try `attempt`, from 1). Default `isRetriable`. */
+  /** Whether another try may succeed after this failure (try `attempt`, from 1). Default `isRetriable` (classifyFailure). */
   readonly shouldRetry?: (err: Error, attempt: number) => boolean;
   /** Called before each wait: log it, count it. */
   readonly onRetry?: (err: Error, attempt: number, waitMs: number) => void;

@@ -36,4 +36,3 @@ export {
   validateSyncRun,
 } from './plan.ts';
 export type { PlanContext, ConflictPolicy, CurrentUser, UserLookup, UserPlan, OutboxRow, LogRow } from './plan.ts';
-export { isDataError, failureCode } from './classify.ts';

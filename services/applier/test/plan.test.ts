@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import { eventIdFor, userKey } from '@dirstream/events';
 import {
   type CurrentUser,
-  isDataError,
   latestByKey,
   type PlanContext,
   planGroups,
@@ -270,26 +269,6 @@ describe('validation and classification', () => {
     assert.equal(validateUserEvent(userEvent('u1', 0), null, ctx())?.code, 'APPLY_INVALID_EVENT');
     assert.equal(validateMembershipEvent(membershipEvent('', 'u', 1), null, ctx())?.code, 'APPLY_INVALID_EVENT');
   });
-  const errors = [
-    { name: 'admin shutdown 57P01', error: Object.assign(new Error('x'), { code: '57P01' }), data: false },
-    { name: 'connection failure 08006', error: Object.assign(new Error('x'), { code: '08006' }), data: false },
-    { name: 'ECONNREFUSED', error: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), data: false },
-    { name: 'permission denied 42501 (CONNECT revoked)', error: Object.assign(new Error('x'), { code: '42501' }), data: false },
-    { name: 'deadlock 40P01', error: Object.assign(new Error('x'), { code: '40P01' }), data: false },
-    { name: 'unknown error', error: new Error('x'), data: false },
-    { name: 'invalid text 22P02', error: Object.assign(new Error('x'), { code: '22P02' }), data: true },
-    { name: 'not null violation 23502', error: Object.assign(new Error('x'), { code: '23502' }), data: true },
-    { name: 'index row too large 54000', error: Object.assign(new Error('x'), { code: '54000' }), data: true },
-    { name: 'database not accepting connections 55000', error: Object.assign(new Error('x'), { code: '55000' }), data: false },
-    {
-      name: 'SQLSTATE in the cause chain',
-      error: new Error('wrapped', { cause: Object.assign(new Error('x'), { sqlState: '22001' }) }),
-      data: true,
-    },
-  ];
-  for (const c of errors) {
-    it(`classifies ${c.name}`, () => assert.equal(isDataError(c.error), c.data));
-  }
   it('latestByKey keeps the highest version, the first on a tie (as the version guard does)', () => {
     const picked = latestByKey(
       [

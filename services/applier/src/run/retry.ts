@@ -1,5 +1,4 @@
-import { createError, retry, toError } from '@dirstream/errors';
-import { failureCode, isDataError } from '../classify.ts';
+import { classifyFailure, createError, failureCode, retry, toError } from '@dirstream/errors';
 import type { ApplierContext } from './context.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import type { Item } from './decode.ts';
@@ -12,8 +11,9 @@ export type PartitionCalls = {
 };
 
 /**
- * Applies the items in one transaction. An outage (anything that is not the data's fault) is
- * retried with backoff for as long as it lasts. A data error is retried applyRetries times, then
+ * Applies the items in one transaction. An outage (anything classifyFailure does not call the
+ * data's fault, fatal ones included: good data is never dead-lettered) is retried with backoff for
+ * as long as it lasts. A data error is retried applyRetries times, then
  * the batch is split record by record so only the guilty record is dead-lettered.
  */
 export function createApplyWithRetries(
@@ -39,7 +39,7 @@ export function createApplyWithRetries(
         signal: ctx.stopping,
         maxMs: 5_000,
         shouldRetry: (err) => {
-          if (isDataError(err)) {
+          if (classifyFailure(err) === 'data') {
             dataFailures++;
             metrics.retries.inc({ kind: 'data' });
           } else {
@@ -49,7 +49,7 @@ export function createApplyWithRetries(
           return !dataExhausted() && on.isRunning();
         },
         onRetry: (err, attempt) => {
-          if (isDataError(err)) log.warn({ err, topic, partition, attempt: dataFailures }, 'apply failed on data; retrying');
+          if (classifyFailure(err) === 'data') log.warn({ err, topic, partition, attempt: dataFailures }, 'apply failed on data; retrying');
           else log.warn({ err, code: failureCode(err), topic, partition, attempt }, 'apply failed (outage); retrying');
         },
         // Heartbeat through the wait, so a long outage does not cost the assignment.
@@ -57,7 +57,7 @@ export function createApplyWithRetries(
       });
     } catch (caught) {
       const err = toError(caught);
-      if (!(isDataError(err) && dataExhausted())) {
+      if (!(classifyFailure(err) === 'data' && dataExhausted())) {
         throw createError('APPLIER_STOPPING', 'stopping while the apply was failing', { retriable: true, cause: err });
       }
       const [only] = items;

@@ -1,8 +1,7 @@
 import type { DirstreamConfig } from '@dirstream/config';
-import { DirstreamError, retry } from '@dirstream/errors';
+import { retry } from '@dirstream/errors';
 import { createIdempotentProducer, createKafkaClient, ensureTopics, type TrackedProducer } from '@dirstream/kafka';
 import type { Admin, Kafka } from 'kafkajs';
-import { isDataError } from '../classify.ts';
 import { closeDatabase, type Database, migrate, openDatabase } from '../database.ts';
 import type { ApplierContext } from './context.ts';
 
@@ -83,7 +82,6 @@ export async function startUp(
       signal: ctx.stopping,
       baseMs: 500,
       maxMs: 10_000,
-      shouldRetry: (err) => (err instanceof DirstreamError ? err.retriable : !isDataError(err)),
       onRetry: (err, attempt) => log.warn({ err, step, attempt }, 'applier start-up step failed; retrying'),
     });
   await patiently('migrate', () => migrate({ config, logger: log }));
