@@ -1,4 +1,3 @@
-import { query } from '@dirstream/applier';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ServeContext } from '../context.ts';
@@ -71,23 +70,23 @@ const likePrefix = (value: string) => `${value.replace(/[\\%_]/g, (c) => `\\${c}
  */
 export async function searchObjects(ctx: ServeContext, input: z.infer<typeof searchSchema>): Promise<{ items: ObjectHit[]; nextOffset: number | null }> {
   const { q, profile, limit, offset } = input;
-  const profileClause = profile === undefined ? '' : 'and profile_id = ?::uuid';
-  const profileParam = profile === undefined ? [] : [profile];
-  const rows = await query<Record<string, unknown>>(
-    ctx.db,
+  const params: unknown[] = [likePrefix(q), q, limit + 1, offset];
+  if (profile !== undefined) params.push(profile);
+  const profileClause = profile === undefined ? '' : 'and profile_id = $5::uuid';
+  const rows = await ctx.db.query<Record<string, unknown>>(
     `select * from (
        select 'user' as kind, profile_id, external_id, login_name as name, display_name, dn, emails[1] as email, enabled
          from users
         where profile_id is not null ${profileClause}
-          and (lower(login_name) like ? or external_id = ? or sid = ? or lower(dn) = lower(?)
-               or lower(emails[1]) = lower(?) or ? = any (emails) or lower(user_principal_name) = lower(?))
+          and (lower(login_name) like $1 or external_id = $2 or sid = $2 or lower(dn) = lower($2)
+               or lower(emails[1]) = lower($2) or $2 = any (emails) or lower(user_principal_name) = lower($2))
        union all
        select 'group', profile_id, external_id, name, description, dn, null, present
          from groups
         where true ${profileClause}
-          and (lower(name) like ? or external_id = ? or sid = ? or lower(dn) = lower(?))
-     ) hits order by kind desc, lower(name), external_id limit ? offset ?`,
-    [...profileParam, likePrefix(q), q, q, q, q, q, q, ...profileParam, likePrefix(q), q, q, q, limit + 1, offset],
+          and (lower(name) like $1 or external_id = $2 or sid = $2 or lower(dn) = lower($2))
+     ) hits order by kind desc, lower(name), external_id limit $3 offset $4`,
+    params,
   );
   const names = profileNames(ctx);
   const items = rows.slice(0, limit).map((r) => ({
@@ -109,42 +108,37 @@ const refs = (rows: readonly { external_id: string; name: string | null }[]): Gr
 
 export async function readObject(ctx: ServeContext, profileId: string, externalId: string): Promise<ObjectDetail | null> {
   const names = profileNames(ctx);
-  const users = await query<{ row: Record<string, unknown> }>(
-    ctx.db,
-    `select to_jsonb(u) - 'id' - 'last_event_id' as row from users u where profile_id = ?::uuid and external_id = ?`,
+  const users = await ctx.db.query<{ row: Record<string, unknown> }>(
+    `select to_jsonb(u) - 'id' - 'last_event_id' as row from users u where profile_id = $1::uuid and external_id = $2`,
     [profileId, externalId],
   );
   const groups =
     users.length > 0
       ? []
-      : await query<{ row: Record<string, unknown> }>(
-          ctx.db,
-          `select to_jsonb(g) - 'last_event_id' as row from groups g where profile_id = ?::uuid and external_id = ?`,
+      : await ctx.db.query<{ row: Record<string, unknown> }>(
+        `select to_jsonb(g) - 'last_event_id' as row from groups g where profile_id = $1::uuid and external_id = $2`,
           [profileId, externalId],
         );
   const state = users[0]?.row ?? groups[0]?.row;
   if (state === undefined) return null;
   const kind = users.length > 0 ? 'user' : 'group';
-  const direct = await query<{ external_id: string; name: string | null }>(
-    ctx.db,
+  const direct = await ctx.db.query<{ external_id: string; name: string | null }>(
     `select m.group_id as external_id, g.name from memberships m
        left join groups g on g.profile_id = m.profile_id and g.external_id = m.group_id
-      where m.profile_id = ?::uuid and m.member_id = ? and m.present order by lower(g.name), m.group_id`,
+      where m.profile_id = $1::uuid and m.member_id = $2 and m.present order by lower(g.name), m.group_id`,
     [profileId, externalId],
   );
-  const effective = await query<{ external_id: string; name: string | null }>(
-    ctx.db,
+  const effective = await ctx.db.query<{ external_id: string; name: string | null }>(
     `select e.group_id as external_id, g.name from effective_memberships e
        left join groups g on g.profile_id = e.profile_id and g.external_id = e.group_id
-      where e.profile_id = ?::uuid and e.member_id = ? order by lower(g.name), e.group_id`,
+      where e.profile_id = $1::uuid and e.member_id = $2 order by lower(g.name), e.group_id`,
     [profileId, externalId],
   );
   const roles =
     kind === 'user'
       ? (
-          await query<{ role: string }>(
-            ctx.db,
-            'select role from user_effective_roles where profile_id = ?::uuid and external_id = ? order by role',
+          await ctx.db.query<{ role: string }>(
+            'select role from user_effective_roles where profile_id = $1::uuid and external_id = $2 order by role',
             [profileId, externalId],
           )
         ).map((r) => r.role)
@@ -152,26 +146,23 @@ export async function readObject(ctx: ServeContext, profileId: string, externalI
   let members: ObjectDetail['members'] = null;
   let memberCount: number | null = null;
   if (kind === 'group') {
-    const rows = await query<{ member_id: string; member_type: string; name: string | null }>(
-      ctx.db,
+    const rows = await ctx.db.query<{ member_id: string; member_type: string; name: string | null }>(
       `select m.member_id, m.member_type, coalesce(u.login_name, g.name) as name from memberships m
          left join users u on m.member_type = 'user' and u.profile_id = m.profile_id and u.external_id = m.member_id
          left join groups g on m.member_type = 'group' and g.profile_id = m.profile_id and g.external_id = m.member_id
-        where m.profile_id = ?::uuid and m.group_id = ? and m.present order by lower(coalesce(u.login_name, g.name)), m.member_id limit 200`,
+        where m.profile_id = $1::uuid and m.group_id = $2 and m.present order by lower(coalesce(u.login_name, g.name)), m.member_id limit 200`,
       [profileId, externalId],
     );
     members = rows.map((r) => ({ externalId: r.member_id, type: r.member_type, name: r.name }));
-    const count = await query<{ n: string }>(
-      ctx.db,
-      'select count(*) as n from memberships where profile_id = ?::uuid and group_id = ? and present',
+    const count = await ctx.db.query<{ n: string }>(
+      'select count(*) as n from memberships where profile_id = $1::uuid and group_id = $2 and present',
       [profileId, externalId],
     );
     memberCount = Number(count[0]?.n ?? 0);
   }
-  const heldBack = await query<{ run_id: string; started_at: Date | null; reason: string | null }>(
-    ctx.db,
+  const heldBack = await ctx.db.query<{ run_id: string; started_at: Date | null; reason: string | null }>(
     `select distinct w.run_id, r.started_at, w.reason from sync_run_would_disable w left join sync_runs r on r.run_id = w.run_id
-      where w.profile_id = ?::uuid and w.external_id = ? order by r.started_at desc nulls last limit 20`,
+      where w.profile_id = $1::uuid and w.external_id = $2 order by r.started_at desc nulls last limit 20`,
     [profileId, externalId],
   );
   return {
@@ -195,24 +186,23 @@ export async function readObject(ctx: ServeContext, profileId: string, externalI
  */
 export async function readTimeline(ctx: ServeContext, profileId: string, externalId: string, limit: number, cursor?: string): Promise<Page<TimelineEntry>> {
   const before = decodeCursor(cursor, 1);
-  const beforeClause = before === undefined ? '' : 'and l.id < ?';
+  const beforeClause = before === undefined ? '' : 'and l.id < $4';
   const beforeParam = before === undefined ? [] : [before[0]];
-  const rows = await query<Record<string, unknown> & { id: string }>(
-    ctx.db,
+  const rows = await ctx.db.query<Record<string, unknown> & { id: string }>(
     `select l.id, l.run_id, l.entity, l.external_id, l.related_id, l.op, l.changed, l.detail, l.error_code, l.error_message,
             l.logged_at, r.mode as run_mode, r.started_at as run_started_at,
             gg.name as group_name, coalesce(mu.login_name, mg.name) as member_name
        from (
-         select * from sync_log l where l.profile_id = ?::uuid and l.external_id = ? ${beforeClause}
+         select * from sync_log l where l.profile_id = $1::uuid and l.external_id = $2 ${beforeClause}
          union all
-         select * from sync_log l where l.profile_id = ?::uuid and l.related_id = ? and l.entity = 'membership' ${beforeClause}
+         select * from sync_log l where l.profile_id = $1::uuid and l.related_id = $2 and l.entity = 'membership' ${beforeClause}
        ) l
        left join sync_runs r on r.run_id = l.run_id
        left join groups gg on l.entity = 'membership' and gg.profile_id = l.profile_id and gg.external_id = l.related_id
        left join users mu on l.entity = 'membership' and mu.profile_id = l.profile_id and mu.external_id = l.external_id
        left join groups mg on l.entity = 'membership' and mu.id is null and mg.profile_id = l.profile_id and mg.external_id = l.external_id
-      order by l.id desc limit ?`,
-    [profileId, externalId, ...beforeParam, profileId, externalId, ...beforeParam, limit + 1],
+      order by l.id desc limit $3`,
+    [profileId, externalId, limit + 1, ...beforeParam],
   );
   return toPage(
     rows,

@@ -1,4 +1,4 @@
-import { type Database, query } from '@dirstream/applier';
+import type { Database } from '@dirstream/applier';
 import { RUN_STATUSES, SYNC_MODES } from '@dirstream/events';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -97,26 +97,25 @@ export async function listRuns(ctx: ServeContext, filter: RunFilter): Promise<Pa
   const where: string[] = [];
   const params: unknown[] = [];
   if (filter.profile !== undefined) {
-    where.push('s.profile_id = ?::uuid');
     params.push(filter.profile);
+    where.push(`s.profile_id = $${params.length}::uuid`);
   }
   if (filter.status !== undefined) {
-    where.push('s.status = ?');
     params.push(filter.status);
+    where.push(`s.status = $${params.length}`);
   }
   if (filter.mode !== undefined) {
-    where.push('s.mode = ?');
     params.push(filter.mode);
+    where.push(`s.mode = $${params.length}`);
   }
   const after = decodeCursor(filter.cursor, 2);
   if (after !== undefined) {
-    where.push('(s.started_at, s.run_id) < (?::timestamptz, ?)');
     params.push(after[0], after[1]);
+    where.push(`(s.started_at, s.run_id) < ($${params.length - 1}::timestamptz, $${params.length})`);
   }
-  const rows = await query<{ run_id: string; started_at: Date; row: Row }>(
-    ctx.db,
+  const rows = await ctx.db.query<{ run_id: string; started_at: Date; row: Row }>(
     `select ${RUN_COLUMNS} from sync_runs s ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
-     order by s.started_at desc, s.run_id desc limit ?`,
+     order by s.started_at desc, s.run_id desc limit $${params.length + 1}`,
     [...params, filter.limit + 1],
   );
   const names = profileNames(ctx);
@@ -129,15 +128,14 @@ export async function listRuns(ctx: ServeContext, filter: RunFilter): Promise<Pa
 }
 
 export async function readRun(ctx: ServeContext, runId: string): Promise<RunSummary | null> {
-  const rows = await query<{ row: Row }>(ctx.db, `select ${RUN_COLUMNS} from sync_runs s where s.run_id = ?`, [runId]);
+  const rows = await ctx.db.query<{ row: Row }>(`select ${RUN_COLUMNS} from sync_runs s where s.run_id = $1`, [runId]);
   const row = rows[0];
   return row === undefined ? null : toRunSummary(row.row, profileNames(ctx));
 }
 
 /** The last run of each profile. */
 export async function lastRuns(ctx: ServeContext): Promise<Map<string, RunSummary>> {
-  const rows = await query<{ row: Row }>(
-    ctx.db,
+  const rows = await ctx.db.query<{ row: Row }>(
     `select distinct on (s.profile_id) ${RUN_COLUMNS} from sync_runs s order by s.profile_id, s.started_at desc, s.run_id desc`,
   );
   const names = profileNames(ctx);
@@ -146,8 +144,7 @@ export async function lastRuns(ctx: ServeContext): Promise<Map<string, RunSummar
 
 /** The last successful run's finish time of each profile. */
 export async function lastSuccesses(db: Database): Promise<Map<string, string>> {
-  const rows = await query<{ profile_id: string; at: Date }>(
-    db,
+  const rows = await db.query<{ profile_id: string; at: Date }>(
     `select profile_id, max(finished_at) as at from sync_runs where status = 'succeeded' group by profile_id`,
   );
   return new Map(rows.map((r) => [String(r.profile_id), iso(r.at) ?? '']));
@@ -162,25 +159,24 @@ const offsetPageSchema = z.object({ limit: z.coerce.number().int().min(1).max(10
  */
 export async function readRunErrors(ctx: ServeContext, runId: string, limit: number, cursor?: string): Promise<Page<RunError>> {
   const offset = Number(decodeCursor(cursor, 1)?.[0] ?? 0);
-  const rows = await query<{ source: 'poller' | 'applier'; dn: string | null; entity: string | null; external_id: string | null; code: string; message: string }>(
-    ctx.db,
+  const rows = await ctx.db.query<{ source: 'poller' | 'applier'; dn: string | null; entity: string | null; external_id: string | null; code: string; message: string }>(
     `select source, dn, entity, external_id, code, message from (
        select 'poller' as source, e.page::bigint * 1000000 + e.position as n, e.dn, null::text as entity,
               null::text as external_id, e.code, e.message
-         from sync_run_errors e where e.run_id = ?
+         from sync_run_errors e where e.run_id = $1
        union all
        -- A run whose error pages never arrived (or older records): the first errors its summary kept.
        select 'poller', e.ord, e.value->>'dn', null, null, coalesce(e.value->>'code', 'ERROR'), coalesce(e.value->>'message', '')
          from sync_runs s cross join lateral jsonb_array_elements(s.errors) with ordinality as e(value, ord)
-        where s.run_id = ? and not exists (select 1 from sync_run_errors x where x.run_id = s.run_id)
+        where s.run_id = $1 and not exists (select 1 from sync_run_errors x where x.run_id = s.run_id)
        union all
        select 'poller', l.id, null, l.entity, l.external_id, l.error_code, coalesce(l.error_message, '')
-         from sync_log l where l.run_id = ? and l.error_code is not null and l.entity = 'sync-run'
+         from sync_log l where l.run_id = $1 and l.error_code is not null and l.entity = 'sync-run'
        union all
        select 'applier', l.id, null, l.entity, l.external_id, l.error_code, coalesce(l.error_message, '')
-         from sync_log l where l.run_id = ? and l.error_code is not null and l.entity <> 'sync-run'
-     ) x order by source desc, n limit ? offset ?`,
-    [runId, runId, runId, runId, limit + 1, offset],
+         from sync_log l where l.run_id = $1 and l.error_code is not null and l.entity <> 'sync-run'
+     ) x order by source desc, n limit $2 offset $3`,
+    [runId, limit + 1, offset],
   );
   const items = rows.slice(0, limit).map((r) => ({
     source: r.source,
@@ -195,13 +191,12 @@ export async function readRunErrors(ctx: ServeContext, runId: string, limit: num
 
 /** How many errors readRunErrors pages through. */
 export async function countRunErrors(ctx: ServeContext, runId: string): Promise<number> {
-  const rows = await query<{ n: string }>(
-    ctx.db,
-    `select (select count(*) from sync_run_errors where run_id = ?)
+  const rows = await ctx.db.query<{ n: string }>(
+    `select (select count(*) from sync_run_errors where run_id = $1)
           + (select coalesce(sum(jsonb_array_length(s.errors)), 0) from sync_runs s
-              where s.run_id = ? and not exists (select 1 from sync_run_errors x where x.run_id = s.run_id))
-          + (select count(*) from sync_log where run_id = ? and error_code is not null) as n`,
-    [runId, runId, runId],
+              where s.run_id = $1 and not exists (select 1 from sync_run_errors x where x.run_id = s.run_id))
+          + (select count(*) from sync_log where run_id = $1 and error_code is not null) as n`,
+    [runId],
   );
   return Number(rows[0]?.n ?? 0);
 }
@@ -209,16 +204,15 @@ export async function countRunErrors(ctx: ServeContext, runId: string): Promise<
 /** The objects a run changed (the sync log rows of the run), newest first. */
 export async function readRunChanges(ctx: ServeContext, runId: string, limit: number, cursor?: string): Promise<Page<RunChange>> {
   const before = decodeCursor(cursor, 1);
-  const rows = await query<Row & { id: string }>(
-    ctx.db,
+  const rows = await ctx.db.query<Row & { id: string }>(
     `select l.id, l.entity, l.external_id, l.related_id, l.op, l.changed, l.detail, l.logged_at,
             coalesce(u.login_name, g.name) as name, rg.name as related_name
        from sync_log l
        left join users u on l.entity in ('user', 'membership') and u.profile_id = l.profile_id and u.external_id = l.external_id
        left join groups g on l.entity in ('group', 'membership') and g.profile_id = l.profile_id and g.external_id = l.external_id
        left join groups rg on l.entity = 'membership' and rg.profile_id = l.profile_id and rg.external_id = l.related_id
-      where l.run_id = ? and l.error_code is null ${before === undefined ? '' : 'and l.id < ?'}
-      order by l.id desc limit ?`,
+      where l.run_id = $1 and l.error_code is null ${before === undefined ? '' : 'and l.id < $2'}
+      order by l.id desc limit ${before === undefined ? '$2' : '$3'}`,
     before === undefined ? [runId, limit + 1] : [runId, before[0], limit + 1],
   );
   return toPage(
@@ -292,11 +286,10 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServeContext): void
 /** The users a halted run would have disabled, in the run's order, paged by (page, position). */
 export async function readWouldDisable(ctx: ServeContext, runId: string, limit: number, cursor?: string): Promise<Page<WouldDisable>> {
   const after = decodeCursor(cursor, 2);
-  const rows = await query<{ page: number; position: number; external_id: string; login_name: string; dn: string; reason: string | null }>(
-    ctx.db,
+  const rows = await ctx.db.query<{ page: number; position: number; external_id: string; login_name: string; dn: string; reason: string | null }>(
     `select page, position, external_id, login_name, dn, reason from sync_run_would_disable
-      where run_id = ? ${after === undefined ? '' : 'and (page, position) > (?, ?)'}
-      order by page, position limit ?`,
+      where run_id = $1 ${after === undefined ? '' : 'and (page, position) > ($2, $3)'}
+      order by page, position limit ${after === undefined ? '$2' : '$4'}`,
     after === undefined ? [runId, limit + 1] : [runId, after[0], after[1], limit + 1],
   );
   return toPage(
@@ -312,7 +305,7 @@ export async function readHaltReport(ctx: ServeContext, run: RunSummary, limit =
   if (run.status !== 'halted') return null;
   const [page, count] = await Promise.all([
     readWouldDisable(ctx, run.runId, limit),
-    query<{ n: string }>(ctx.db, 'select count(*) as n from sync_run_would_disable where run_id = ?', [run.runId]),
+    ctx.db.query<{ n: string }>('select count(*) as n from sync_run_would_disable where run_id = $1', [run.runId]),
   ]);
   return { reason: run.reason, total: Number(count[0]?.n ?? 0), wouldDisable: page.items, nextCursor: page.nextCursor };
 }
