@@ -228,38 +228,3 @@ export function parsePgArray(value: string[] | string): string[] {
 export function toPgArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
 }
-
-/**
- * @deprecated Call `db.query(text, params)` with `$1` placeholders. This keeps call sites written
- * for the former `?` placeholders working while they move: each `?` outside a quoted string
- * becomes `$n`, and the values still travel as bound parameters.
- */
-export function query<T = Record<string, unknown>>(db: Database, text: string, params: readonly unknown[] = []): Promise<T[]> {
-  return db.query<T>(numberPlaceholders(text), params);
-}
-
-/** `?` placeholders (outside '…', "…" and $$…$$) as `$1`, `$2`, … */
-export function numberPlaceholders(text: string): string {
-  let out = '';
-  let n = 0;
-  let quote: string | null = null;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i] as string;
-    if (quote !== null) {
-      if (text.startsWith(quote, i)) {
-        out += quote;
-        i += quote.length - 1;
-        quote = null;
-      } else out += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      out += c;
-    } else if (text.startsWith('$$', i)) {
-      quote = '$$';
-      out += '$$';
-      i++;
-    } else if (c === '?') out += `$${++n}`;
-    else out += c;
-  }
-  return out;
-}

@@ -12,7 +12,6 @@ export {
   findMemberAccess,
   parsePgArray,
   createLocalUser,
-  query,
   toPgArray,
 } from './database.ts';
 export type { Database, Sql, UserRow } from './database.ts';
