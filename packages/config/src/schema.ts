@@ -335,6 +335,15 @@ export const serveSchema = z
   .strict()
   .default(SERVE_DEFAULTS);
 
+/** OpenTelemetry tracing: off unless an OTLP endpoint is set here or in OTEL_EXPORTER_OTLP_ENDPOINT. */
+export const tracingSchema = z
+  .object({
+    /** OTLP/HTTP base URL of a collector (spans go to `<url>/v1/traces`); wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
+    otlpEndpoint: z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
+  })
+  .strict()
+  .optional();
+
 export const configSchema = z
   .object({
     kafka: kafkaSchema,
@@ -342,6 +351,7 @@ export const configSchema = z
     poller: pollerSchema,
     applier: applierSchema,
     serve: serveSchema,
+    tracing: tracingSchema,
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     profiles: z.array(profileSchema).default([]),
   })

@@ -32,6 +32,11 @@ export type ApplyInput = {
   readonly syncRuns: readonly SyncRunEvent[];
   /** Pages of `<prefix>.run-details`: every entry error and halt report of a run. */
   readonly runDetails?: readonly RunDetailEvent[];
+  /**
+   * Trace context headers (`traceparent`, `tracestate`) by record key, stored with the outbox rows
+   * written for that key so the relay passes them on; absent when tracing is off.
+   */
+  readonly traceContexts?: ReadonlyMap<string, Readonly<Record<string, string>>>;
 };
 
 export type ApplyResult = {
@@ -67,7 +72,7 @@ export async function applyBatch(sql: Sql, input: ApplyInput, ctx: PlanContext):
       sql,
       plan.upserts.map((u) => u.event),
     );
-    outboxRows = await insertOutbox(sql, plan.outbox);
+    outboxRows = await insertOutbox(sql, plan.outbox, input.traceContexts);
     announced = plan.outbox.filter((o) => !o.published).length;
     logRows += await insertLog(sql, plan.log);
   }
@@ -393,15 +398,15 @@ async function insertRunDetails(sql: Sql, events: readonly RunDetailEvent[]): Pr
   }
 }
 
-async function insertOutbox(sql: Sql, rows: readonly OutboxRow[]): Promise<number> {
+async function insertOutbox(sql: Sql, rows: readonly OutboxRow[], traceContexts: ApplyInput['traceContexts']): Promise<number> {
   if (rows.length === 0) return 0;
   const result = await sql.query<{ n: string }>(
     `with written as (
-       insert into outbox (event_id, type, profile_id, external_id, record_key, payload, created_at, published_at)
+       insert into outbox (event_id, type, profile_id, external_id, record_key, payload, created_at, published_at, trace_context)
        select r.event_id, r.type, r.profile_id, r.external_id, r.record_key, r.payload, now(),
-         case when r.published then now() end
+         case when r.published then now() end, r.trace_context
        from jsonb_to_recordset($1::jsonb) as r(event_id text, type text, profile_id uuid, external_id text,
-         record_key text, payload jsonb, published boolean)
+         record_key text, payload jsonb, published boolean, trace_context jsonb)
        on conflict (event_id) do nothing
        returning 1)
      select count(*) as n from written`,
@@ -415,6 +420,7 @@ async function insertOutbox(sql: Sql, rows: readonly OutboxRow[]): Promise<numbe
           record_key: o.recordKey,
           payload: o.payload,
           published: o.published,
+          trace_context: traceContexts?.get(o.recordKey),
         })),
       ),
     ],

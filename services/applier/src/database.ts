@@ -7,6 +7,7 @@ import { Migration20261122000000Initial } from './migrations/Migration2026112200
 import { Migration20261126100000RunDetails } from './migrations/Migration20261126100000_run_details.ts';
 import { Migration20261126110000ObjectTimeline } from './migrations/Migration20261126110000_object_timeline.ts';
 import { Migration20261126120000RoleBindings } from './migrations/Migration20261126120000_role_bindings.ts';
+import { Migration20261126140000OutboxTraceContext } from './migrations/Migration20261126140000_outbox_trace_context.ts';
 
 /** The application database, spoken to the one way (@dirstream/db: `$1` bind parameters). */
 export type { Database, Sql } from '@dirstream/db';
@@ -16,6 +17,7 @@ const MIGRATIONS = [
   { name: 'Migration20261126100000_run_details', class: Migration20261126100000RunDetails },
   { name: 'Migration20261126110000_object_timeline', class: Migration20261126110000ObjectTimeline },
   { name: 'Migration20261126120000_role_bindings', class: Migration20261126120000RoleBindings },
+  { name: 'Migration20261126140000_outbox_trace_context', class: Migration20261126140000OutboxTraceContext },
 ];
 
 /** Serialises `migrate` across processes that start at the same time. */

@@ -24,7 +24,14 @@ export type OutboxRelay = {
   stop(): Promise<void>;
 };
 
-type PendingRow = { id: string; event_id: string; record_key: string; payload: UserLifecycleEvent };
+type PendingRow = {
+  id: string;
+  event_id: string;
+  record_key: string;
+  payload: UserLifecycleEvent;
+  /** `traceparent` / `tracestate` of the transaction that wrote the row (null: tracing was off). */
+  trace_context: Record<string, string> | null;
+};
 
 /**
  * Publishes one round of pending outbox rows; returns how many.
@@ -38,7 +45,7 @@ type PendingRow = { id: string; event_id: string; record_key: string; payload: U
 export async function relayOnce(deps: OutboxRelayDeps): Promise<number> {
   return deps.db.transaction(async (sql) => {
     const rows = await sql.query<PendingRow>(
-      `select o.id, o.event_id, o.record_key, o.payload from outbox o
+      `select o.id, o.event_id, o.record_key, o.payload, o.trace_context from outbox o
        where o.published_at is null
          and not exists (select 1 from outbox p
                          where p.record_key = o.record_key and p.published_at is null and p.id < o.id)
@@ -55,7 +62,7 @@ export async function relayOnce(deps: OutboxRelayDeps): Promise<number> {
       messages: rows.map((row) => ({
         key: row.record_key,
         value: deps.encode(row.payload),
-        headers: { 'dirstream-event-id': row.event_id },
+        headers: { ...row.trace_context, 'dirstream-event-id': row.event_id },
       })),
     });
     await sql.query('update outbox set published_at = now() where id in (select jsonb_array_elements_text($1::jsonb)::bigint)', [

@@ -2,6 +2,7 @@ import type { DirstreamConfig } from '@dirstream/config';
 import { errorCode, toError } from '@dirstream/errors';
 import { createCodec } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
+import type { Tracing } from '@dirstream/tracing';
 import { startMetricsServer } from '@dirstream/metrics';
 import { createApplierMetrics } from './metrics.ts';
 import { startOutboxRelay } from './outbox.ts';
@@ -18,6 +19,8 @@ export type RunApplierDeps = {
   readonly config: DirstreamConfig;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** A span per applied transaction, parented by the records' `traceparent`; off when absent. */
+  readonly tracing?: Tracing;
 };
 
 export type RunApplierOptions = {
@@ -55,6 +58,7 @@ export async function runApplier(deps: RunApplierDeps, options: RunApplierOption
     groupId,
     stopping: stopping.signal,
     announce: options.replay !== true,
+    tracing: deps.tracing,
   });
 
   const cleanups: (() => Promise<void>)[] = [];

@@ -3,6 +3,7 @@ import { type ConfigEnv, configJsonSchema, configWarnings, type DirstreamConfig,
 import { createError, errorCode, toError } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
 import type { SyncControl } from '@dirstream/poller';
+import type { Tracing } from '@dirstream/tracing';
 import { stringify } from 'yaml';
 import { type Command, parseCommand, usageError } from './args.ts';
 import { HELP } from './help.ts';
@@ -28,8 +29,13 @@ export type CliContext = {
   readonly importModule?: (specifier: string) => Promise<unknown>;
 };
 
-/** What services receive: the validated config, the root logger, and the shutdown signal. */
-export type ServiceDeps = { readonly config: DirstreamConfig; readonly logger: Logger; readonly signal: AbortSignal };
+/** What services receive: the validated config, the root logger, the shutdown signal and, when on, tracing. */
+export type ServiceDeps = {
+  readonly config: DirstreamConfig;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly tracing?: Tracing;
+};
 export type RunOutcome = { readonly ok: boolean; readonly reason?: string };
 
 /*
@@ -74,6 +80,23 @@ async function importService<T>(ctx: CliContext, specifier: string, functionName
     throw createError('CLI_MODULE_UNAVAILABLE', `${specifier} does not export a function ${functionName}`);
   }
   return module as T;
+}
+
+/**
+ * Runs a service with OpenTelemetry tracing when `tracing.otlpEndpoint` or OTEL_EXPORTER_OTLP_ENDPOINT
+ * names a collector; otherwise the SDK is not even loaded. Spans still buffered are exported at the end.
+ */
+async function withTracing<T>(ctx: CliContext, deps: ServiceDeps, serviceName: string, run: (deps: ServiceDeps) => Promise<T>): Promise<T> {
+  const endpoint = deps.config.tracing?.otlpEndpoint ?? ctx.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (endpoint === undefined || endpoint === '') return run(deps);
+  const { createTracing } = (await (ctx.importModule ?? dynamicImport)('@dirstream/tracing')) as typeof import('@dirstream/tracing');
+  const tracing = await createTracing({ serviceName, endpoint });
+  deps.logger.info({ endpoint }, 'tracing on: spans go to the OTLP collector');
+  try {
+    return await run({ ...deps, tracing });
+  } finally {
+    await tracing.shutdown().catch((err: unknown) => deps.logger.warn({ err: toError(err) }, 'tracing: the last spans were not exported'));
+  }
 }
 
 /** --config, else $DIRSTREAM_CONFIG, else ./dirstream.yaml; relative to the working directory. */
@@ -135,12 +158,14 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
       case 'poller': {
         const profileId = command.profileId === undefined ? undefined : profileIdFor(config, command.profileId);
         const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'runPoller');
-        const outcome = await poller.runPoller(deps, {
-          once: command.once,
-          profileId,
-          full: command.full,
-          allowMassDisable: command.allowMassDisable,
-        });
+        const outcome = await withTracing(ctx, deps, 'dirstream-poller', (traced) =>
+          poller.runPoller(traced, {
+            once: command.once,
+            profileId,
+            full: command.full,
+            allowMassDisable: command.allowMassDisable,
+          }),
+        );
         return outcomeExit(ctx, outcome, 'poller');
       }
       case 'plan': {
@@ -202,11 +227,13 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
       }
       case 'applier': {
         const applier = await importService<ApplierModule>(ctx, '@dirstream/applier', 'runApplier');
-        const outcome = await applier.runApplier(deps, {
-          replay: command.replay,
-          untilCaughtUp: command.untilCaughtUp,
-          groupId: command.groupId,
-        });
+        const outcome = await withTracing(ctx, deps, 'dirstream-applier', (traced) =>
+          applier.runApplier(traced, {
+            replay: command.replay,
+            untilCaughtUp: command.untilCaughtUp,
+            groupId: command.groupId,
+          }),
+        );
         return outcomeExit(ctx, outcome, 'applier');
       }
       case 'serve': {

@@ -1,6 +1,8 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
 import { createConsumer as createKafkaConsumer } from '@dirstream/kafka';
-import { applyBatch } from '../apply.ts';
+import { type SpanContext, spanContextFrom, traceHeaders, traceHeadersOf, contextWithParent } from '@dirstream/tracing';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { type ApplyInput, applyBatch } from '../apply.ts';
 import type { Database } from '../database.ts';
 import type { OutboxRelay } from '../outbox.ts';
 import type { ApplierContext } from './context.ts';
@@ -44,8 +46,9 @@ export function createEachBatch(
   const checkSeats = createSeatCheck(ctx, deps.db);
   const decode = createDecode(ctx, deps.deadLetter);
 
+  const applyInTransaction = (input: ApplyInput) => deps.db.transaction((sql) => applyBatch(sql, input, ctx.planContext()));
   const applyItems = async (items: readonly Item[]) => {
-    const result = await deps.db.transaction((sql) => applyBatch(sql, toInput(items), ctx.planContext()));
+    const result = ctx.tracing.enabled ? await applyTraced(ctx, items, applyInTransaction) : await applyInTransaction(toInput(items));
     ctx.health.databaseHealthy = true;
     if (result.announced > 0) deps.relay.kick();
     if (result.usersWritten > 0) await checkSeats();
@@ -75,4 +78,49 @@ export function createEachBatch(
       await heartbeat();
     }
   };
+}
+
+/** Records that carry more distinct trace contexts than this are linked up to it. */
+const MAX_LINKS = 32;
+
+/**
+ * The transaction as a span: its parent is the `traceparent` of the first record carrying one,
+ * the other records' contexts are links. Outbox rows written for a record get the span's context
+ * when the record is in the span's trace, else the record's own, so the downstream event stays in
+ * the trace of the directory change that caused it.
+ */
+export async function applyTraced<R>(ctx: ApplierContext, items: readonly Item[], apply: (input: ApplyInput) => Promise<R>): Promise<R> {
+  const contexts = items.map((item) => spanContextFrom(item.message.headers));
+  const parent = contexts.find((c) => c !== undefined);
+  const linked = new Map<string, SpanContext>();
+  for (const c of contexts) {
+    if (c === undefined || c === parent || linked.size >= MAX_LINKS) continue;
+    linked.set(`${c.traceId}-${c.spanId}`, c);
+  }
+  if (parent !== undefined) linked.delete(`${parent.traceId}-${parent.spanId}`);
+  const span = ctx.tracing.tracer.startSpan(
+    'dirstream.applier.apply',
+    {
+      kind: SpanKind.CONSUMER,
+      links: [...linked.values()].map((context) => ({ context })),
+      attributes: { 'messaging.system': 'kafka', 'messaging.batch.message_count': items.length, 'db.system.name': 'postgresql' },
+    },
+    contextWithParent(parent),
+  );
+  const own = traceHeaders(span);
+  const traceId = span.spanContext().traceId;
+  const traceContexts = new Map<string, Readonly<Record<string, string>>>();
+  items.forEach((item, i) => {
+    const c = contexts[i];
+    if (item.kind !== 'user' || c === undefined || item.message.key === null) return;
+    traceContexts.set(item.message.key.toString('utf8'), c.traceId === traceId ? own : traceHeadersOf(c));
+  });
+  try {
+    return await apply({ ...toInput(items), traceContexts });
+  } catch (error) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    throw error;
+  } finally {
+    span.end();
+  }
 }

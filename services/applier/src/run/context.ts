@@ -2,6 +2,7 @@ import type { DirstreamConfig } from '@dirstream/config';
 import type { Codec, RecordType } from '@dirstream/events';
 import { topicNames } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
+import { TRACING_OFF, type Tracing } from '@dirstream/tracing';
 import type { ApplierMetrics } from '../metrics.ts';
 import type { PlanContext, ProfilePolicy } from '../plan.ts';
 
@@ -21,6 +22,8 @@ export type ApplierContext = {
   planContext(): PlanContext;
   /** Readiness: joined the consumer group and the last database contact succeeded. */
   readonly health: { joined: boolean; databaseHealthy: boolean };
+  /** Off (the no-op tracer) unless the process turned tracing on. */
+  readonly tracing: Tracing;
 };
 
 export function createApplierContext(deps: {
@@ -31,6 +34,7 @@ export function createApplierContext(deps: {
   groupId: string;
   stopping: AbortSignal;
   announce: boolean;
+  tracing?: Tracing | undefined;
 }): ApplierContext {
   const { config } = deps;
   const topics = topicNames(config.kafka.topicPrefix);
@@ -52,5 +56,6 @@ export function createApplierContext(deps: {
     stopping: deps.stopping,
     planContext: () => ({ profiles, announce: deps.announce, now: Date.now() }),
     health: { joined: false, databaseHealthy: true },
+    tracing: deps.tracing ?? TRACING_OFF,
   };
 }

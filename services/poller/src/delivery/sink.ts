@@ -12,6 +12,8 @@ import {
   userKey,
 } from '@dirstream/events';
 import { sendAcknowledged, type TrackedProducer } from '@dirstream/kafka';
+import { TRACING_OFF, traceHeaders, type Tracing } from '@dirstream/tracing';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Message, TopicMessages } from 'kafkajs';
 
 /** The events of one checkpoint: sent together, acknowledged before the state moves. */
@@ -134,10 +136,40 @@ function chunks(messages: readonly Message[], maxBytes: number): Message[][] {
   return out;
 }
 
-export function createKafkaSink(options: { producer: TrackedProducer; topics: TopicNames; codec: Codec; maxEventBytes?: number }): EventSink {
+export function createKafkaSink(options: {
+  producer: TrackedProducer;
+  topics: TopicNames;
+  codec: Codec;
+  maxEventBytes?: number;
+  /** When on, each send is a span and its records carry its W3C `traceparent` header. */
+  tracing?: Tracing;
+}): EventSink {
   const { producer, topics, codec } = options;
   const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  const tracing = options.tracing ?? TRACING_OFF;
   async function produce(topicMessages: TopicMessages[]): Promise<void> {
+    if (!tracing.enabled) return produceRecords(topicMessages);
+    const span = tracing.tracer.startSpan('dirstream.poller.produce', {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.destination.name': topicMessages.map((t) => t.topic).join(','),
+        'messaging.batch.message_count': topicMessages.reduce((n, t) => n + t.messages.length, 0),
+      },
+    });
+    const headers = traceHeaders(span);
+    // The records were built for this send (toRecords): they take the one headers object as they are.
+    for (const t of topicMessages) for (const m of t.messages) m.headers = headers;
+    try {
+      await produceRecords(topicMessages);
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+  async function produceRecords(topicMessages: TopicMessages[]): Promise<void> {
     try {
       for (const { topic, messages } of topicMessages) {
         // kafkajs puts a request's records for one partition into one record batch, which the

@@ -4,6 +4,7 @@ import type { DirstreamConfig, ProfileConfig } from '@dirstream/config';
 import { createError, retry, sleep, toError } from '@dirstream/errors';
 import { createCodec, topicNames } from '@dirstream/events';
 import { createIdempotentProducer, createKafkaClient, ensureTopics, type TrackedProducer } from '@dirstream/kafka';
+import type { Tracing } from '@dirstream/tracing';
 import type { Logger } from '@dirstream/logging';
 import { type MetricsServer, startMetricsServer } from '@dirstream/metrics';
 import { createKafkaSink, createPlanSink, type EventSink } from '../delivery/sink.ts';
@@ -26,7 +27,13 @@ import { createRunDetails } from './run-details.ts';
 import { type RunHooks, type SyncResult, syncProfile } from './sync-run.ts';
 import { startSyncWakeups, type SyncWakeups, type Wakeup } from './sync-wakeup.ts';
 
-export type PollerDeps = { readonly config: DirstreamConfig; readonly logger: Logger; readonly signal: AbortSignal };
+export type PollerDeps = {
+  readonly config: DirstreamConfig;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** Spans and `traceparent` headers on every produced record; off when absent. */
+  readonly tracing?: Tracing;
+};
 
 export type PollerOptions = {
   readonly once: boolean;
@@ -193,6 +200,7 @@ export async function runPoller(
       topics: topicNames(config.kafka.topicPrefix),
       codec: createCodec(),
       maxEventBytes: config.kafka.maxEventBytes,
+      tracing: deps.tracing,
     });
 
     if (!options.once) wakeups = startSyncWakeups(config.database, logger, { signal: deps.signal, fallbackMs: internals.requestFallbackMs });
