@@ -156,6 +156,35 @@ profiles:
     assert.deepEqual(calls, [{ replay: false, untilCaughtUp: true, groupId: 'g2' }]);
   });
 
+  it('tracing: on with OTEL_EXPORTER_OTLP_ENDPOINT (the service gets it, shut down after), off without (not even loaded)', async () => {
+    const created: unknown[] = [];
+    const seen: unknown[] = [];
+    const modules = {
+      '@dirstream/applier': {
+        runApplier: async (deps: { tracing?: { enabled: boolean } }) => {
+          seen.push(deps.tracing?.enabled);
+          return { ok: true };
+        },
+      },
+      '@dirstream/tracing': {
+        createTracing: async (options: unknown) => {
+          created.push(options);
+          return { enabled: true, shutdown: async () => void created.push('shut down') };
+        },
+      },
+    };
+    const on = context(['applier'], modules);
+    assert.equal(await runCli({ ...on.ctx, env: { ...on.ctx.env, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' } }), 0);
+    assert.deepEqual(created, [{ serviceName: 'dirstream-applier', endpoint: 'http://collector:4318' }, 'shut down']);
+    assert.deepEqual(seen, [true]);
+
+    created.length = 0;
+    const off = context(['applier'], { '@dirstream/applier': modules['@dirstream/applier'] });
+    assert.equal(await runCli(off.ctx), 0, off.out.stderr);
+    assert.deepEqual(created, []);
+    assert.deepEqual(seen, [true, undefined]);
+  });
+
   it('migrate calls the applier migrate with the config', async () => {
     let url = '';
     let pollerSchema = '';
