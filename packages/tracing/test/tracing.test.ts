@@ -1,5 +1,7 @@
 /** Trace context in record headers: written and read back as W3C traceparent; off is the no-op tracer. */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { contextWithParent, createTracing, spanContextFrom, TRACING_OFF, traceHeaders } from '../src/index.ts';
@@ -31,6 +33,33 @@ describe('tracing', () => {
     assert.equal(applied?.spanContext().traceId, traceId);
     assert.equal(applied?.parentSpanContext?.spanId, spanId);
     await tracing.shutdown();
+  });
+
+  it('with an endpoint, exports over OTLP/HTTP to <endpoint>/v1/traces (at shutdown at the latest)', async () => {
+    const requests: { url: string | undefined; bytes: number }[] = [];
+    const server = createServer((req, res) => {
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      req.on('end', () => {
+        requests.push({ url: req.url, bytes });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const tracing = await createTracing({ serviceName: 's', endpoint: `http://127.0.0.1:${port}/` });
+      assert.equal(tracing.enabled, true);
+      tracing.tracer.startSpan('one').end();
+      await tracing.shutdown();
+      assert.equal(requests.length, 1);
+      assert.equal(requests[0]?.url, '/v1/traces');
+      assert.ok((requests[0]?.bytes ?? 0) > 0);
+    } finally {
+      server.close();
+    }
   });
 
   it('ignores a missing or malformed traceparent', () => {
