@@ -34,7 +34,11 @@ describe('poller state migrations', () => {
         [schema],
       );
       const tables: Record<string, string[]> = {};
-      for (const r of rows) (tables[r.table_name] ??= []).push(r.column_name);
+      for (const r of rows) {
+        const list = tables[r.table_name] ?? [];
+        list.push(r.column_name);
+        tables[r.table_name] = list;
+      }
       return tables;
     } finally {
       await db.close();
