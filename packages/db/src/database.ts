@@ -1,5 +1,5 @@
 import type { DatabaseConfig } from '@dirstream/config';
-import { classifySqlState, createError, toError } from '@dirstream/errors';
+import { classifySqlState, createError, type ErrorCode, toError } from '@dirstream/errors';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { CompiledQuery, type Kysely } from 'kysely';
 
@@ -35,7 +35,7 @@ export type OpenDatabaseOptions = {
    * SQLSTATE says connection, serialization, resources or shutdown), the driver's error as its
    * cause. Unset: the driver's error itself (its `code` is the SQLSTATE).
    */
-  readonly queryErrorCode?: string;
+  readonly queryErrorCode?: ErrorCode;
   /** Extra MikroORM options (entities, extensions, migrations). */
   readonly orm?: Options;
 };
@@ -48,7 +48,7 @@ export function isRetriableSqlState(sqlState: unknown): boolean {
   return typeof sqlState === 'string' && classifySqlState(sqlState) === 'retriable';
 }
 
-function sqlOn(executor: AnyKysely, errorCode: string | undefined): Sql {
+function sqlOn(executor: AnyKysely, errorCode: ErrorCode | undefined): Sql {
   return {
     async query<R>(text: string, params: readonly unknown[] = []) {
       try {

@@ -1,16 +1,19 @@
 /**
  * Errors carry a stable `code` and a `retriable` flag; retry decisions read those, never the
- * message text. Every `catch` turns `unknown` into an Error with `toError`.
+ * message text. Every `catch` turns `unknown` into an Error with `toError`. A code is an ErrorCode:
+ * a new one is added to ERROR_CODES (codes.ts) and documented in docs/errors.md first.
  */
+import type { ErrorCode } from './codes.ts';
+
 export type ErrorDetails = Readonly<Record<string, unknown>>;
 
 export class DirstreamError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retriable: boolean;
   readonly details: ErrorDetails | undefined;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     options: { retriable?: boolean; cause?: unknown; details?: ErrorDetails } = {},
   ) {
@@ -23,7 +26,7 @@ export class DirstreamError extends Error {
 }
 
 export function createError(
-  code: string,
+  code: ErrorCode,
   message: string,
   options: { retriable?: boolean; cause?: unknown; details?: ErrorDetails } = {},
 ): DirstreamError {
@@ -40,7 +43,7 @@ export function toError(value: unknown): Error {
   }
 }
 
-export function isDirstreamError(value: unknown, code?: string): value is DirstreamError {
+export function isDirstreamError(value: unknown, code?: ErrorCode): value is DirstreamError {
   return value instanceof DirstreamError && (code === undefined || value.code === code);
 }
 

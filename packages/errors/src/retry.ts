@@ -2,6 +2,8 @@
  * The one way to wait and to retry. Whether a failure is worth another try is read from its
  * `retriable` flag / code (`isRetriable`, `classifyFailure`), never from its message. Every wait
  * ends early when the caller's signal aborts: a stopping service never sits out a backoff.
+ * Written here rather than taken from p-retry or cockatiel: it is this page, and the applier must
+ * heartbeat its Kafka group through a long wait, which neither library's own wait does.
  */
 import { isRetriable } from './classify.ts';
 import { toError } from './error.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { ERROR_CODES } from '../src/index.ts';
+import { createError, ERROR_CODES, isErrorCode } from '../src/index.ts';
 
 const DOC = join(import.meta.dirname, '..', '..', '..', 'docs', 'errors.md');
 const COLUMN: Readonly<Record<string, string>> = { retriable: 'yes', fatal: 'no', data: 'data', sqlstate: 'SQLSTATE' };
@@ -41,4 +41,11 @@ it('the Retriable column agrees with each code class', () => {
   for (const [code, kind] of Object.entries(ERROR_CODES)) {
     assert.equal(doc.get(code), COLUMN[kind], `${code} is ${kind} in ERROR_CODES`);
   }
+});
+
+it('a code outside ErrorCode does not compile, and is not one at run time', () => {
+  // @ts-expect-error: createError takes an ErrorCode; a new code is added to ERROR_CODES first
+  const made = createError('NOT_A_DIRSTREAM_CODE', 'x');
+  assert.equal(isErrorCode(made.code), false);
+  assert.equal(isErrorCode('LDAP_BIND_FAILED'), true);
 });

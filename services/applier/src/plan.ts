@@ -7,6 +7,7 @@ import type {
   UserEvent,
   UserLifecycleEvent,
 } from '@dirstream/events';
+import type { ErrorCode } from '@dirstream/errors';
 import { eventIdFor, membershipKey, userKey } from '@dirstream/events';
 
 /**
@@ -32,7 +33,7 @@ export type PlanContext = {
   readonly now: number;
 };
 
-export type Invalid = { readonly code: string; readonly reason: string };
+export type Invalid = { readonly code: ErrorCode; readonly reason: string };
 
 export type CurrentUser = {
   readonly id: number;
@@ -203,7 +204,7 @@ export function lifecycleEventFor(event: UserEvent, now: number): UserLifecycleE
   };
 }
 
-function userLog(event: UserEvent, op: string, errorCode: string | null, errorMessage: string | null): LogRow {
+function userLog(event: UserEvent, op: string, errorCode: ErrorCode | null, errorMessage: string | null): LogRow {
   return {
     runId: event.source.runId,
     profileId: event.profileId,

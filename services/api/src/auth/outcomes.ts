@@ -1,3 +1,4 @@
+import type { ErrorCode } from '@dirstream/errors';
 import type { BindRefusal } from './ad-codes.ts';
 
 /**
@@ -27,7 +28,7 @@ export const AUTH_RESULTS: readonly AuthResult[] = [
 ];
 
 /** Status and body code of each refusal. One 401 code for every "wrong login or password" case. */
-export const RESPONSES: Readonly<Record<Exclude<AuthResult, 'success'>, { readonly status: number; readonly code: string }>> = {
+export const RESPONSES: Readonly<Record<Exclude<AuthResult, 'success'>, { readonly status: number; readonly code: ErrorCode }>> = {
   'invalid-credentials': { status: 401, code: 'AUTH_INVALID_CREDENTIALS' },
   'account-disabled': { status: 403, code: 'AUTH_ACCOUNT_DISABLED' },
   'account-expired': { status: 403, code: 'AUTH_ACCOUNT_EXPIRED' },
@@ -42,7 +43,7 @@ export const RESPONSES: Readonly<Record<Exclude<AuthResult, 'success'>, { readon
 };
 
 /** The error codes of http/errors.ts that carry each status. */
-export const HTTP_CODE_BY_STATUS: Readonly<Record<number, string>> = {
+export const HTTP_CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
   400: 'HTTP_BAD_REQUEST',
   401: 'HTTP_UNAUTHENTICATED',
   403: 'HTTP_FORBIDDEN',

@@ -1,4 +1,4 @@
-import { createError, type DirstreamError, errorCode, isDirstreamError, toError } from '@dirstream/errors';
+import { createError, type DirstreamError, type ErrorCode, errorCode, isDirstreamError, toError } from '@dirstream/errors';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -6,7 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
  * DirstreamErrors with an `HTTP_*` code (or a domain code mapped here); the body is always
  * `{ code, message? }` and never holds a secret, an input value or a stack.
  */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   HTTP_BAD_REQUEST: 400,
   HTTP_UNAUTHENTICATED: 401,
   HTTP_FORBIDDEN: 403,
@@ -22,13 +22,13 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
 export type HttpErrorCode = keyof typeof STATUS_BY_CODE;
 
 /** An error whose status and body the error handler knows; `details.body` replaces the default body. */
-export function httpError(code: string, message: string, options: { body?: Record<string, unknown>; headers?: Record<string, string> } = {}): DirstreamError {
+export function httpError(code: ErrorCode, message: string, options: { body?: Record<string, unknown>; headers?: Record<string, string> } = {}): DirstreamError {
   return createError(code, message, { retriable: false, details: { body: options.body, headers: options.headers } });
 }
 
 export function statusFor(error: unknown): number {
   const code = errorCode(error);
-  if (isDirstreamError(error) && code !== undefined && code in STATUS_BY_CODE) return STATUS_BY_CODE[code] as number;
+  if (isDirstreamError(error) && code !== undefined && code in STATUS_BY_CODE) return STATUS_BY_CODE[code as ErrorCode] as number;
   // Fastify's own client errors (body too large, bad JSON, wrong content type) carry a 4xx statusCode.
   const statusCode = (error as Partial<FastifyError>).statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return statusCode;
@@ -36,7 +36,7 @@ export function statusFor(error: unknown): number {
 }
 
 /** Fastify's codes for a body it refused, mapped to ours (their messages may quote the input). */
-function fastifyClientCode(error: Partial<FastifyError>): string {
+function fastifyClientCode(error: Partial<FastifyError>): ErrorCode {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return 'HTTP_PAYLOAD_TOO_LARGE';

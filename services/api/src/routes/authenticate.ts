@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sleep } from '@dirstream/errors';
+import { type ErrorCode, sleep } from '@dirstream/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuthOutcome } from '../auth/authenticate.ts';
@@ -124,7 +124,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): Aut
       const headers: Record<string, string> = {};
       if (outcome.result === 'directory-unavailable') body.profiles = outcome.unavailable ?? [];
       if (outcome.result === 'rate-limited') headers['retry-after'] = String(Math.ceil((outcome.retryAfterMs ?? 1000) / 1000));
-      throw httpError(HTTP_CODE_BY_STATUS[response.status] as string, response.code, { body, headers });
+      throw httpError(HTTP_CODE_BY_STATUS[response.status] as ErrorCode, response.code, { body, headers });
     });
   });
   return service;

@@ -13,8 +13,8 @@ export type PartitionCalls = {
 /**
  * Applies the items in one transaction. An outage (anything classifyFailure does not call the
  * data's fault, fatal ones included: good data is never dead-lettered) is retried with backoff for
- * as long as it lasts. A data error is retried applyRetries times, then
- * the batch is split record by record so only the guilty record is dead-lettered.
+ * as long as it lasts. A data error is retried applyRetries times, then the batch is split record
+ * by record so only the guilty record is dead-lettered.
  */
 export function createApplyWithRetries(
   ctx: ApplierContext,
