@@ -192,3 +192,18 @@ export function userOps(events: RunEvents | null): string[] {
 export function groupOps(events: RunEvents | null): string[] {
   return (events?.groups ?? []).map((e) => `${e.op}:${e.state.name}`).sort();
 }
+
+/**
+ * `op:group<-member` of each membership event, sorted, by the names of the users and groups the
+ * runs so far emitted (`remember` each run's events first): edges name IDs, expectations names.
+ */
+export function createEdgeNames(): { remember(events: RunEvents | null): void; edges(events: RunEvents | null): string[] } {
+  const names = new Map<string, string>();
+  return {
+    remember(events) {
+      for (const e of events?.users ?? []) names.set(e.externalId, e.state.loginName);
+      for (const e of events?.groups ?? []) names.set(e.externalId, e.state.name);
+    },
+    edges: (events) => (events?.memberships ?? []).map((e) => `${e.op}:${names.get(e.groupId)}<-${names.get(e.memberId)}`).sort(),
+  };
+}

@@ -6,18 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type PollerTest, type RunEvents, setupPollerTest, userOps } from './poller-support.ts';
+import { createEdgeNames, type PollerTest, setupPollerTest, userOps } from './poller-support.ts';
 
 describe('real directories', () => {
   let t: PollerTest;
-  const names = new Map<string, string>();
-  const remember = (ev: RunEvents | null) => {
-    for (const e of ev?.users ?? []) names.set(e.externalId, e.state.loginName);
-    for (const e of ev?.groups ?? []) names.set(e.externalId, e.state.name);
-  };
-  const users = (ev: RunEvents | null) => (ev?.users ?? []).map((e) => `${e.op}:${e.state.loginName}`).sort();
-  const edges = (ev: RunEvents | null) =>
-    (ev?.memberships ?? []).map((e) => `${e.op}:${names.get(e.groupId)}<-${names.get(e.memberId)}`).sort();
+  const { remember, edges } = createEdgeNames();
   async function run(full = false) {
     const r = await t.run({ full });
     assert.equal(r.ok, true, r.reason);
@@ -72,7 +65,7 @@ describe('real directories', () => {
     assert.deepEqual(edges(await run()), ['added:crew<-amy', 'added:crew<-ben']);
     await renameWithoutRefint(ben, 'uid=benny', crew, [amy]);
     const renamed = await run();
-    assert.deepEqual(users(renamed), ['renamed:benny']);
+    assert.deepEqual(userOps(renamed), ['renamed:benny']);
     assert.deepEqual(edges(renamed), [], 'the pass that saw the rename keeps the member');
     assert.deepEqual(edges(await run()), ['removed:crew<-benny'], 'the next pass: the old DN names no entry');
     assert.deepEqual(edges(await run(true)), []);
@@ -87,7 +80,7 @@ describe('real directories', () => {
     assert.deepEqual(edges(await run()), ['added:club<-eve', 'added:club<-fay']);
     await t.ldap.client.modifyDN(eve, 'uid=evelyn');
     const renamed = await run();
-    assert.deepEqual(users(renamed), ['renamed:evelyn']);
+    assert.deepEqual(userOps(renamed), ['renamed:evelyn']);
     assert.deepEqual(edges(renamed), []);
     assert.deepEqual(edges(await run()), ['removed:club<-evelyn'], 'the delta re-reads the group by ID');
     assert.deepEqual(edges(await run(true)), []);
@@ -100,7 +93,7 @@ describe('real directories', () => {
     assert.deepEqual(edges(await run(true)), ['added:band<-cat', 'added:band<-dan']);
     await renameWithoutRefint(cat, 'uid=cathy', band, [dan]);
     const renamed = await run(true);
-    assert.deepEqual(users(renamed), ['renamed:cathy']);
+    assert.deepEqual(userOps(renamed), ['renamed:cathy']);
     assert.deepEqual(edges(renamed), []);
     assert.deepEqual(edges(await run(true)), ['removed:band<-cathy'], 'poller --once --full after the rename pass');
     assert.deepEqual(edges(await run(true)), []);

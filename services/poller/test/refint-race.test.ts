@@ -8,19 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type PollerTest, type RunEvents, setupPollerTest } from './poller-support.ts';
+import { createEdgeNames, type PollerTest, setupPollerTest, userOps } from './poller-support.ts';
 
 describe('refint rewrites racing the poller', () => {
   let t: PollerTest;
   const dns: Record<string, string> = {};
-  const names = new Map<string, string>();
-  const remember = (ev: RunEvents | null) => {
-    for (const e of ev?.users ?? []) names.set(e.externalId, e.state.loginName);
-    for (const e of ev?.groups ?? []) names.set(e.externalId, e.state.name);
-  };
-  const users = (ev: RunEvents | null) => (ev?.users ?? []).map((e) => `${e.op}:${e.state.loginName}`).sort();
-  const edges = (ev: RunEvents | null) =>
-    (ev?.memberships ?? []).map((e) => `${e.op}:${names.get(e.groupId)}<-${names.get(e.memberId)}`).sort();
+  const { remember, edges } = createEdgeNames();
 
   async function members(groupDn: string): Promise<string[]> {
     const { searchEntries } = await t.ldap.client.search(groupDn, { scope: 'base', attributes: ['member'] });
@@ -65,7 +58,7 @@ describe('refint rewrites racing the poller', () => {
     // The group as read during refint's delay: the member under its former DN, in the pass that sees the rename.
     await t.ldap.modify(dns.crew as string, { member: [dns.amy as string, oldDn] });
     const renamed = await run();
-    assert.deepEqual(users(renamed), ['renamed:benny']);
+    assert.deepEqual(userOps(renamed), ['renamed:benny']);
     assert.deepEqual(edges(renamed), [], 'the pass that saw the rename');
     // refint catches up (the tolerance is bounded to that pass: test/real-directories covers a server that never does).
     await t.ldap.modify(dns.crew as string, { member: [dns.amy as string, newDn] });
@@ -88,10 +81,10 @@ describe('refint rewrites racing the poller', () => {
       },
     });
     assert.equal(renamedMidRun, true);
-    assert.deepEqual(users(during), ['updated:amy']);
+    assert.deepEqual(userOps(during), ['updated:amy']);
     assert.deepEqual(edges(during), [], 'the member renamed mid-run is not removed');
     const next = await run();
-    assert.deepEqual(users(next), ['renamed:cathy']);
+    assert.deepEqual(userOps(next), ['renamed:cathy']);
     assert.deepEqual(edges(next), []);
     assert.deepEqual(edges(await run(true)), []);
   });
