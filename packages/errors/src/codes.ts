@@ -40,7 +40,7 @@ export const ERROR_CODES = {
   ENTRY_TOO_LARGE: 'data',
 
   // The poller's runs and its state
-  RUN_ABORTED: 'fatal',
+  RUN_ABORTED: 'retriable',
   RUN_FAILED: 'fatal',
   SYNC_RUN_UNKNOWN: 'fatal',
   SYNC_WAIT_TIMEOUT: 'retriable',
