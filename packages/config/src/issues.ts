@@ -1,4 +1,4 @@
-import { createError, type DirstreamError } from '@dirstream/errors';
+import { createError, type DirstreamError, type ErrorCode } from '@dirstream/errors';
 
 /**
  * One problem found in a configuration file. `message` describes the problem without ever
@@ -28,7 +28,8 @@ export function locateIssues(issues: readonly ConfigIssue[], locate: IssueLocato
   });
 }
 
-export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_NOT_FOUND' | 'CONFIG_SECRET_MISSING';
+/** The configuration's codes: those of the one ErrorCode union (packages/errors) that start with CONFIG_. */
+export type ConfigErrorCode = Extract<ErrorCode, `CONFIG_${string}`>;
 
 /** `profiles[0].connection.urls[1]`: the key path as a reader of the YAML file would write it. */
 export function formatKeyPath(path: readonly PropertyKey[]): string {
