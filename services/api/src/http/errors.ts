@@ -19,7 +19,8 @@ const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   PROFILE_NOT_FOUND: 404,
 };
 
-export type HttpErrorCode = keyof typeof STATUS_BY_CODE;
+/** The codes that are HTTP answers as such (ERROR_CODES' HTTP_ members). */
+export type HttpErrorCode = Extract<ErrorCode, `HTTP_${string}`>;
 
 /** An error whose status and body the error handler knows; `details.body` replaces the default body. */
 export function httpError(code: ErrorCode, message: string, options: { body?: Record<string, unknown>; headers?: Record<string, string> } = {}): DirstreamError {
