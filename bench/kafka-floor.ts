@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { createConsumer } from '@dirstream/kafka';
+import { createConsumer, fetchTopicEnds } from '@dirstream/kafka';
 import { type Infra, createKafka } from '@dirstream/testing';
 import { ensureJars, kafkaOptions } from '../infra/local/kafka.ts';
 import { run } from '../infra/local/process.ts';
@@ -21,7 +21,7 @@ export async function measureProduced(infra: Infra, topics: readonly string[]): 
   let records = 0;
   try {
     for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) {
+      for (const p of await fetchTopicEnds(admin, topic)) {
         const count = Number(p.high) - Number(p.low);
         if (count > 0) ends.set(`${topic}/${p.partition}`, BigInt(p.high));
         records += count;

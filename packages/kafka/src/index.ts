@@ -17,6 +17,7 @@ export {
   type EnsureTopicsOptions,
   type EnsureTopicsResult,
   ensureTopics,
+  fetchTopicEnds,
   TOPIC_CONFIGS,
   TOPIC_MISCONFIGURED,
   TOPIC_SETUP_FAILED,

@@ -47,6 +47,15 @@ export const TOPIC_CONFIGS: { readonly [K in TopicKind]: Readonly<Record<string,
   runDetails: { 'cleanup.policy': 'delete', 'retention.ms': String(90 * DAY_MS) },
 };
 
+/**
+ * A topic's partition offsets (low / high watermarks). Retried while leadership settles: a broker
+ * that just started, or a leader change, answers NOT_LEADER_FOR_PARTITION for a moment, and
+ * kafkajs' admin does not retry that itself.
+ */
+export function fetchTopicEnds(admin: Admin, topic: string): ReturnType<Admin['fetchTopicOffsets']> {
+  return retry(() => admin.fetchTopicOffsets(topic), { attempts: 8, baseMs: 100, maxMs: 2_000 });
+}
+
 export type EnsureTopicsOptions = {
   readonly prefix?: string;
   /** Partitions of each new topic (existing topics are left as they are). */

@@ -1,4 +1,4 @@
-import { kafkaClientConfig } from '@dirstream/kafka';
+import { fetchTopicEnds, kafkaClientConfig } from '@dirstream/kafka';
 import { type Admin, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import type { Infra } from './infra.ts';
 import { uniquePrefix } from './unique.ts';
@@ -33,7 +33,7 @@ export async function readTopics(kafka: Kafka, topics: readonly string[], option
   const ends = new Map<string, bigint>();
   try {
     for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}/${p.partition}`, BigInt(p.high));
+      for (const p of await fetchTopicEnds(admin, topic)) ends.set(`${topic}/${p.partition}`, BigInt(p.high));
     }
   } finally {
     await admin.disconnect();

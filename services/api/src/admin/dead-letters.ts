@@ -3,7 +3,7 @@ import { createCodec, topicNames } from '@dirstream/events';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ServeContext } from '../context.ts';
-import { createConsumer } from '@dirstream/kafka';
+import { createConsumer, fetchTopicEnds } from '@dirstream/kafka';
 import { httpError } from '../http/errors.ts';
 import { parseInput } from '../http/input.ts';
 import type { Admin } from 'kafkajs';
@@ -41,7 +41,7 @@ export async function readDeadLetters(ctx: ServeContext, kafka: KafkaAccess, lim
   let marks: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
   try {
     admin = await kafka.admin();
-    marks = await admin.fetchTopicOffsets(topic);
+    marks = await fetchTopicEnds(admin, topic);
   } catch (cause) {
     throw kafkaUnavailable(cause, topic);
   }

@@ -2,8 +2,7 @@ import type { DirstreamConfig } from '@dirstream/config';
 import { toError } from '@dirstream/errors';
 import { type AuthEvent, type Codec, createCodec, topicNames, userKey } from '@dirstream/events';
 import type { Logger } from '@dirstream/logging';
-import { createIdempotentProducer, createKafkaClient } from '@dirstream/kafka';
-import type { Producer } from 'kafkajs';
+import { createIdempotentProducer, createKafkaClient, sendAcknowledged } from '@dirstream/kafka';
 
 /**
  * Auth events to `<prefix>.auth-events`, off the request path: attempts are buffered (bounded)
@@ -38,7 +37,7 @@ export function createAuthEventPublisher(options: AuthEventPublisherOptions): Au
   const codec = options.codec ?? createCodec();
   const topic = topicNames(options.kafka.topicPrefix).authEvents;
   const kafka = createKafkaClient(options.kafka, logger);
-  const producer: Producer = createIdempotentProducer(kafka);
+  const producer = createIdempotentProducer(kafka);
   let connected: Promise<void> | null = null;
   let buffer: AuthEvent[] = [];
   let sending: Promise<void> = Promise.resolve();
@@ -58,7 +57,8 @@ export function createAuthEventPublisher(options: AuthEventPublisherOptions): Au
       try {
         connected ??= producer.connect();
         await connected;
-        await producer.send({ topic, acks: -1, messages: batch.map((e) => ({ key: authEventKey(e), value: codec.encode('auth-event', e) })) });
+        // sendAcknowledged: a resolved kafkajs send may have skipped partitions after a leader change.
+        await sendAcknowledged(producer, { topic, acks: -1, messages: batch.map((e) => ({ key: authEventKey(e), value: codec.encode('auth-event', e) })) });
       } catch (cause) {
         connected = null;
         buffer = [...batch, ...buffer];

@@ -1,3 +1,4 @@
+import { fetchTopicEnds } from '@dirstream/kafka';
 import type { Admin } from 'kafkajs';
 import type { ApplierMetrics } from '../metrics.ts';
 
@@ -15,7 +16,7 @@ export async function readLag(admin: Admin, groupId: string, topics: readonly st
   const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
   const result: PartitionLag[] = [];
   for (const topic of topics) {
-    const marks = await admin.fetchTopicOffsets(topic);
+    const marks = await fetchTopicEnds(admin, topic);
     const offsets = committed.find((c) => c.topic === topic)?.partitions ?? [];
     for (const mark of marks) {
       const done = BigInt(offsets.find((o) => o.partition === mark.partition)?.offset ?? '-1');
