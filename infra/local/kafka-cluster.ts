@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Component } from './component.ts';
-import { ensureJars, kafkaAnswers, kafkaOptions } from './kafka.ts';
+import { ensureJars, KAFKA_LOG4J, kafkaAnswers, kafkaOptions } from './kafka.ts';
 import { STATE_DIR } from './paths.ts';
 import { isAlive, isRunning, readPid, run, startDaemon, stopDaemon, waitFor } from './process.ts';
 
@@ -89,15 +89,6 @@ function nodeProperties(options: KafkaClusterOptions, index: number): string {
   ].join('\n');
 }
 
-const LOG4J = [
-  'log4j.rootLogger=WARN, stdout',
-  'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
-  'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
-  'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
-  'log4j.logger.kafka.server.BrokerServer=INFO',
-  'log4j.logger.org.apache.kafka.raft=INFO',
-  '',
-].join('\n');
 
 export function createKafkaCluster(options: KafkaClusterOptions = kafkaClusterOptions()): KafkaCluster {
   const brokers = options.ports.map((port) => `127.0.0.1:${port}`);
@@ -162,7 +153,7 @@ export function createKafkaCluster(options: KafkaClusterOptions = kafkaClusterOp
       libs = await ensureJars({ ...kafkaOptions(), version: options.version }, log);
       if (nodes.every((n) => isRunning(n.pidFile)) && (await kafkaAnswers(brokers))) return { brokers };
       mkdirSync(options.dir, { recursive: true });
-      writeFileSync(join(options.dir, 'log4j.properties'), LOG4J);
+      writeFileSync(join(options.dir, 'log4j.properties'), KAFKA_LOG4J);
       const classpath = `${libs}/*`;
       const idFile = join(options.dir, 'cluster-id');
       if (!existsSync(idFile)) {

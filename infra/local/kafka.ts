@@ -92,13 +92,15 @@ function serverProperties(options: KafkaOptions): string {
   ].join('\n');
 }
 
-const LOG4J = [
+/** The brokers' log4j configuration (single node and cluster alike): warnings, plus start-up and elections. */
+export const KAFKA_LOG4J = [
   'log4j.rootLogger=WARN, stdout',
   'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
   'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
   'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
   'log4j.logger.kafka.server.KafkaServer=INFO',
   'log4j.logger.kafka.server.BrokerServer=INFO',
+  'log4j.logger.org.apache.kafka.raft=INFO',
   '',
 ].join('\n');
 
@@ -136,7 +138,7 @@ export function createKafkaComponent(options: KafkaOptions = kafkaOptions()): Co
       mkdirSync(options.dir, { recursive: true });
       const props = join(options.dir, 'server.properties');
       writeFileSync(props, serverProperties(options));
-      writeFileSync(join(options.dir, 'log4j.properties'), LOG4J);
+      writeFileSync(join(options.dir, 'log4j.properties'), KAFKA_LOG4J);
       const classpath = `${libs}/*`;
       const java = 'java';
       if (!existsSync(join(options.dir, 'data', 'meta.properties'))) {

@@ -1,31 +1,12 @@
+import type { AuthEventResult } from '@dirstream/events';
 import type { ErrorCode } from '@dirstream/errors';
-import type { BindRefusal } from './ad-codes.ts';
 
 /**
- * Every result a sign-in attempt can have: the metric label, the event's `result`, and (through
- * RESPONSES) the HTTP status and the stable body code applications switch on.
+ * Every result a sign-in attempt can have: the event contract's list (the auth-event `result`),
+ * also the metric label and (through RESPONSES) the HTTP status and the stable body code
+ * applications switch on.
  */
-export type AuthResult =
-  | 'success'
-  | BindRefusal
-  | 'rate-limited'
-  | 'directory-unavailable'
-  | 'invalid-request';
-
-export const AUTH_RESULTS: readonly AuthResult[] = [
-  'success',
-  'invalid-credentials',
-  'account-disabled',
-  'account-expired',
-  'password-expired',
-  'password-must-change',
-  'account-locked',
-  'logon-hours',
-  'workstation-restricted',
-  'rate-limited',
-  'directory-unavailable',
-  'invalid-request',
-];
+export type AuthResult = AuthEventResult;
 
 /** Status and body code of each refusal. One 401 code for every "wrong login or password" case. */
 export const RESPONSES: Readonly<Record<Exclude<AuthResult, 'success'>, { readonly status: number; readonly code: ErrorCode }>> = {

@@ -3,6 +3,7 @@ import type { EventSource, RunCounts, RunError, SyncMode } from '@dirstream/even
 import type { Logger } from '@dirstream/logging';
 import type { OrderedDelivery } from '../delivery/ordered-delivery.ts';
 import type { DirectoryConnection } from '../directory/client.ts';
+import type { Mapped } from '../directory/mapping.ts';
 import type { Dialect, GroupMapping } from '../directory/dialect.ts';
 import type { ResolvedMember, RunScratch, StateStore } from '../state/store.ts';
 import type { createProgress } from './progress.ts';
@@ -63,6 +64,23 @@ export type RunContext = {
   /** Ends the current phase's timing under `name`. */
   readonly phaseDone: (name: string) => void;
 };
+
+/**
+ * The external IDs of a mapped page. An entry that failed to map is an entry error (and counted
+ * when it has no ID at all); a delta notes every ID it found, failed or not.
+ */
+export function idsOfMapped(ctx: RunContext, mapped: readonly Mapped<unknown>[]): string[] {
+  const ids: string[] = [];
+  for (const m of mapped) {
+    if (m.externalId !== null) ids.push(m.externalId);
+    if (!m.ok) {
+      if (m.externalId === null) ctx.tally.idless++;
+      ctx.recordError(m.error);
+    }
+  }
+  if (ctx.mode === 'delta') for (const id of ids) ctx.tally.found.add(id);
+  return ids;
+}
 
 export function zeroCounts(): Counts {
   return {

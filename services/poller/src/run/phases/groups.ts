@@ -5,7 +5,7 @@ import type { GroupMapping } from '../../directory/dialect.ts';
 import { escapeFilterValue } from '../../directory/dn.ts';
 import { lookahead } from '../../directory/lookahead.ts';
 import { groupAttributeList, mapGroup } from '../../directory/mapping.ts';
-import { and, type RunContext } from '../context.ts';
+import { and, idsOfMapped, type RunContext } from '../context.ts';
 import { formerDnClauses } from '../former-dn-clauses.ts';
 import type { EnteredUser } from './users.ts';
 
@@ -37,7 +37,7 @@ export async function groupClauses(ctx: RunContext, mapping: GroupMapping, enter
 
 /** Reads the groups as entities (so group→group members resolve before the edges are read). */
 export async function readGroups(ctx: RunContext, mapping: GroupMapping, clauses: readonly (string | null)[]): Promise<void> {
-  const { profile, dialect, mode, tally } = ctx;
+  const { profile, dialect, mode } = ctx;
   const groups = profile.groups;
   if (!groups) return;
   for (const clause of clauses) {
@@ -57,15 +57,7 @@ export async function readGroups(ctx: RunContext, mapping: GroupMapping, clauses
     )) {
       ctx.counts.entriesRead += page.length;
       const mapped = page.map((entry) => mapGroup(entry, mapping, dialect));
-      const ids: string[] = [];
-      for (const m of mapped) {
-        if (m.externalId !== null) ids.push(m.externalId);
-        if (!m.ok) {
-          if (m.externalId === null) tally.idless++;
-          ctx.recordError(m.error);
-        }
-      }
-      for (const id of ids) if (mode === 'delta') tally.found.add(id);
+      const ids = idsOfMapped(ctx, mapped);
       if (mode === 'full') await ctx.scratch.markSeen('group', ids);
       const ok = mapped.filter((m) => m.ok);
       const prev = await ctx.store.loadGroups(ok.map((m) => m.externalId));

@@ -9,7 +9,7 @@ import type { LdapEntry } from '../../directory/entry.ts';
 import { lookahead } from '../../directory/lookahead.ts';
 import { mapUser } from '../../directory/mapping.ts';
 import type { ResolvedMember } from '../../state/store.ts';
-import { and, type RunContext } from '../context.ts';
+import { and, idsOfMapped, type RunContext } from '../context.ts';
 
 /** A user who entered the scope in a delta: groups already listing them are re-read too. */
 export type EnteredUser = { readonly dn: string; readonly login: string };
@@ -24,15 +24,7 @@ async function processUserPage(ctx: RunContext, page: readonly LdapEntry[], disa
   tally.usersRead += page.length;
   ctx.counts.entriesRead += page.length;
   const mapped = page.map((entry) => mapUser(entry, ctx.userMapping, ctx.dialect, disabled));
-  const ids: string[] = [];
-  for (const m of mapped) {
-    if (m.externalId !== null) ids.push(m.externalId);
-    if (!m.ok) {
-      if (m.externalId === null) tally.idless++;
-      ctx.recordError(m.error);
-    }
-  }
-  for (const id of ids) if (mode === 'delta') tally.found.add(id);
+  const ids = idsOfMapped(ctx, mapped);
   const ok = mapped.filter((m) => m.ok);
   // Compare hashes first: the stored state is read only for entries that changed.
   const [heads] = await Promise.all([store.loadUserHeads(ok.map((m) => m.externalId)), mode === 'full' ? scratch.markSeen('user', ids) : undefined]);
