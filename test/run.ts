@@ -1,7 +1,7 @@
 /**
- * The test command (`npm test`): starts (or reuses) the infrastructure, type-checks, lints, then
+ * The test command (`npm test`): starts (or reuses) the infrastructure, type-checks, lints, checks the formatting, then
  * runs every test file with node:test. Flags: --faults runs the long fault suite instead;
- * --no-checks skips type-check and lint; any other argument is a test file to run.
+ * --no-checks skips those checks; any other argument is a test file to run.
  * DIRSTREAM_INFRA=containers uses testcontainers (hosts with Docker) instead of local servers.
  */
 import { spawnSync } from 'node:child_process';
@@ -43,6 +43,7 @@ else {
 if (checks && explicit.length === 0) {
   step('type-check', NODE, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
   step('lint', resolve(ROOT, 'node_modules/.bin/biome'), ['lint', '.']);
+  step('format check (npm run format fixes it)', resolve(ROOT, 'node_modules/.bin/biome'), ['format', '.']);
 }
 
 const patterns = faults
