@@ -57,14 +57,40 @@ export type AdBenchRow = {
 export type BenchAdOptions = { readonly users?: number; readonly changes?: number; readonly ip?: string };
 
 const USER_ATTRIBUTES = [
-  'objectGUID', 'sAMAccountName', 'displayName', 'cn', 'name', 'whenChanged', 'uSNChanged', 'givenName', 'sn', 'mail',
-  'telephoneNumber', 'title', 'company', 'userPrincipalName', 'objectSid', 'sIDHistory', 'userAccountControl',
-  'msDS-User-Account-Control-Computed', 'lockoutTime', 'accountExpires', 'primaryGroupID',
+  'objectGUID',
+  'sAMAccountName',
+  'displayName',
+  'cn',
+  'name',
+  'whenChanged',
+  'uSNChanged',
+  'givenName',
+  'sn',
+  'mail',
+  'telephoneNumber',
+  'title',
+  'company',
+  'userPrincipalName',
+  'objectSid',
+  'sIDHistory',
+  'userAccountControl',
+  'msDS-User-Account-Control-Computed',
+  'lockoutTime',
+  'accountExpires',
+  'primaryGroupID',
 ];
 const GROUP_ATTRIBUTES = ['objectGUID', 'cn', 'description', 'whenChanged', 'objectSid', 'uSNChanged', 'member'];
 
 function benchFixture(users: number): AdFixtureOptions {
-  return { ou: 'bench', userOus: ['staff', 'contractors', 'sales'], users, disabledEvery: 50, passwordUsers: 0, groups: 20, bulkMembers: 0 };
+  return {
+    ou: 'bench',
+    userOus: ['staff', 'contractors', 'sales'],
+    users,
+    disabledEvery: 50,
+    passwordUsers: 0,
+    groups: 20,
+    bulkMembers: 0,
+  };
 }
 
 function seconds(started: bigint): number {
@@ -136,7 +162,10 @@ export async function benchAd(options: BenchAdOptions = {}): Promise<AdBenchRow[
         },
       ],
     };
-    const config = await loadConfigFromText(JSON.stringify(raw), { sourceName: 'bench-ad.yaml', env: { BENCH_AD_PASSWORD: dc.adminPassword } });
+    const config = await loadConfigFromText(JSON.stringify(raw), {
+      sourceName: 'bench-ad.yaml',
+      env: { BENCH_AD_PASSWORD: dc.adminPassword },
+    });
 
     // A freshly started DC reads from cold caches: warm it with one untimed dump first, so the
     // floor and the poller both meet a warm DC.
@@ -153,7 +182,10 @@ export async function benchAd(options: BenchAdOptions = {}): Promise<AdBenchRow[
         const { searchEntries } = await client.search(baseDn, { filter: `(sAMAccountName=${fixtureUserLogin(i)})`, attributes: ['1.1'] });
         const userDn = searchEntries[0]?.dn;
         if (!userDn) continue;
-        await client.modify(userDn, new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: [`bench ${Date.now()}`] }) }));
+        await client.modify(
+          userDn,
+          new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: [`bench ${Date.now()}`] }) }),
+        );
       }
     } finally {
       await client.unbind();
@@ -201,7 +233,6 @@ export function formatAdTable(rows: readonly AdBenchRow[]): string {
   );
   return [header, ...lines, '', ...rows.map((r) => `${r.users} users: ${r.note}`)].join('\n');
 }
-
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--child')) {

@@ -43,7 +43,13 @@ const PROFILE = '5b0f6c1e-0000-4000-8000-00000000be0c';
 export const APPLIER_HEAP_MIB = 192;
 const GROUPS = 200;
 
-export function benchConfig(databaseUrl: string, brokers: readonly string[], prefix: string, groupId: string, partitions: number): DirstreamConfig {
+export function benchConfig(
+  databaseUrl: string,
+  brokers: readonly string[],
+  prefix: string,
+  groupId: string,
+  partitions: number,
+): DirstreamConfig {
   return {
     kafka: { brokers: [...brokers], clientId: 'bench', topicPrefix: prefix, partitions, replicationFactor: 1, ssl: false },
     database: { url: databaseUrl, pollerSchema: 'dirstream_poller', poolSize: 6 },
@@ -83,7 +89,14 @@ export function benchConfig(databaseUrl: string, brokers: readonly string[], pre
   } as DirstreamConfig;
 }
 
-const SOURCE = { profileId: PROFILE, directoryType: 'openldap', server: 'ldap://bench', position: null, runId: 'bench-run', mode: 'full' } as const;
+const SOURCE = {
+  profileId: PROFILE,
+  directoryType: 'openldap',
+  server: 'ldap://bench',
+  position: null,
+  runId: 'bench-run',
+  mode: 'full',
+} as const;
 const TIMES = { changedAt: 1_700_000_000_000, observedAt: 1_700_000_000_000, emittedAt: 1_700_000_000_000 };
 
 export function userAt(i: number): UserEvent {
@@ -304,10 +317,7 @@ export async function benchApplier(options: BenchApplierOptions = {}): Promise<B
 }
 
 export function formatApplierTable(rows: readonly BenchRow[]): string {
-  const lines = [
-    '| scenario | events | seconds | events/s | peak RSS (MiB) | note |',
-    '| --- | ---: | ---: | ---: | ---: | --- |',
-  ];
+  const lines = ['| scenario | events | seconds | events/s | peak RSS (MiB) | note |', '| --- | ---: | ---: | ---: | ---: | --- |'];
   for (const r of rows) {
     lines.push(
       `| ${r.scenario} | ${r.events} | ${r.seconds.toFixed(2)} | ${Math.round(r.eventsPerSecond)} | ${

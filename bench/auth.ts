@@ -68,7 +68,11 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** `concurrency` workers calling `op(i)` until `seconds` passed; throughput and latency percentiles. */
-async function load(concurrency: number, seconds: number, op: (worker: number, i: number) => Promise<void>): Promise<{ perSecond: number; p50: number; p99: number }> {
+async function load(
+  concurrency: number,
+  seconds: number,
+  op: (worker: number, i: number) => Promise<void>,
+): Promise<{ perSecond: number; p50: number; p99: number }> {
   const latencies: number[] = [];
   const started = performance.now();
   const deadline = started + seconds * 1000;
@@ -176,7 +180,13 @@ async function measureTarget(target: Target, seconds: number): Promise<{ rows: A
       }
       unknown.sort((a, b) => a - b);
       wrong.sort((a, b) => a - b);
-      timing.push({ directory: target.directory, failureFloorMs: floor, samples, unknownMedianMs: percentile(unknown, 50), wrongMedianMs: percentile(wrong, 50) });
+      timing.push({
+        directory: target.directory,
+        failureFloorMs: floor,
+        samples,
+        unknownMedianMs: percentile(unknown, 50),
+        wrongMedianMs: percentile(wrong, 50),
+      });
     });
   }
   return { rows, timing };
@@ -194,7 +204,10 @@ async function slapdTarget(users: number): Promise<{ target: Target; pipeline: P
   const poll = await pipeline.runPoller(['--full']);
   if (poll.code !== 0) throw new Error(`poller failed: ${poll.stderr.slice(-1000)}`);
   await pipeline.applyUntilCaughtUp();
-  return { pipeline, target: { directory: 'slapd', config: pipeline.config, logins, dns, password, client: { url: pipeline.infra.openldap.url } } };
+  return {
+    pipeline,
+    target: { directory: 'slapd', config: pipeline.config, logins, dns, password, client: { url: pipeline.infra.openldap.url } },
+  };
 }
 
 async function sambaTarget(users: number): Promise<{ target: Target; pipeline: Pipeline; ou: AdOu }> {
@@ -289,8 +302,18 @@ export function formatAuthTable(result: AuthBenchResult): string {
   );
   if (slapd16 !== undefined) {
     lines.push(
-      `Goals of the issue on this run: throughput ≥ 70 % of raw binds — slapd ${result.rows.filter((r) => r.directory === 'slapd').map((r) => `${f0((100 * r.authsPerSecond) / r.rawBindsPerSecond)} %`).join(' / ')}` +
-        `${result.rows.some((r) => r.directory === 'samba') ? `, Samba ${result.rows.filter((r) => r.directory === 'samba').map((r) => `${f0((100 * r.authsPerSecond) / r.rawBindsPerSecond)} %`).join(' / ')}` : ''} (c = 1 / 16 / 64);` +
+      `Goals of the issue on this run: throughput ≥ 70 % of raw binds — slapd ${result.rows
+        .filter((r) => r.directory === 'slapd')
+        .map((r) => `${f0((100 * r.authsPerSecond) / r.rawBindsPerSecond)} %`)
+        .join(' / ')}` +
+        `${
+          result.rows.some((r) => r.directory === 'samba')
+            ? `, Samba ${result.rows
+                .filter((r) => r.directory === 'samba')
+                .map((r) => `${f0((100 * r.authsPerSecond) / r.rawBindsPerSecond)} %`)
+                .join(' / ')}`
+            : ''
+        } (c = 1 / 16 / 64);` +
         ` p99 at concurrency 16 on slapd within 3× raw — ${(slapd16.p99Ms / slapd16.rawP99Ms).toFixed(1)}×.`,
     );
   }

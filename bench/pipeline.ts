@@ -78,7 +78,18 @@ const BASE = `ou=sample,${SUFFIX}`;
 const PEOPLE = `ou=people,${BASE}`;
 const GROUPS = `ou=groups,${BASE}`;
 const USER_ATTRIBUTES = [
-  'entryUUID', 'uid', 'displayName', 'cn', 'modifyTimestamp', 'givenName', 'sn', 'mail', 'telephoneNumber', 'title', 'o', 'employeeType',
+  'entryUUID',
+  'uid',
+  'displayName',
+  'cn',
+  'modifyTimestamp',
+  'givenName',
+  'sn',
+  'mail',
+  'telephoneNumber',
+  'title',
+  'o',
+  'employeeType',
 ];
 const GROUP_ATTRIBUTES = ['entryUUID', 'cn', 'description', 'modifyTimestamp', 'member', 'uniqueMember', 'memberUid'];
 
@@ -175,7 +186,13 @@ function createRssSampler(processes: readonly RunningProcess[]): { stop(): numbe
   };
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, processes: readonly RunningProcess[], probe: () => Promise<T | undefined>, intervalMs: number): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  processes: readonly RunningProcess[],
+  probe: () => Promise<T | undefined>,
+  intervalMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -211,7 +228,11 @@ function median(values: readonly number[]): number {
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-async function benchSize(users: number, options: Required<Omit<BenchPipelineOptions, 'log'>>, log: (line: string) => void): Promise<PipelineBenchRow> {
+async function benchSize(
+  users: number,
+  options: Required<Omit<BenchPipelineOptions, 'log'>>,
+  log: (line: string) => void,
+): Promise<PipelineBenchRow> {
   const infra = loadInfra();
   const dir = mkdtempSync(join(tmpdir(), `dirstream-bench-pipeline-${users}-`));
   const instance = slapdInstance({ dir: join(dir, 'slapd'), port: options.port === 0 ? await freePort() : options.port });
@@ -241,7 +262,13 @@ async function benchSize(users: number, options: Required<Omit<BenchPipelineOpti
     await startSlapd(instance);
     const privateInfra: Infra = {
       ...infra,
-      openldap: { ...infra.openldap, url: instance.url, suffix: instance.suffix, adminDn: instance.adminDn, adminPassword: instance.adminPassword },
+      openldap: {
+        ...infra.openldap,
+        url: instance.url,
+        suffix: instance.suffix,
+        adminDn: instance.adminDn,
+        adminPassword: instance.adminPassword,
+      },
     };
     pipeline = await createPipeline({
       label: 'bench-pipeline',
@@ -280,26 +307,36 @@ async function benchSize(users: number, options: Required<Omit<BenchPipelineOpti
         services,
         async () => {
           last = await counts(pipeline as Pipeline);
-          return last.users === directory.users && last.groups === directory.groups && last.memberships === directory.edges ? last : undefined;
+          return last.users === directory.users && last.groups === directory.groups && last.memberships === directory.edges
+            ? last
+            : undefined;
         },
         250,
       ).catch((error: unknown) => {
-        throw new Error(`${(error as Error).message} (last seen ${JSON.stringify(last)}, expected ${directory.users}/${directory.groups}/${directory.edges})`);
+        throw new Error(
+          `${(error as Error).message} (last seen ${JSON.stringify(last)}, expected ${directory.users}/${directory.groups}/${directory.edges})`,
+        );
       });
       fullSyncSeconds = (performance.now() - started) / 1000;
 
       // Steady state before the changes: the full run and a delta run are recorded.
-      await waitFor('the full run and a first delta run in sync_runs', 120_000, services, async () => {
-        const runs = await (pipeline as Pipeline).query<{ mode: string; seconds: number }>(
-          `select mode, extract(epoch from finished_at - started_at)::float8 as seconds from sync_runs
+      await waitFor(
+        'the full run and a first delta run in sync_runs',
+        120_000,
+        services,
+        async () => {
+          const runs = await (pipeline as Pipeline).query<{ mode: string; seconds: number }>(
+            `select mode, extract(epoch from finished_at - started_at)::float8 as seconds from sync_runs
             where profile_id = $1 and status = 'succeeded' order by started_at`,
-          [(pipeline as Pipeline).profileId],
-        );
-        const full = runs.find((r) => r.mode === 'full');
-        if (full === undefined || !runs.some((r) => r.mode === 'delta')) return undefined;
-        pollerRunSeconds = Number(full.seconds);
-        return true;
-      }, 200);
+            [(pipeline as Pipeline).profileId],
+          );
+          const full = runs.find((r) => r.mode === 'full');
+          if (full === undefined || !runs.some((r) => r.mode === 'delta')) return undefined;
+          pollerRunSeconds = Number(full.seconds);
+          return true;
+        },
+        200,
+      );
 
       log(`${users} users: delta latency of ${options.changes} changes`);
       const client = new Client({ url: instance.url, timeout: 30_000 });
@@ -323,10 +360,10 @@ async function benchSize(users: number, options: Required<Omit<BenchPipelineOpti
         300_000,
         services,
         async () => {
-          const rows = await (pipeline as Pipeline).query<{ title: string }>('select title from users where profile_id = $1 and title like $2', [
-            (pipeline as Pipeline).profileId,
-            `bench ${stamp} %`,
-          ]);
+          const rows = await (pipeline as Pipeline).query<{ title: string }>(
+            'select title from users where profile_id = $1 and title like $2',
+            [(pipeline as Pipeline).profileId, `bench ${stamp} %`],
+          );
           const now = performance.now();
           for (const row of rows) {
             if (pending.delete(row.title)) latencies.push((now - (changed.get(row.title)?.at ?? now)) / 1000);
@@ -415,7 +452,13 @@ export function formatPipelineTable(rows: readonly PipelineBenchRow[]): string {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--sizes');
-  const sizes = at > 0 ? (process.argv[at + 1] ?? '').split(',').map(Number).filter((n) => n > 0) : undefined;
+  const sizes =
+    at > 0
+      ? (process.argv[at + 1] ?? '')
+          .split(',')
+          .map(Number)
+          .filter((n) => n > 0)
+      : undefined;
   const rows = await benchPipeline({ sizes });
   console.log(formatPipelineTable(rows));
   process.exit(0);

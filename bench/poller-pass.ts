@@ -37,7 +37,18 @@ export async function pollerPassChild(logger: Logger): Promise<void> {
     {
       onRun: (r) => {
         const c = r.summary.counts;
-        events = c.created + c.updated + c.renamed + c.moved + c.disabled + c.enabled + c.groupsCreated + c.groupsUpdated + c.groupsRemoved + c.membershipsAdded + c.membershipsRemoved;
+        events =
+          c.created +
+          c.updated +
+          c.renamed +
+          c.moved +
+          c.disabled +
+          c.enabled +
+          c.groupsCreated +
+          c.groupsUpdated +
+          c.groupsRemoved +
+          c.membershipsAdded +
+          c.membershipsRemoved;
         entries = c.entriesRead;
         mode = r.mode;
       },

@@ -61,7 +61,19 @@ export type BenchPollerOptions = {
 
 const SUFFIX = 'dc=dirstream,dc=test';
 const BASE = `ou=sample,${SUFFIX}`;
-const USER_ATTRIBUTES = ['entryUUID', 'uid', 'displayName', 'cn', 'modifyTimestamp', 'givenName', 'sn', 'mail', 'telephoneNumber', 'title', 'o'];
+const USER_ATTRIBUTES = [
+  'entryUUID',
+  'uid',
+  'displayName',
+  'cn',
+  'modifyTimestamp',
+  'givenName',
+  'sn',
+  'mail',
+  'telephoneNumber',
+  'title',
+  'o',
+];
 
 /** The floor: what reading the same entries costs with OpenLDAP's own client, output discarded. */
 async function ldapsearchDump(url: string, adminDn: string, password: string): Promise<number> {
@@ -130,7 +142,11 @@ async function benchSize(users: number, options: Required<BenchPollerOptions>): 
     const full = await runChild(config, true);
     if (!full.ok) throw new Error(`full pass failed: ${full.reason}`);
     const topics = topicNames(prefix);
-    const kafkaSeconds = await kafkaProduceSeconds(infra, await measureProduced(infra, [topics.users, topics.groups, topics.memberships]), 6);
+    const kafkaSeconds = await kafkaProduceSeconds(
+      infra,
+      await measureProduced(infra, [topics.users, topics.groups, topics.memberships]),
+      6,
+    );
     // The periodic safety net: a full pass over an unchanged directory (compare only, no events).
     const again = await runChild(config, true);
     if (!again.ok || again.events !== 0) throw new Error(`second full pass: ${again.reason ?? `${again.events} events`}`);
@@ -144,7 +160,10 @@ async function benchSize(users: number, options: Required<BenchPollerOptions>): 
       const { searchEntries } = await client.search(`ou=people,${BASE}`, { filter: `(uid=${userUid(i)})`, attributes: ['1.1'] });
       const dn = searchEntries[0]?.dn;
       if (!dn) continue;
-      await client.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: [`bench ${Date.now()}`] }) }));
+      await client.modify(
+        dn,
+        new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: [`bench ${Date.now()}`] }) }),
+      );
     }
     await client.unbind();
     const delta = await runChild(config, false);
@@ -217,7 +236,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     );
   } else {
     const at = process.argv.indexOf('--sizes');
-    const sizes = at > 0 ? (process.argv[at + 1] ?? '').split(',').map(Number).filter((n) => n > 0) : undefined;
+    const sizes =
+      at > 0
+        ? (process.argv[at + 1] ?? '')
+            .split(',')
+            .map(Number)
+            .filter((n) => n > 0)
+        : undefined;
     // Opt-in (slow): one group of N members, e.g. `--sizes 250000 --large-group 250000`.
     const large = process.argv.indexOf('--large-group');
     const largeGroupSize = large > 0 ? Number(process.argv[large + 1]) : undefined;

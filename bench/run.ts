@@ -54,7 +54,11 @@ if (values.help) {
   process.exit(0);
 }
 
-const numbers = (text: string) => text.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+const numbers = (text: string) =>
+  text
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => Number.isInteger(n) && n > 0);
 const selected = (values.only === undefined ? [...PARTS] : values.only.split(',').map((s) => s.trim())) as Part[];
 const unknown = selected.filter((p) => !PARTS.includes(p));
 const sizes = numbers(values.sizes);
@@ -102,7 +106,8 @@ async function runPart(part: Part): Promise<string> {
 /** Why a part cannot run on this machine, or null. */
 function unavailable(part: Part): string | null {
   if (!existsSync(join(ROOT, 'bench', `${part}.ts`))) return `bench/${part}.ts does not exist yet`;
-  if (part === 'ad' && !existsSync('/usr/sbin/samba')) return 'Samba is not installed (`npm run infra:up` installs it with the AD component)';
+  if (part === 'ad' && !existsSync('/usr/sbin/samba'))
+    return 'Samba is not installed (`npm run infra:up` installs it with the AD component)';
   return null;
 }
 
@@ -168,7 +173,15 @@ const document = [
   '(the other sections stay as they were). Benchmarks measure, they do not assert: the figures depend on',
   'the machine and on what else it was doing. Everything runs on loopback on this one machine.',
   '',
-  ...PARTS.filter((p) => kept.has(p)).flatMap((p) => [`<!-- part:${p} -->`, `## ${TITLES[p]}`, '', (kept.get(p) ?? '').trimEnd(), '', `<!-- /part:${p} -->`, '']),
+  ...PARTS.filter((p) => kept.has(p)).flatMap((p) => [
+    `<!-- part:${p} -->`,
+    `## ${TITLES[p]}`,
+    '',
+    (kept.get(p) ?? '').trimEnd(),
+    '',
+    `<!-- /part:${p} -->`,
+    '',
+  ]),
 ].join('\n');
 writeFileSync(output, document);
 console.log(`\nwritten to ${relative(process.cwd(), output)}${failed > 0 ? `; ${failed} part(s) failed` : ''}`);

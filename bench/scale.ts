@@ -103,7 +103,10 @@ export async function benchApplierScale(options: { events?: number; instances?: 
       await sendAcknowledged(producer, {
         topic: `${prefix}.memberships`,
         acks: -1,
-        messages: batch.map((m) => ({ key: membershipKey(m.profileId, m.groupId, m.memberId), value: codec.encode('membership-event', m) })),
+        messages: batch.map((m) => ({
+          key: membershipKey(m.profileId, m.groupId, m.memberId),
+          value: codec.encode('membership-event', m),
+        })),
       });
     }
     await producer.disconnect();
@@ -124,7 +127,9 @@ export async function benchApplierScale(options: { events?: number; instances?: 
       const failed = results.find((r) => !r.ok);
       if (failed !== undefined) throw new Error(`applier failed: ${failed.reason}`);
       const db = await openDatabase(config, { poolSize: 1 });
-      const [count] = await db.query<{ u: string; m: string }>('select (select count(*) from users) as u, (select count(*) from memberships) as m');
+      const [count] = await db.query<{ u: string; m: string }>(
+        'select (select count(*) from users) as u, (select count(*) from memberships) as m',
+      );
       await closeDatabase(db);
       if (Number(count?.u) !== users || Number(count?.m) !== edges) {
         throw new Error(`${instances} appliers: expected ${users} users and ${edges} edges, found ${count?.u} and ${count?.m}`);

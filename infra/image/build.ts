@@ -39,7 +39,8 @@ function appFiles(): string[] {
 function contentHash(files: readonly string[]): string {
   const parts: (string | Buffer)[] = [];
   for (const f of files) parts.push(f, '\0', sha256(readFileSync(join(ROOT, f))), '\n');
-  for (const f of [NODE_BINARY, join(import.meta.dirname, 'build.ts'), join(import.meta.dirname, 'buildah.ts')]) parts.push(sha256(readFileSync(f)));
+  for (const f of [NODE_BINARY, join(import.meta.dirname, 'build.ts'), join(import.meta.dirname, 'buildah.ts')])
+    parts.push(sha256(readFileSync(f)));
   parts.push(DEBIAN_PACKAGES.join(','));
   return sha256(...parts).slice(0, 16);
 }
@@ -65,7 +66,15 @@ async function buildRootfs(dir: string): Promise<string[]> {
       return `${name}=${version} (${arch})`;
     })
     .sort();
-  for (const leftover of ['var/cache/apt', 'var/lib/apt', 'var/log', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/lintian']) {
+  for (const leftover of [
+    'var/cache/apt',
+    'var/lib/apt',
+    'var/log',
+    'usr/share/doc',
+    'usr/share/man',
+    'usr/share/info',
+    'usr/share/lintian',
+  ]) {
     rmSync(join(dir, leftover), { recursive: true, force: true });
   }
   return debs;
@@ -122,7 +131,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const nodeVersion = spawnSync(join(bin, 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim();
   // Kernel shebang, no shell in the image; a dynamic import works whatever module type Node guesses.
   writeFileSync(join(bin, 'dirstream'), "#!/usr/local/bin/node\nimport('/app/services/cli/src/main.ts');\n", { mode: 0o755 });
-  writeFileSync(join(rootfs, 'etc', 'passwd'), `root:x:0:0:root:/root:/usr/sbin/nologin\ndirstream:x:${IMAGE_UID}:${IMAGE_UID}:dirstream:/tmp:/usr/sbin/nologin\n`);
+  writeFileSync(
+    join(rootfs, 'etc', 'passwd'),
+    `root:x:0:0:root:/root:/usr/sbin/nologin\ndirstream:x:${IMAGE_UID}:${IMAGE_UID}:dirstream:/tmp:/usr/sbin/nologin\n`,
+  );
   writeFileSync(join(rootfs, 'etc', 'group'), `root:x:0:\ndirstream:x:${IMAGE_UID}:\n`);
   mkdirSync(join(rootfs, 'tmp'), { recursive: true });
   chmodSync(join(rootfs, 'tmp'), 0o1777);
@@ -190,7 +202,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   rmSync(work, { recursive: true, force: true });
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
-  console.log(`${IMAGE} built in ${seconds} s: ${(bytes / 1e6).toFixed(0)} MB uncompressed (${debs.length} Debian, ${npmPackages.length} npm packages, node ${nodeVersion}), inputs ${hash}`);
+  console.log(
+    `${IMAGE} built in ${seconds} s: ${(bytes / 1e6).toFixed(0)} MB uncompressed (${debs.length} Debian, ${npmPackages.length} npm packages, node ${nodeVersion}), inputs ${hash}`,
+  );
   return 0;
 }
 

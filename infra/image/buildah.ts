@@ -27,7 +27,11 @@ export const BUILDAH_PREFIX = `buildah ${STORAGE.join(' ')}`;
 export type BuildahResult = { readonly code: number; readonly stdout: string; readonly stderr: string };
 
 export function buildah(args: readonly string[], options: { timeoutMs?: number; check?: boolean } = {}): BuildahResult {
-  const result = spawnSync('buildah', [...STORAGE, ...args], { encoding: 'utf8', timeout: options.timeoutMs ?? 600_000, maxBuffer: 64 << 20 });
+  const result = spawnSync('buildah', [...STORAGE, ...args], {
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 600_000,
+    maxBuffer: 64 << 20,
+  });
   const out = { code: result.status ?? 1, stdout: result.stdout ?? '', stderr: result.stderr ?? String(result.error ?? '') };
   if ((options.check ?? true) && out.code !== 0) {
     throw new Error(`buildah ${args.slice(0, 2).join(' ')} exited ${out.code}: ${out.stderr.slice(-2_000)}`);

@@ -28,7 +28,8 @@ export async function ensureAptPackages(packages: readonly string[], log: (line:
   if (process.getuid?.() !== 0) {
     throw new Error(`missing Debian packages ${missing.join(', ')}: run as root or install them with apt-get`);
   }
-  if (!existsSync(POLICY_RC_D)) writeFileSync(POLICY_RC_D, '#!/bin/sh\n# dirstream: never start Debian services on install\nexit 101\n', { mode: 0o755 });
+  if (!existsSync(POLICY_RC_D))
+    writeFileSync(POLICY_RC_D, '#!/bin/sh\n# dirstream: never start Debian services on install\nexit 101\n', { mode: 0o755 });
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   log(`installing Debian packages: ${missing.join(' ')}`);
   if (!updated) {

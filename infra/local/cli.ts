@@ -69,17 +69,22 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   // Without the flag: `down` stops a cluster that has a data folder, `status` shows one that was
   // started (a pid file), so a stopped opt-in cluster does not make `status` fail.
   const clusterDir = kafkaClusterOptions(env).dir;
-  const clusterSeen = command === 'down' ? existsSync(clusterDir) : command === 'status' && existsSync(join(clusterDir, 'node-1', 'kafka.pid'));
+  const clusterSeen =
+    command === 'down' ? existsSync(clusterDir) : command === 'status' && existsSync(join(clusterDir, 'node-1', 'kafka.pid'));
   const kafkaBrokers = Number(flag < 0 ? (env.DIRSTREAM_KAFKA_BROKERS ?? (clusterSeen ? 3 : 1)) : argv[flag + 1]);
   if (!Number.isInteger(kafkaBrokers) || kafkaBrokers < 1) {
-    console.error(`--kafka-brokers / DIRSTREAM_KAFKA_BROKERS must be a positive integer, not "${flag < 0 ? env.DIRSTREAM_KAFKA_BROKERS : argv[flag + 1]}"`);
+    console.error(
+      `--kafka-brokers / DIRSTREAM_KAFKA_BROKERS must be a positive integer, not "${flag < 0 ? env.DIRSTREAM_KAFKA_BROKERS : argv[flag + 1]}"`,
+    );
     return 2;
   }
   const all = await components(env, kafkaBrokers);
   const selected = names.length === 0 ? all : all.filter((c) => names.includes(c.name));
   const unknown = names.filter((n) => !all.some((c) => c.name === n));
   if (unknown.length > 0 || !command || !['up', 'down', 'status'].includes(command)) {
-    console.error(`usage: infra/local/cli.ts up|down|status [${all.map((c) => c.name).join('|')} …]${unknown.length ? `\nunknown component: ${unknown.join(', ')}` : ''}`);
+    console.error(
+      `usage: infra/local/cli.ts up|down|status [${all.map((c) => c.name).join('|')} …]${unknown.length ? `\nunknown component: ${unknown.join(', ')}` : ''}`,
+    );
     return 2;
   }
   const log = (line: string) => console.error(`[infra] ${line}`);

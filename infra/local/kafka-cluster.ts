@@ -89,7 +89,6 @@ function nodeProperties(options: KafkaClusterOptions, index: number): string {
   ].join('\n');
 }
 
-
 export function createKafkaCluster(options: KafkaClusterOptions = kafkaClusterOptions()): KafkaCluster {
   const brokers = options.ports.map((port) => `127.0.0.1:${port}`);
   let libs: string | undefined;
@@ -214,7 +213,10 @@ export function createKafkaClusterComponent(options: KafkaClusterOptions = kafka
     down: () => cluster.down(),
     async status() {
       const running = cluster.nodes.every((n) => isRunning(n.pidFile)) && (await kafkaAnswers(cluster.brokers));
-      return { running, detail: `Kafka ${options.version} ${cluster.nodes.length} nodes ${cluster.brokers.join(', ')} (data ${options.dir})` };
+      return {
+        running,
+        detail: `Kafka ${options.version} ${cluster.nodes.length} nodes ${cluster.brokers.join(', ')} (data ${options.dir})`,
+      };
     },
   };
 }

@@ -30,7 +30,9 @@ function libsDir(options: KafkaOptions): string {
 export async function ensureJars(options: KafkaOptions, log: (line: string) => void): Promise<string> {
   const libs = libsDir(options);
   const marker = join(libs, '.complete');
-  const pomHash = createHash('sha256').update(readFileSync(resolve(REPO_ROOT, 'infra', 'kafka', 'pom.xml'))).digest('hex');
+  const pomHash = createHash('sha256')
+    .update(readFileSync(resolve(REPO_ROOT, 'infra', 'kafka', 'pom.xml')))
+    .digest('hex');
   if (existsSync(marker) && readFileSync(marker, 'utf8') === pomHash) return libs;
   // Download beside the cache and swap it in: a broker may be running from the old jars.
   const staging = `${libs}.staging-${process.pid}`;
@@ -40,20 +42,17 @@ export async function ensureJars(options: KafkaOptions, log: (line: string) => v
   // Kafka 3.x logs through log4j 1 (reload4j); 4.x through log4j2, which brings its own binding.
   const binding = major >= 4 ? ['-Dslf4j.binding=slf4j-nop', '-Dslf4j.version=2.0.17'] : [];
   log(`downloading Kafka ${options.version} jars from Maven Central (mvn dependency:copy-dependencies)`);
-  await run(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-f',
-      resolve(REPO_ROOT, 'infra', 'kafka', 'pom.xml'),
-      `-Dkafka.version=${options.version}`,
-      ...binding,
-      'dependency:copy-dependencies',
-      '-DincludeScope=runtime',
-      `-DoutputDirectory=${staging}`,
-    ],
-  );
+  await run('mvn', [
+    '-q',
+    '-B',
+    '-f',
+    resolve(REPO_ROOT, 'infra', 'kafka', 'pom.xml'),
+    `-Dkafka.version=${options.version}`,
+    ...binding,
+    'dependency:copy-dependencies',
+    '-DincludeScope=runtime',
+    `-DoutputDirectory=${staging}`,
+  ]);
   if (!readdirSync(staging).some((name) => name.startsWith('kafka_2.13-'))) {
     throw new Error(`Kafka jars missing in ${staging} after mvn dependency:copy-dependencies`);
   }

@@ -19,7 +19,15 @@ import type { Component } from './component.ts';
 import { STATE_DIR } from './paths.ts';
 import { isRunning, run, startDaemon, stopDaemon, waitFor } from './process.ts';
 
-export const SAMBA_PACKAGES = ['samba', 'samba-ad-dc', 'samba-ad-provision', 'samba-dsdb-modules', 'winbind', 'krb5-user', 'ldb-tools'] as const;
+export const SAMBA_PACKAGES = [
+  'samba',
+  'samba-ad-dc',
+  'samba-ad-provision',
+  'samba-dsdb-modules',
+  'winbind',
+  'krb5-user',
+  'ldb-tools',
+] as const;
 
 export const SAMBA_REALM = 'DIRSTREAM.TEST';
 export const SAMBA_DOMAIN = 'DIRSTREAM';
@@ -261,7 +269,8 @@ export async function snapshotSambaDc(dir: string, snapshotDir: string, dc?: Sam
   rmSync(tmp, { recursive: true, force: true });
   // cp -a keeps owners and modes (samba refuses a msg.sock that is not 0700).
   await run('cp', ['-a', dir, tmp]);
-  for (const transient of ['run', 'daemon.pid', 'log', 'msg.sock', 'msg.lock']) rmSync(join(tmp, transient), { recursive: true, force: true });
+  for (const transient of ['run', 'daemon.pid', 'log', 'msg.sock', 'msg.lock'])
+    rmSync(join(tmp, transient), { recursive: true, force: true });
   renameSync(tmp, snapshotDir);
   if (wasRunning && dc) await startSambaDc(dc);
 }
@@ -277,7 +286,8 @@ export async function restoreSambaDc(snapshotDir: string, dc: SambaDc, log: (lin
   mkdirSync(dirname(dc.dir), { recursive: true });
   // cp -a keeps owners, modes and the sparse LMDB files as they are.
   await run('cp', ['-a', snapshotDir, dc.dir]);
-  for (const transient of ['run', 'daemon.pid', 'log', 'msg.sock', 'msg.lock']) rmSync(join(dc.dir, transient), { recursive: true, force: true });
+  for (const transient of ['run', 'daemon.pid', 'log', 'msg.sock', 'msg.lock'])
+    rmSync(join(dc.dir, transient), { recursive: true, force: true });
   const conf = readFileSync(smbConf(dc.dir), 'utf8');
   const oldDir = /^\s*private dir\s*=\s*(.+)\/private\s*$/m.exec(conf)?.[1];
   const moved = oldDir ? conf.split(oldDir).join(dc.dir) : conf;
@@ -292,7 +302,10 @@ export function defaultSambaDc(): SambaDc {
 }
 
 export function fixtureKey(fixture: AdFixtureOptions): string {
-  return createHash('sha256').update(JSON.stringify({ v: AD_FIXTURE_VERSION, fixture })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify({ v: AD_FIXTURE_VERSION, fixture }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Where the stopped, seeded DC for `fixture` is cached. */

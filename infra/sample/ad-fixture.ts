@@ -130,7 +130,12 @@ export function adFixtureEntries(domainDn: string, options: AdFixtureOptions = D
     const dn = `CN=${login},OU=bulk,${root}`;
     entries.push({
       dn,
-      attributes: { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn: login, sAMAccountName: login, userAccountControl: '544' },
+      attributes: {
+        objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+        cn: login,
+        sAMAccountName: login,
+        userAccountControl: '544',
+      },
     });
     bulk.push(dn);
   }
@@ -151,7 +156,11 @@ export function adFixtureEntries(domainDn: string, options: AdFixtureOptions = D
   const ouGroups = options.userOus.map((o) => group(`${o}-all`, usersByOu.get(o)!, `Everyone in OU=${o}`));
   for (let g = 0; g < options.groups; g++) {
     // Department g: every user whose index ≡ g (mod groups), a spread across all OUs.
-    group(`dept-${g + 1}`, allUsers.filter((_, i) => i % options.groups === g), `Department ${g + 1}`);
+    group(
+      `dept-${g + 1}`,
+      allUsers.filter((_, i) => i % options.groups === g),
+      `Department ${g + 1}`,
+    );
   }
   // Nested: everyone ⊃ {staff-all, contractors-all, sales-all}; admins ⊃ dept-1 + a user.
   group('everyone', ouGroups, 'All OU groups (nested)');

@@ -47,8 +47,42 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-const GIVEN = ['John', 'Jürgen', 'Zoë', 'Ана', 'Łukasz', 'María', 'Søren', '明', 'Fatima', 'O\'Neil', 'Chloé', 'Björn', 'Aiko', 'Nuño', 'Émile', 'Priya'];
-const FAMILY = ['Doe', 'Müller', 'García', 'Иванова', 'Nowak', 'Ødegård', '山田', 'Smith', 'Dupont', 'Núñez', 'Kowalski', 'Björk', 'O"Brien', 'Lee', 'Rossi', 'Nakamura'];
+const GIVEN = [
+  'John',
+  'Jürgen',
+  'Zoë',
+  'Ана',
+  'Łukasz',
+  'María',
+  'Søren',
+  '明',
+  'Fatima',
+  "O'Neil",
+  'Chloé',
+  'Björn',
+  'Aiko',
+  'Nuño',
+  'Émile',
+  'Priya',
+];
+const FAMILY = [
+  'Doe',
+  'Müller',
+  'García',
+  'Иванова',
+  'Nowak',
+  'Ødegård',
+  '山田',
+  'Smith',
+  'Dupont',
+  'Núñez',
+  'Kowalski',
+  'Björk',
+  'O"Brien',
+  'Lee',
+  'Rossi',
+  'Nakamura',
+];
 const TITLES = ['Engineer', 'Manager', 'Analyst', 'Director', 'Technician', 'Consultant'];
 const COMPANIES = ['Acme Corp', 'Globex', 'Initech', 'Umbrella'];
 const OUS = ['staff', 'contractors', 'sales'];

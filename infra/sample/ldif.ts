@@ -4,7 +4,7 @@ const UNSAFE = /[^\x01-\x09\x0b\x0c\x0e-\x7f]|^[ :<]| $/;
 
 export function ldifLine(attribute: string, value: string | Buffer): string {
   if (Buffer.isBuffer(value)) return `${attribute}:: ${value.toString('base64')}`;
-  if (value === '' ) return `${attribute}:`;
+  if (value === '') return `${attribute}:`;
   if (UNSAFE.test(value)) return `${attribute}:: ${Buffer.from(value, 'utf8').toString('base64')}`;
   return `${attribute}: ${value}`;
 }

@@ -33,28 +33,32 @@ function runDemo(args: readonly string[]): Promise<{ code: number | null; output
   });
 }
 
-test('npm run demo: full sync, then a disable, a rename+move, a delete and a group change flow through', { timeout: TIMEOUT_MS + 60_000 }, async () => {
-  const name = uniquePrefix('demo');
-  const { code, output } = await runDemo(['--users', '300', '--groups', '20', '--interval', '1', '--name', name, '--cleanup']);
-  assert.equal(code, 0, `the demo exited ${code}:\n${output}`);
-  const expectations: readonly [string, RegExp][] = [
-    ['infrastructure', /ready \([\d.]+ s\): Kafka .* · OpenLDAP .* · PostgreSQL /],
-    ['seeded directory', /300 users \(\d+ disabled by \(employeeType=inactive\)\), 20 groups/],
-    ['full sync in the database', /PostgreSQL: 300 users \(\d+ enabled\), 20 groups, \d+ memberships/],
-    ['disable: event', /\.users op=disabled reason=directory-disabled/],
-    ['disable: row', /users: login_name=u\d+ enabled=false disabled_reason=directory-disabled/],
-    ['disable: downstream', /\.user-lifecycle user-disabled login=u\d+ reason=directory-disabled/],
-    ['rename+move: event', /\.users op=(moved|renamed) login u\d+ → u\d+\.renamed/],
-    ['rename+move: row', /users: same row \(external_id [^)]+\) login_name=u\d+\.renamed dn=uid=u\d+\.renamed,ou=/],
-    ['delete: event', /\.users op=disabled reason=removed-from-directory/],
-    ['delete: memberships', /\.memberships \d+ × op=removed/],
-    ['delete: downstream', /\.user-lifecycle user-disabled login=u\d+ reason=removed-from-directory/],
-    ['group change', /memberships: \(group-\d+, u\d+\) present=true, \(group-\d+, u\d+\) present=false/],
-    ['only two announcements', /2 distinct user-lifecycle events in total/],
-    ['summary', /\[8\/8\] summary/],
-    ['services stopped', /Stopped the poller and the applier this demo started/],
-    ['cleanup', new RegExp(`--cleanup: removed ou=${name},`)],
-    ['verdict', /demo: every step succeeded/],
-  ];
-  for (const [what, pattern] of expectations) assert.match(output, pattern, `${what}: not in the demo's output:\n${output}`);
-});
+test(
+  'npm run demo: full sync, then a disable, a rename+move, a delete and a group change flow through',
+  { timeout: TIMEOUT_MS + 60_000 },
+  async () => {
+    const name = uniquePrefix('demo');
+    const { code, output } = await runDemo(['--users', '300', '--groups', '20', '--interval', '1', '--name', name, '--cleanup']);
+    assert.equal(code, 0, `the demo exited ${code}:\n${output}`);
+    const expectations: readonly [string, RegExp][] = [
+      ['infrastructure', /ready \([\d.]+ s\): Kafka .* · OpenLDAP .* · PostgreSQL /],
+      ['seeded directory', /300 users \(\d+ disabled by \(employeeType=inactive\)\), 20 groups/],
+      ['full sync in the database', /PostgreSQL: 300 users \(\d+ enabled\), 20 groups, \d+ memberships/],
+      ['disable: event', /\.users op=disabled reason=directory-disabled/],
+      ['disable: row', /users: login_name=u\d+ enabled=false disabled_reason=directory-disabled/],
+      ['disable: downstream', /\.user-lifecycle user-disabled login=u\d+ reason=directory-disabled/],
+      ['rename+move: event', /\.users op=(moved|renamed) login u\d+ → u\d+\.renamed/],
+      ['rename+move: row', /users: same row \(external_id [^)]+\) login_name=u\d+\.renamed dn=uid=u\d+\.renamed,ou=/],
+      ['delete: event', /\.users op=disabled reason=removed-from-directory/],
+      ['delete: memberships', /\.memberships \d+ × op=removed/],
+      ['delete: downstream', /\.user-lifecycle user-disabled login=u\d+ reason=removed-from-directory/],
+      ['group change', /memberships: \(group-\d+, u\d+\) present=true, \(group-\d+, u\d+\) present=false/],
+      ['only two announcements', /2 distinct user-lifecycle events in total/],
+      ['summary', /\[8\/8\] summary/],
+      ['services stopped', /Stopped the poller and the applier this demo started/],
+      ['cleanup', new RegExp(`--cleanup: removed ou=${name},`)],
+      ['verdict', /demo: every step succeeded/],
+    ];
+    for (const [what, pattern] of expectations) assert.match(output, pattern, `${what}: not in the demo's output:\n${output}`);
+  },
+);

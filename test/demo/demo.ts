@@ -29,7 +29,16 @@ import { deleteTopics, type Infra, loadInfra } from '@dirstream/testing';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { SAMPLE_DISABLED_FILTER } from '../../infra/sample/generate.ts';
-import { addValue, connect, deleteValue, type DirectoryAccess, removeSubtree, replace, type SeededDirectory, seedSubtree } from './directory.ts';
+import {
+  addValue,
+  connect,
+  deleteValue,
+  type DirectoryAccess,
+  removeSubtree,
+  replace,
+  type SeededDirectory,
+  seedSubtree,
+} from './directory.ts';
 import { CLI, NODE, ROOT, runLogged, type Service, startService, stopLeftover, tail } from './processes.ts';
 import { createKafkaClient, type Seen, type TopicWatch, watchTopics } from './watch.ts';
 
@@ -111,7 +120,9 @@ async function waitUntil<T>(
     for (const service of services) {
       const ended = service.exited();
       if (ended !== null) {
-        throw new StepFailed(`the ${service.name} stopped (${ended}) while waiting for ${what}; its log ends with:\n${tail(service.logFile)}`);
+        throw new StepFailed(
+          `the ${service.name} stopped (${ended}) while waiting for ${what}; its log ends with:\n${tail(service.logFile)}`,
+        );
       }
     }
     if (Date.now() > deadline) {
@@ -122,7 +133,11 @@ async function waitUntil<T>(
   }
 }
 
-type Check = { readonly label: string; readonly probe: () => Promise<{ line: string; at: number } | undefined> | { line: string; at: number } | undefined; readonly what: string };
+type Check = {
+  readonly label: string;
+  readonly probe: () => Promise<{ line: string; at: number } | undefined> | { line: string; at: number } | undefined;
+  readonly what: string;
+};
 type ChangeTiming = { readonly change: string; readonly latencies: Record<string, number> };
 
 const started = Date.now();
@@ -152,14 +167,19 @@ async function main(): Promise<number> {
 
   // 1. Infrastructure
   let t = Date.now();
-  say(`[1/8] infrastructure: PostgreSQL, Kafka, OpenLDAP (node infra/local/cli.ts up; the first time it installs packages and downloads Kafka)`);
+  say(
+    `[1/8] infrastructure: PostgreSQL, Kafka, OpenLDAP (node infra/local/cli.ts up; the first time it installs packages and downloads Kafka)`,
+  );
   const infraRun = await runLogged(NODE, ['infra/local/cli.ts', 'up', 'postgres', 'kafka', 'openldap'], logs.infra, 20 * 60_000, (line) => {
     if (line.startsWith('[infra] ')) say(`      ${line.slice('[infra] '.length)}`);
   });
-  if (infraRun.code !== 0) throw new StepFailed(`\`node infra/local/cli.ts up\` failed (${infraRun.code}); ${rel(logs.infra)} ends with:\n${tail(logs.infra)}`);
+  if (infraRun.code !== 0)
+    throw new StepFailed(`\`node infra/local/cli.ts up\` failed (${infraRun.code}); ${rel(logs.infra)} ends with:\n${tail(logs.infra)}`);
   const infra: Infra = loadInfra();
   timings.infrastructure = Date.now() - t;
-  say(`      ready (${seconds(timings.infrastructure)}): Kafka ${infra.kafka.brokers.join(',')} · OpenLDAP ${infra.openldap.url} · PostgreSQL ${infra.postgres.url}`);
+  say(
+    `      ready (${seconds(timings.infrastructure)}): Kafka ${infra.kafka.brokers.join(',')} · OpenLDAP ${infra.openldap.url} · PostgreSQL ${infra.postgres.url}`,
+  );
 
   // 2. Directory
   const access: DirectoryAccess = { url: infra.openldap.url, adminDn: infra.openldap.adminDn, adminPassword: infra.openldap.adminPassword };
@@ -252,7 +272,9 @@ async function main(): Promise<number> {
   const migrateRun = await runLogged(NODE, [CLI, 'migrate', '--config', CONFIG], logs.setup, 120_000);
   if (migrateRun.code !== 0) throw new StepFailed(`dirstream migrate failed (${migrateRun.code}):\n${migrateRun.output.trim()}`);
   const created = topicsRun.output.split('\n').filter((l) => l.startsWith('created ')).length;
-  say(`[4/8] dirstream topics create: ${created} topics; dirstream migrate: tables ready (${seconds(Date.now() - t)}, output in ${rel(logs.setup)})`);
+  say(
+    `[4/8] dirstream topics create: ${created} topics; dirstream migrate: tables ready (${seconds(Date.now() - t)}, output in ${rel(logs.setup)})`,
+  );
 
   // 5. Services
   const watch = await watchTopics(kafka, prefix);
@@ -295,7 +317,9 @@ async function main(): Promise<number> {
           `${count(c.entriesRead)} entries read, ${count(c.created)} users created, ${count(c.groupsCreated)} groups, ${count(c.membershipsAdded)} memberships, ${c.errors} errors`,
       );
     }
-    say(`      PostgreSQL: ${count(full.users)} users (${count(full.enabled)} enabled), ${count(full.groups)} groups, ${count(full.memberships)} memberships`);
+    say(
+      `      PostgreSQL: ${count(full.users)} users (${count(full.enabled)} enabled), ${count(full.groups)} groups, ${count(full.memberships)} memberships`,
+    );
     if (full.enabled !== expectedEnabled) {
       throw new StepFailed(`expected ${expectedEnabled} enabled users after the full sync, found ${full.enabled}`);
     }
@@ -322,17 +346,26 @@ async function main(): Promise<number> {
         `${count(totals.groups)} groups, ${count(totals.memberships)} memberships, ${count(Number(roles.rows[0]?.n ?? 0))} users with role demo-admin (nested groups)`,
     );
     say(`      sync runs  ${runs.rows.map((r) => `${r.n} ${r.mode} ${r.status}`).join(', ')}`);
-    say(`      topics     ${Object.entries(topicCounts).map(([topic, n]) => `${topic} ${count(n)}`).join(', ')}`);
+    say(
+      `      topics     ${Object.entries(topicCounts)
+        .map(([topic, n]) => `${topic} ${count(n)}`)
+        .join(', ')}`,
+    );
     say(`      outbox     ${outbox.rows[0]?.published ?? 0} downstream events published, ${outbox.rows[0]?.pending ?? 0} pending`);
     say(
       `      timings    infrastructure ${seconds(timings.infrastructure ?? 0)}, seeding ${seconds(timings.seed ?? 0)}, ` +
         `full sync ${seconds(timings.fullSync ?? 0)}, total ${seconds(Date.now() - started)}`,
     );
     for (const c of changeTimings) {
-      say(`      ${c.change.padEnd(22)} ${Object.entries(c.latencies).map(([k, ms]) => `${k} +${(ms / 1000).toFixed(1)} s`).join(', ')}`);
+      say(
+        `      ${c.change.padEnd(22)} ${Object.entries(c.latencies)
+          .map(([k, ms]) => `${k} +${(ms / 1000).toFixed(1)} s`)
+          .join(', ')}`,
+      );
     }
     const undecodable = watch.seen.filter((s) => s.kind === 'undecodable');
-    if (undecodable.length > 0) throw new StepFailed(`${undecodable.length} records could not be decoded, e.g. ${JSON.stringify(undecodable[0])}`);
+    if (undecodable.length > 0)
+      throw new StepFailed(`${undecodable.length} records could not be decoded, e.g. ${JSON.stringify(undecodable[0])}`);
 
     say();
     say('Look further:');
@@ -414,7 +447,9 @@ async function cleanupAll(state: RunState): Promise<void> {
   await kafkaAdmin.disconnect();
   // A failed run keeps its logs for the diagnosis.
   if (succeeded) rmSync(STATE, { recursive: true, force: true });
-  say(`--cleanup: removed ${state.seeded.baseDn}, database ${DATABASE}, topics ${state.prefix}.*${succeeded ? ` and ${rel(STATE)}` : ` (logs kept in ${rel(STATE)})`}`);
+  say(
+    `--cleanup: removed ${state.seeded.baseDn}, database ${DATABASE}, topics ${state.prefix}.*${succeeded ? ` and ${rel(STATE)}` : ` (logs kept in ${rel(STATE)})`}`,
+  );
 }
 
 type Counts = { users: number; enabled: number; groups: number; memberships: number };
@@ -442,7 +477,13 @@ async function userRow(db: pg.Pool, profileId: string, externalId: string): Prom
 }
 
 /** Runs the checks concurrently (each polls until it holds), then prints them in order. */
-async function showChange(state: RunState, title: string, directoryLine: string, changedAt: number, checks: readonly Check[]): Promise<ChangeTiming> {
+async function showChange(
+  state: RunState,
+  title: string,
+  directoryLine: string,
+  changedAt: number,
+  checks: readonly Check[],
+): Promise<ChangeTiming> {
   const results = await Promise.all(checks.map((check) => waitUntil(check.what, check.probe, state.services)));
   const latencies: Record<string, number> = {};
   say(`      directory   ${directoryLine}`);
@@ -468,7 +509,11 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
   for (const g of seeded.groups) for (const m of g.memberDns) memberOf.set(m, [...(memberOf.get(m) ?? []), g.dn]);
   const largeDns = new Set(seeded.groups.filter((g) => g.large).map((g) => g.dn));
   const candidates = seeded.users.filter(
-    (u) => !u.disabled && u.dn.startsWith('uid=') && (memberOf.get(u.dn) ?? []).length > 0 && !(memberOf.get(u.dn) ?? []).some((g) => largeDns.has(g)),
+    (u) =>
+      !u.disabled &&
+      u.dn.startsWith('uid=') &&
+      (memberOf.get(u.dn) ?? []).length > 0 &&
+      !(memberOf.get(u.dn) ?? []).some((g) => largeDns.has(g)),
   );
   const [toDisable, toMove, toDelete] = candidates;
   const group = seeded.groups.find((g, i) => i >= 5 && !g.large && g.memberDns.length >= 2);
@@ -487,10 +532,10 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
     [profileId, logins],
   );
   for (const r of rows) ids.set(r.login_name, r.external_id);
-  const { rows: groupRows } = await db.query<{ external_id: string }>('select external_id from groups where profile_id = $1 and name = $2', [
-    profileId,
-    group.cn,
-  ]);
+  const { rows: groupRows } = await db.query<{ external_id: string }>(
+    'select external_id from groups where profile_id = $1 and name = $2',
+    [profileId, group.cn],
+  );
   const groupId = groupRows[0]?.external_id;
   const idOf = (uid: string) => {
     const id = ids.get(uid);
@@ -499,7 +544,11 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
   };
   if (groupId === undefined) throw new StepFailed(`group ${group.cn} is not in the database after the full sync`);
 
-  const client = await connect({ url: stateInfra().openldap.url, adminDn: stateInfra().openldap.adminDn, adminPassword: stateInfra().openldap.adminPassword });
+  const client = await connect({
+    url: stateInfra().openldap.url,
+    adminDn: stateInfra().openldap.adminDn,
+    adminPassword: stateInfra().openldap.adminPassword,
+  });
   try {
     // a. Disable a user (the profile's disabledFilter is (employeeType=inactive)).
     {
@@ -515,7 +564,12 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
             what: `a "disabled" event for ${toDisable.uid} on ${topics.users}`,
             probe: () => {
               const s = seenSince(watch, mark, 'user').find((e) => e.event.externalId === id && e.event.op === 'disabled');
-              return s && { at: s.at, line: `${topics.users} op=disabled reason=${s.event.state.disabledReason} version=${s.event.version} key=${profileId}/${id}` };
+              return (
+                s && {
+                  at: s.at,
+                  line: `${topics.users} op=disabled reason=${s.event.state.disabledReason} version=${s.event.version} key=${profileId}/${id}`,
+                }
+              );
             },
           },
           {
@@ -523,7 +577,9 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
             what: `users.enabled = false for ${toDisable.uid}`,
             probe: async () => {
               const row = await userRow(db, profileId, id);
-              return row && !row.enabled ? { at: Date.now(), line: `users: login_name=${row.login_name} enabled=false disabled_reason=${row.disabled_reason}` } : undefined;
+              return row && !row.enabled
+                ? { at: Date.now(), line: `users: login_name=${row.login_name} enabled=false disabled_reason=${row.disabled_reason}` }
+                : undefined;
             },
           },
           {
@@ -531,7 +587,12 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
             what: `a user-disabled event for ${toDisable.uid} on ${topics.userLifecycle}`,
             probe: () => {
               const s = seenSince(watch, mark, 'lifecycle').find((e) => e.event.externalId === id && e.event.type === 'user-disabled');
-              return s && { at: s.at, line: `${topics.userLifecycle} user-disabled login=${s.event.loginName} reason=${s.event.reason} eventId=${s.event.eventId}` };
+              return (
+                s && {
+                  at: s.at,
+                  line: `${topics.userLifecycle} user-disabled login=${s.event.loginName} reason=${s.event.reason} eventId=${s.event.eventId}`,
+                }
+              );
             },
           },
         ]),
@@ -569,7 +630,10 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
             probe: async () => {
               const row = await userRow(db, profileId, id);
               return row && row.login_name === newUid && row.dn.toLowerCase() === newDn.toLowerCase()
-                ? { at: Date.now(), line: `users: same row (external_id ${id}) login_name=${row.login_name} dn=${row.dn} enabled=${row.enabled}` }
+                ? {
+                    at: Date.now(),
+                    line: `users: same row (external_id ${id}) login_name=${row.login_name} dn=${row.dn} enabled=${row.enabled}`,
+                  }
                 : undefined;
             },
           },
@@ -593,7 +657,9 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
             what: `a "disabled" event for the deleted ${toDelete.uid} on ${topics.users}`,
             probe: () => {
               const s = seenSince(watch, mark, 'user').find((e) => e.event.externalId === id && e.event.op === 'disabled');
-              return s && { at: s.at, line: `${topics.users} op=disabled reason=${s.event.state.disabledReason} version=${s.event.version}` };
+              return (
+                s && { at: s.at, line: `${topics.users} op=disabled reason=${s.event.state.disabledReason} version=${s.event.version}` }
+              );
             },
           },
           {
@@ -617,7 +683,10 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
                 [profileId, id],
               );
               return row && !row.enabled && Number(edges[0]?.n) === 0
-                ? { at: Date.now(), line: `users: login_name=${row.login_name} enabled=false disabled_reason=${row.disabled_reason} (row kept); 0 memberships present` }
+                ? {
+                    at: Date.now(),
+                    line: `users: login_name=${row.login_name} enabled=false disabled_reason=${row.disabled_reason} (row kept); 0 memberships present`,
+                  }
                 : undefined;
             },
           },
@@ -626,7 +695,12 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
             what: `a user-disabled event for ${toDelete.uid} on ${topics.userLifecycle}`,
             probe: () => {
               const s = seenSince(watch, mark, 'lifecycle').find((e) => e.event.externalId === id && e.event.type === 'user-disabled');
-              return s && { at: s.at, line: `${topics.userLifecycle} user-disabled login=${s.event.loginName} reason=${s.event.reason} eventId=${s.event.eventId}` };
+              return (
+                s && {
+                  at: s.at,
+                  line: `${topics.userLifecycle} user-disabled login=${s.event.loginName} reason=${s.event.reason} eventId=${s.event.eventId}`,
+                }
+              );
             },
           },
         ]),
@@ -651,7 +725,10 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
               const added = edges.find((e) => e.event.memberId === addId && e.event.op === 'added');
               const removedEdge = edges.find((e) => e.event.memberId === removeId && e.event.op === 'removed');
               return added && removedEdge
-                ? { at: Math.max(added.at, removedEdge.at), line: `${topics.memberships} added ${group.cn}/${toAdd.uid}, removed ${group.cn}/${toRemove.uid}` }
+                ? {
+                    at: Math.max(added.at, removedEdge.at),
+                    line: `${topics.memberships} added ${group.cn}/${toAdd.uid}, removed ${group.cn}/${toRemove.uid}`,
+                  }
                 : undefined;
             },
           },
@@ -666,7 +743,10 @@ async function liveChanges(state: RunState, timings: ChangeTiming[]): Promise<vo
               const added = edges.find((e) => e.member_id === addId)?.present === true;
               const removedEdge = edges.find((e) => e.member_id === removeId)?.present === false;
               return added && removedEdge
-                ? { at: Date.now(), line: `memberships: (${group.cn}, ${toAdd.uid}) present=true, (${group.cn}, ${toRemove.uid}) present=false` }
+                ? {
+                    at: Date.now(),
+                    line: `memberships: (${group.cn}, ${toAdd.uid}) present=true, (${group.cn}, ${toRemove.uid}) present=false`,
+                  }
                 : undefined;
             },
           },
@@ -722,7 +802,9 @@ try {
       .slice(-5);
     if (problems.length > 0) console.log(`last warnings/errors of the ${service}:\n  ${problems.map((l) => l.slice(0, 600)).join('\n  ')}`);
   }
-  console.log(`logs: ${rel(join(STATE, 'poller.log'))}, ${rel(join(STATE, 'applier.log'))}, ${rel(join(STATE, 'setup.log'))}, ${rel(join(STATE, 'infra.log'))}`);
+  console.log(
+    `logs: ${rel(join(STATE, 'poller.log'))}, ${rel(join(STATE, 'applier.log'))}, ${rel(join(STATE, 'setup.log'))}, ${rel(join(STATE, 'infra.log'))}`,
+  );
   code = 1;
 }
 process.exit(code);

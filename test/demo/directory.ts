@@ -8,7 +8,13 @@ import type { LdifEntry } from '../../infra/sample/ldif.ts';
 
 export type DirectoryAccess = { readonly url: string; readonly adminDn: string; readonly adminPassword: string };
 
-export type SeededUser = { readonly index: number; readonly dn: string; readonly uid: string; readonly disabled: boolean; readonly ou: string };
+export type SeededUser = {
+  readonly index: number;
+  readonly dn: string;
+  readonly uid: string;
+  readonly disabled: boolean;
+  readonly ou: string;
+};
 export type SeededGroup = { readonly dn: string; readonly cn: string; readonly memberDns: readonly string[]; readonly large: boolean };
 
 export type SeededDirectory = {
@@ -29,7 +35,11 @@ export async function connect(access: DirectoryAccess): Promise<Client> {
   return client;
 }
 
-async function inParallel<T>(access: DirectoryAccess, items: readonly T[], work: (client: Client, item: T) => Promise<void>): Promise<void> {
+async function inParallel<T>(
+  access: DirectoryAccess,
+  items: readonly T[],
+  work: (client: Client, item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     const client = await connect(access);
@@ -64,7 +74,12 @@ export async function removeSubtree(access: DirectoryAccess, baseDn: string, opt
   const client = await connect(access);
   let dns: string[];
   try {
-    const { searchEntries } = await client.search(baseDn, { scope: 'sub', filter: '(objectClass=*)', attributes: ['1.1'], paged: { pageSize: 1000 } });
+    const { searchEntries } = await client.search(baseDn, {
+      scope: 'sub',
+      filter: '(objectClass=*)',
+      attributes: ['1.1'],
+      paged: { pageSize: 1000 },
+    });
     dns = searchEntries.map((e) => e.dn);
   } catch (error) {
     if (error instanceof NoSuchObjectError) return 0;
@@ -75,7 +90,11 @@ export async function removeSubtree(access: DirectoryAccess, baseDn: string, opt
   const isGroup = (dn: string) => /^cn=group-/i.test(dn);
   const leaves = dns.filter((dn) => !/^ou=/i.test(dn));
   await inParallel(access, leaves.filter(isGroup), (c, dn) => c.del(dn));
-  await inParallel(access, leaves.filter((dn) => !isGroup(dn)), (c, dn) => c.del(dn));
+  await inParallel(
+    access,
+    leaves.filter((dn) => !isGroup(dn)),
+    (c, dn) => c.del(dn),
+  );
   const ous = dns.filter((dn) => /^ou=/i.test(dn)).sort((a, b) => depth(b) - depth(a));
   const single = await connect(access);
   try {
@@ -96,7 +115,12 @@ export async function removeSubtree(access: DirectoryAccess, baseDn: string, opt
 async function waitForRefint(client: Client, parentDn: string): Promise<void> {
   const userDn = `uid=refint-probe,${parentDn}`;
   const groupDn = `cn=refint-probe,${parentDn}`;
-  await client.add(userDn, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: 'refint-probe', cn: 'probe', sn: 'probe' });
+  await client.add(userDn, {
+    objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+    uid: 'refint-probe',
+    cn: 'probe',
+    sn: 'probe',
+  });
   await client.add(groupDn, { objectClass: ['top', 'groupOfNames'], cn: 'refint-probe', member: [userDn, 'cn=refint-anchor'] });
   await client.del(userDn);
   const deadline = Date.now() + 60_000;

@@ -20,7 +20,13 @@ export type Seen =
   | { readonly kind: 'user'; readonly topic: string; readonly at: number; readonly event: UserEvent }
   | { readonly kind: 'group'; readonly topic: string; readonly at: number; readonly event: GroupEvent }
   | { readonly kind: 'membership'; readonly topic: string; readonly at: number; readonly event: MembershipEvent }
-  | { readonly kind: 'membership-tombstone'; readonly topic: string; readonly at: number; readonly groupId: string; readonly memberId: string }
+  | {
+      readonly kind: 'membership-tombstone';
+      readonly topic: string;
+      readonly at: number;
+      readonly groupId: string;
+      readonly memberId: string;
+    }
   | { readonly kind: 'sync-run'; readonly topic: string; readonly at: number; readonly event: SyncRunEvent }
   | { readonly kind: 'lifecycle'; readonly topic: string; readonly at: number; readonly event: UserLifecycleEvent }
   | { readonly kind: 'undecodable'; readonly topic: string; readonly at: number; readonly reason: string };
@@ -62,9 +68,11 @@ export async function watchTopics(kafka: Kafka, prefix: string): Promise<TopicWa
         }
         if (topic === names.users) seen.push({ kind: 'user', topic, at, event: codec.decode('user-event', message.value) });
         else if (topic === names.groups) seen.push({ kind: 'group', topic, at, event: codec.decode('group-event', message.value) });
-        else if (topic === names.memberships) seen.push({ kind: 'membership', topic, at, event: codec.decode('membership-event', message.value) });
+        else if (topic === names.memberships)
+          seen.push({ kind: 'membership', topic, at, event: codec.decode('membership-event', message.value) });
         else if (topic === names.syncRuns) seen.push({ kind: 'sync-run', topic, at, event: codec.decode('sync-run', message.value) });
-        else if (topic === names.userLifecycle) seen.push({ kind: 'lifecycle', topic, at, event: codec.decode('user-lifecycle', message.value) });
+        else if (topic === names.userLifecycle)
+          seen.push({ kind: 'lifecycle', topic, at, event: codec.decode('user-lifecycle', message.value) });
       } catch (error) {
         seen.push({ kind: 'undecodable', topic, at, reason: error instanceof Error ? error.message : String(error) });
       }

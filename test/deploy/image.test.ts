@@ -32,7 +32,8 @@ before(() => {
   writeFileSync(join(scratch, 'dirstream.yaml'), docs('configmap.yaml')[0].data['dirstream.yaml']);
   const secrets = join(scratch, 'secrets');
   spawnSync('mkdir', ['-p', secrets]);
-  for (const [key, value] of Object.entries(docs('secret.yaml')[0].stringData as Record<string, string>)) writeFileSync(join(secrets, key), value);
+  for (const [key, value] of Object.entries(docs('secret.yaml')[0].stringData as Record<string, string>))
+    writeFileSync(join(secrets, key), value);
   spawnSync('chmod', ['-R', 'a+rX', scratch]);
   mounts = ['-v', `${join(scratch, 'dirstream.yaml')}:${IMAGE_CONFIG_PATH}:ro`, '-v', `${secrets}:/etc/dirstream/secrets:ro`];
   container = buildah(['from', '--name', `dirstream-image-test-${process.pid}`, IMAGE]).stdout.trim();

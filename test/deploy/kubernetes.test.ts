@@ -94,11 +94,19 @@ test('pods run the image npm run image builds, with commands the CLI knows, non-
       assert.ok(c.resources.requests.memory && c.resources.limits.memory, `${where}: memory request and limit`);
       const mounts = new Map<string, Manifest>(c.volumeMounts.map((m: Manifest) => [m.mountPath, m]));
       // The only writable place: the image writes nothing but /tmp.
-      assert.equal(spec.volumes.find((v: Manifest) => v.name === mounts.get('/tmp')?.name)?.emptyDir !== undefined, true, `${where}: /tmp emptyDir`);
+      assert.equal(
+        spec.volumes.find((v: Manifest) => v.name === mounts.get('/tmp')?.name)?.emptyDir !== undefined,
+        true,
+        `${where}: /tmp emptyDir`,
+      );
       const config = mounts.get(IMAGE_CONFIG_PATH);
       assert.ok(config, `${where}: the config mounted at the image's DIRSTREAM_CONFIG (${IMAGE_CONFIG_PATH})`);
       assert.equal(spec.volumes.find((v: Manifest) => v.name === config.name)?.configMap?.name, configMap.metadata.name, where);
-      assert.equal(spec.volumes.find((v: Manifest) => v.name === mounts.get(SECRETS_DIR)?.name)?.secret?.secretName, secret.metadata.name, where);
+      assert.equal(
+        spec.volumes.find((v: Manifest) => v.name === mounts.get(SECRETS_DIR)?.name)?.secret?.secretName,
+        secret.metadata.name,
+        where,
+      );
     }
   }
   assert.equal(dirname(IMAGE_CONFIG_PATH), dirname(SECRETS_DIR));
@@ -157,7 +165,10 @@ test('infra/compose.yaml runs the same image, read-only, with the config where t
     assert.equal(service.image, `${IMAGE_NAME}:${IMAGE_TAG}`, name);
     assert.notEqual(parseCommand(service.command).name, 'help', name);
     assert.equal(service.read_only, true, name);
-    assert.ok(service.volumes.some((v: string) => v.endsWith(`:${IMAGE_CONFIG_PATH}:ro`)), `${name}: config at ${IMAGE_CONFIG_PATH}`);
+    assert.ok(
+      service.volumes.some((v: string) => v.endsWith(`:${IMAGE_CONFIG_PATH}:ro`)),
+      `${name}: config at ${IMAGE_CONFIG_PATH}`,
+    );
   }
 });
 

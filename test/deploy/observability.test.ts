@@ -89,7 +89,14 @@ describe('observability', () => {
   test('the alert rules parse and cover what the issue asks for', () => {
     const all = rules();
     const names = all.map((r) => r.alert);
-    for (const wanted of ['DirstreamRunFailed', 'DirstreamRunHalted', 'DirstreamNoSuccessfulRun', 'DirstreamLagGrowing', 'DirstreamDeadLetters', 'DirstreamSeatLimitExceeded']) {
+    for (const wanted of [
+      'DirstreamRunFailed',
+      'DirstreamRunHalted',
+      'DirstreamNoSuccessfulRun',
+      'DirstreamLagGrowing',
+      'DirstreamDeadLetters',
+      'DirstreamSeatLimitExceeded',
+    ]) {
       assert.ok(names.includes(wanted), `missing alert ${wanted}`);
     }
     const runbook = readFileSync(resolve(ROOT, 'docs', 'operations.md'), 'utf8');
@@ -109,7 +116,10 @@ describe('observability', () => {
   test('every metric and label the rules and the dashboard use exists in the code', () => {
     const known = knownMetrics();
     const missing: string[] = [];
-    const exprs = [...rules().map((r) => [`alert ${r.alert}`, r.expr as string] as const), ...dashboardExprs().map((e) => ['dashboard', e] as const)];
+    const exprs = [
+      ...rules().map((r) => [`alert ${r.alert}`, r.expr as string] as const),
+      ...dashboardExprs().map((e) => ['dashboard', e] as const),
+    ];
     assert.ok(exprs.length > 20);
     for (const [where, expr] of exprs) {
       assert.ok(balanced(expr), `${where}: unbalanced brackets in ${expr}`);

@@ -18,7 +18,12 @@ import { describeResult, createPipeline, type Pipeline } from '../support/pipeli
 
 const codec = createCodec();
 
-type SyncRunRow = { status: string; reason: string | null; errors: { dn: string | null; code: string; message: string }[]; counts: Record<string, number> };
+type SyncRunRow = {
+  status: string;
+  reason: string | null;
+  errors: { dn: string | null; code: string; message: string }[];
+  counts: Record<string, number>;
+};
 
 async function lastRun(pipeline: Pipeline): Promise<SyncRunRow> {
   const rows = await pipeline.query<SyncRunRow>('select status, reason, errors, counts from sync_runs order by finished_at desc limit 1');
@@ -67,13 +72,7 @@ describe('bad directory entries', () => {
     await client.add(dn.nouid, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: 'No Login', sn: 'x' });
     // Member values spelled differently from the entries' DNs (hex escapes, case) and a ghost.
     const ghost = `uid=ghost,${ldap.peopleDn}`;
-    dn.escaped = await ldap.addGroup('escaped', [
-      `UID=comma\\2Cuser,${ldap.peopleDn}`,
-      dn.quote,
-      dn.unicode,
-      dn.dupA,
-      dn.dupB,
-    ]);
+    dn.escaped = await ldap.addGroup('escaped', [`UID=comma\\2Cuser,${ldap.peopleDn}`, dn.quote, dn.unicode, dn.dupA, dn.dupB]);
     dn.dangling = await ldap.addGroup('dangling', [ghost, `cn=nobody,${ldap.groupsDn}`, dn.good1, infra.openldap.adminDn]);
   });
   after(async () => {
@@ -84,10 +83,13 @@ describe('bad directory entries', () => {
     const polled = await pipeline.runPoller(['--full']);
     await pipeline.applyUntilCaughtUp();
     const run = await lastRun(pipeline);
-    const users = await pipeline.query<{ external_id: string; login_name: string; display_name: string; dn: string; attributes: Record<string, string[]> }>(
-      'select external_id, login_name, display_name, dn, attributes from users where profile_id = $1',
-      [pipeline.profileId],
-    );
+    const users = await pipeline.query<{
+      external_id: string;
+      login_name: string;
+      display_name: string;
+      dn: string;
+      attributes: Record<string, string[]>;
+    }>('select external_id, login_name, display_name, dn, attributes from users where profile_id = $1', [pipeline.profileId]);
     const byDn = new Map(users.map((u) => [u.dn.toLowerCase(), u]));
     const letters = await deadLetters(pipeline);
     for (const e of run.errors) console.log(`# sync-run error ${e.code}: ${e.dn} — ${e.message}`);
@@ -103,18 +105,30 @@ describe('bad directory entries', () => {
 
     // The run itself: not failed because of single entries.
     if (polled.code !== 0 || run.status !== 'succeeded') {
-      problems.push(`the run did not succeed (exit ${polled.code}, status ${run.status}: ${run.reason}) — one bad entry stopped the others\n${describeResult(polled, 8)}`);
+      problems.push(
+        `the run did not succeed (exit ${polled.code}, status ${run.status}: ${run.reason}) — one bad entry stopped the others\n${describeResult(polled, 8)}`,
+      );
     }
     // Good entries, duplicates and escaped DNs are all applied with their exact values.
     for (let i = 1; i <= 5; i++) if (!users.some((u) => u.login_name === `good${i}`)) problems.push(`good${i} missing`);
-    const dups = users.filter((u) => u.login_name === 'dup').map((u) => u.display_name).sort();
-    if (JSON.stringify(dups) !== JSON.stringify(['Dup A', 'Dup B'])) problems.push(`duplicate logins: expected both entries, got ${JSON.stringify(dups)}`);
+    const dups = users
+      .filter((u) => u.login_name === 'dup')
+      .map((u) => u.display_name)
+      .sort();
+    if (JSON.stringify(dups) !== JSON.stringify(['Dup A', 'Dup B']))
+      problems.push(`duplicate logins: expected both entries, got ${JSON.stringify(dups)}`);
     // … and the second one is reported in the sync log, naming the login and its DN.
     const duplicateLogs = await pipeline.query<{ error_code: string; error_message: string }>(
       `select error_code, error_message from sync_log where op = 'duplicate-login'`,
     );
-    if (duplicateLogs.length !== 1 || duplicateLogs[0]?.error_code !== 'USER_DUPLICATE_LOGIN' || !/login name dup \(uid=dup,ou=[ab],/i.test(duplicateLogs[0].error_message)) {
-      problems.push(`duplicate logins: expected one USER_DUPLICATE_LOGIN sync-log row naming the entry, got ${JSON.stringify(duplicateLogs)}`);
+    if (
+      duplicateLogs.length !== 1 ||
+      duplicateLogs[0]?.error_code !== 'USER_DUPLICATE_LOGIN' ||
+      !/login name dup \(uid=dup,ou=[ab],/i.test(duplicateLogs[0].error_message)
+    ) {
+      problems.push(
+        `duplicate logins: expected one USER_DUPLICATE_LOGIN sync-log row naming the entry, got ${JSON.stringify(duplicateLogs)}`,
+      );
     }
     for (const [login, display] of [
       ['comma,user', 'Comma, User'],
@@ -126,23 +140,28 @@ describe('bad directory entries', () => {
       else if (row.display_name !== display) problems.push(`${login}: display name ${JSON.stringify(row.display_name)}`);
     }
     // Missing required attribute: a per-entry error naming the DN, not a row.
-    if (!reportedDn(dn.nouid as string)) problems.push(`entry without uid not reported with its DN (errors: ${JSON.stringify(run.errors)})`);
+    if (!reportedDn(dn.nouid as string))
+      problems.push(`entry without uid not reported with its DN (errors: ${JSON.stringify(run.errors)})`);
     if (users.some((u) => u.dn.toLowerCase() === (dn.nouid as string).toLowerCase())) problems.push('entry without uid was stored');
     // NUL in displayName: stored intact is impossible in PostgreSQL text, so it must be reported.
     const nul = byDn.get((dn.nul as string).toLowerCase());
-    if (nul === undefined && !reportedDn(dn.nul as string) && !deadLettered('nul')) problems.push('entry with a NUL byte: neither stored nor reported');
-    if (nul !== undefined && nul.display_name !== 'Nul\u0000Byte') problems.push(`entry with a NUL byte stored altered: ${JSON.stringify(nul.display_name)}`);
+    if (nul === undefined && !reportedDn(dn.nul as string) && !deadLettered('nul'))
+      problems.push('entry with a NUL byte: neither stored nor reported');
+    if (nul !== undefined && nul.display_name !== 'Nul\u0000Byte')
+      problems.push(`entry with a NUL byte stored altered: ${JSON.stringify(nul.display_name)}`);
     // Raw bytes in a string-mapped attribute: either the exact bytes survive or the entry is reported.
     const binary = byDn.get((dn.binary as string).toLowerCase());
     const badge = binary?.attributes.badge?.[0];
     if (binary === undefined && !reportedDn(dn.binary as string)) problems.push('entry with raw bytes: neither stored nor reported');
     if (binary !== undefined && !reportedDn(dn.binary as string)) {
-      const intact = badge !== undefined && (Buffer.from(badge, 'base64').equals(Buffer.from([0xff, 0xfe, 0x00, 0x01, 0xc3])) || badge === 'fffe0001c3');
+      const intact =
+        badge !== undefined && (Buffer.from(badge, 'base64').equals(Buffer.from([0xff, 0xfe, 0x00, 0x01, 0xc3])) || badge === 'fffe0001c3');
       if (!intact) problems.push(`entry with raw bytes stored lossily without an error: badge=${JSON.stringify(badge)}`);
     }
     // 1 MB value: stored whole, or reported by DN; never a failed run.
     const big = byDn.get((dn.big as string).toLowerCase());
-    if (big === undefined && !reportedDn(dn.big as string) && !deadLettered('big')) problems.push('1 MB entry: neither stored nor reported');
+    if (big === undefined && !reportedDn(dn.big as string) && !deadLettered('big'))
+      problems.push('1 MB entry: neither stored nor reported');
     if (big !== undefined && big.attributes.notes?.[0]?.length !== 1024 * 1024) problems.push('1 MB entry stored truncated');
     // Memberships: escaped spellings resolve; dangling values are skipped, the rest of the group kept.
     const edges = await pipeline.query<{ name: string; login: string | null }>(
@@ -150,12 +169,17 @@ describe('bad directory entries', () => {
        left join users u on u.profile_id = m.profile_id and u.external_id = m.member_id where m.profile_id = $1 and m.present`,
       [pipeline.profileId],
     );
-    const members = (group: string) => edges.filter((e) => e.name === group).map((e) => e.login ?? '?').sort();
+    const members = (group: string) =>
+      edges
+        .filter((e) => e.name === group)
+        .map((e) => e.login ?? '?')
+        .sort();
     const escapedExpected = ['comma,user', 'dup', 'dup', 'jürgen-ßø-日本', 'quote"user'].sort();
     if (JSON.stringify(members('escaped')) !== JSON.stringify(escapedExpected)) {
       problems.push(`group with escaped member DNs: ${JSON.stringify(members('escaped'))}, expected ${JSON.stringify(escapedExpected)}`);
     }
-    if (JSON.stringify(members('dangling')) !== JSON.stringify(['good1'])) problems.push(`group with dangling members: ${JSON.stringify(members('dangling'))}`);
+    if (JSON.stringify(members('dangling')) !== JSON.stringify(['good1']))
+      problems.push(`group with dangling members: ${JSON.stringify(members('dangling'))}`);
 
     assert.deepEqual(problems, [], `bad directory entries:\n- ${problems.join('\n- ')}`);
   });
@@ -186,14 +210,36 @@ describe('poison Kafka records', () => {
     const unknownFingerprint = Buffer.from(valid);
     for (let i = 2; i < 10; i++) unknownFingerprint[i] = 0x5a;
     const otherProfile = randomUUID();
-    const unknownProfile = codec.encode('user-event', { ...event, profileId: otherProfile, source: { ...event.source, profileId: otherProfile } });
+    const unknownProfile = codec.encode('user-event', {
+      ...event,
+      profileId: otherProfile,
+      source: { ...event.source, profileId: otherProfile },
+    });
     const poison = [
-      { name: 'garbage', topic: topics.users, key: 'garbage', value: Buffer.from('\u0000\u00ffnot avro at all, just bytes'), codes: ['EVENT_DECODE_FAILED'] },
+      {
+        name: 'garbage',
+        topic: topics.users,
+        key: 'garbage',
+        value: Buffer.from('\u0000\u00ffnot avro at all, just bytes'),
+        codes: ['EVENT_DECODE_FAILED'],
+      },
       { name: 'wrong marker', topic: topics.users, key: 'marker', value: wrongMarker, codes: ['EVENT_DECODE_FAILED'] },
       { name: 'unknown fingerprint', topic: topics.users, key: 'fingerprint', value: unknownFingerprint, codes: ['EVENT_UNKNOWN_SCHEMA'] },
       { name: 'truncated body', topic: topics.users, key: 'truncated', value: valid.subarray(0, 14), codes: ['EVENT_DECODE_FAILED'] },
-      { name: 'unknown profile', topic: topics.users, key: userKey(otherProfile, event.externalId), value: unknownProfile, codes: ['APPLY_UNKNOWN_PROFILE'] },
-      { name: 'garbage group', topic: topics.groups, key: 'g', value: Buffer.from([0xc3, 0x01, 1, 2, 3]), codes: ['EVENT_DECODE_FAILED', 'EVENT_UNKNOWN_SCHEMA'] },
+      {
+        name: 'unknown profile',
+        topic: topics.users,
+        key: userKey(otherProfile, event.externalId),
+        value: unknownProfile,
+        codes: ['APPLY_UNKNOWN_PROFILE'],
+      },
+      {
+        name: 'garbage group',
+        topic: topics.groups,
+        key: 'g',
+        value: Buffer.from([0xc3, 0x01, 1, 2, 3]),
+        codes: ['EVENT_DECODE_FAILED', 'EVENT_UNKNOWN_SCHEMA'],
+      },
       { name: 'garbage membership', topic: topics.memberships, key: 'm', value: Buffer.from('{}'), codes: ['EVENT_DECODE_FAILED'] },
     ] as const;
     const producer = kafka.producer();
@@ -203,7 +249,11 @@ describe('poison Kafka records', () => {
       // Every poison record in every partition, ahead of the records the next run produces.
       for (const record of poison) {
         for (let partition = 0; partition < 3; partition++) {
-          const [meta] = await producer.send({ topic: record.topic, acks: -1, messages: [{ key: record.key, value: record.value, partition }] });
+          const [meta] = await producer.send({
+            topic: record.topic,
+            acks: -1,
+            messages: [{ key: record.key, value: record.value, partition }],
+          });
           sent.push({ name: record.name, topic: record.topic, partition, offset: String(meta?.baseOffset), codes: record.codes });
         }
       }
@@ -217,9 +267,10 @@ describe('poison Kafka records', () => {
 
     const users = await pipeline.query<{ login_name: string }>('select login_name from users where profile_id = $1', [pipeline.profileId]);
     const logins = new Set(users.map((u) => u.login_name));
-    const missing = [...Array.from({ length: 4 }, (_, i) => `early${i + 1}`), ...Array.from({ length: 12 }, (_, i) => `late${i + 1}`)].filter(
-      (l) => !logins.has(l),
-    );
+    const missing = [
+      ...Array.from({ length: 4 }, (_, i) => `early${i + 1}`),
+      ...Array.from({ length: 12 }, (_, i) => `late${i + 1}`),
+    ].filter((l) => !logins.has(l));
     assert.deepEqual(missing, [], 'good records after the poison ones were not applied');
     assert.equal(users.length, 16, 'nothing from the poison records was applied');
 
@@ -229,7 +280,8 @@ describe('poison Kafka records', () => {
     for (const s of sent) {
       const letter = letters.find((l) => l.sourceTopic === s.topic && l.partition === s.partition && l.offset === s.offset);
       if (letter === undefined) problems.push(`${s.name} (${s.topic}/${s.partition}@${s.offset}): no dead letter`);
-      else if (!s.codes.includes(letter.code)) problems.push(`${s.name}: code ${letter.code}, expected ${s.codes.join(' or ')} (${letter.reason})`);
+      else if (!s.codes.includes(letter.code))
+        problems.push(`${s.name}: code ${letter.code}, expected ${s.codes.join(' or ')} (${letter.reason})`);
       else if (letter.reason.trim() === '') problems.push(`${s.name}: empty reason`);
     }
     assert.deepEqual(problems, [], problems.join('\n'));

@@ -32,7 +32,10 @@ async function syncAndCompare(what: string, full: boolean): Promise<void> {
   const expected = model.expected();
   const actual = await readDatabase(pipeline.query, pipeline.profileId);
   // Users that left keep their rows (the model above knows only this snapshot): compare edges only.
-  const difference = firstDifference({ ...expected, users: new Map(), groups: new Map() }, { ...actual, users: new Map(), groups: new Map() });
+  const difference = firstDifference(
+    { ...expected, users: new Map(), groups: new Map() },
+    { ...actual, users: new Map(), groups: new Map() },
+  );
   assert.equal(difference === null ? null : annotate(difference, snapshot, expected), null, `${what} (${full ? 'full' : 'delta'} pass)`);
 }
 

@@ -19,7 +19,18 @@ import { freePort, loadInfra } from '@dirstream/testing';
 import { Attribute, Change } from 'ldapts';
 import { createSlapd, type SlapdOverlays, slapdInstance, startSlapd, stopSlapd } from '../../infra/local/openldap.ts';
 import { comparableDn, memberDnOf, snapshotDirectory, waitForRefint } from '../support/oracle.ts';
-import { commonOperations, createDriver, memberChange, membersOf, type OracleOp, oracleSeed, parentOf, rdnValue, replaceIn, runOracle } from '../support/oracle-run.ts';
+import {
+  commonOperations,
+  createDriver,
+  memberChange,
+  membersOf,
+  type OracleOp,
+  oracleSeed,
+  parentOf,
+  rdnValue,
+  replaceIn,
+  runOracle,
+} from '../support/oracle-run.ts';
 import { createPipeline, type Pipeline } from '../support/pipeline.ts';
 
 const SEED = oracleSeed();
@@ -32,7 +43,11 @@ type Shape = { readonly name: string; readonly overlays: SlapdOverlays | null; r
 const SHAPES: readonly Shape[] = [
   { name: 'slapd with accesslog, syncprov and refint', overlays: null, delta: 'accesslog' },
   { name: 'slapd without accesslog and refint', overlays: { accesslog: false, syncprov: true, refint: false }, delta: 'syncrepl' },
-  { name: 'slapd without accesslog, syncprov and refint', overlays: { accesslog: false, syncprov: false, refint: false }, delta: 'timestamp' },
+  {
+    name: 'slapd without accesslog, syncprov and refint',
+    overlays: { accesslog: false, syncprov: false, refint: false },
+    delta: 'timestamp',
+  },
 ];
 
 for (const shape of SHAPES) {
@@ -54,7 +69,16 @@ for (const shape of SHAPES) {
           },
         };
         const shared = loadInfra();
-        infra = { ...shared, openldap: { ...shared.openldap, url: instance.url, suffix: instance.suffix, adminDn: instance.adminDn, adminPassword: instance.adminPassword } };
+        infra = {
+          ...shared,
+          openldap: {
+            ...shared.openldap,
+            url: instance.url,
+            suffix: instance.suffix,
+            adminDn: instance.adminDn,
+            adminPassword: instance.adminPassword,
+          },
+        };
       }
       pipeline = await createPipeline({
         label: 'oracle',
@@ -234,7 +258,9 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
         const values = (Array.isArray(raw) ? raw : [raw]).map(String).filter((v) => comparableDn(memberDnOf(v)) !== comparableDn(adminDn));
         if (values.length > 0 && chance(0.5)) {
           const value = pick(values);
-          await client.modify(group, [new Change({ operation: 'delete', modification: new Attribute({ type: 'uniqueMember', values: [value] }) })]);
+          await client.modify(group, [
+            new Change({ operation: 'delete', modification: new Attribute({ type: 'uniqueMember', values: [value] }) }),
+          ]);
           note(`uniqueMember remove ${value} from ${group}`);
           return;
         }
@@ -242,7 +268,9 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
         const candidates = live.filter((dn) => !listed.has(comparableDn(dn)));
         if (candidates.length === 0) return;
         const value = chance(0.5) ? `${pick(candidates)}#'${serial() % 2}1'B` : pick(candidates);
-        await client.modify(group, [new Change({ operation: 'add', modification: new Attribute({ type: 'uniqueMember', values: [value] }) })]);
+        await client.modify(group, [
+          new Change({ operation: 'add', modification: new Attribute({ type: 'uniqueMember', values: [value] }) }),
+        ]);
         note(`uniqueMember add ${value} → ${group}`);
       },
     },
@@ -266,8 +294,22 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
   // the groups (a group renamed before that would keep a dangling value; test/e2e/delta-memberships
   // covers reading during the rewrite).
   const settle = () =>
-    waitForRefint({ url: pipeline.infra.openldap.url, bindDn: adminDn, passwordFile: pipeline.passwordFile, baseDn: ldap.baseDn, placeholders: [adminDn] });
-  const rewrites = new Set(['rename user', 'move user to another OU', 'move user out of the users base', 'move user back in', 'delete user', 'rename group', 'delete group']);
+    waitForRefint({
+      url: pipeline.infra.openldap.url,
+      bindDn: adminDn,
+      passwordFile: pipeline.passwordFile,
+      baseDn: ldap.baseDn,
+      placeholders: [adminDn],
+    });
+  const rewrites = new Set([
+    'rename user',
+    'move user to another OU',
+    'move user out of the users base',
+    'move user back in',
+    'delete user',
+    'rename group',
+    'delete group',
+  ]);
   // Without refint nothing rewrites member values: they go dangling, and the model says what that means.
   const refint = shape.overlays === null || shape.overlays.refint;
   for (const op of ops) {
@@ -279,7 +321,12 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
     };
   }
   await runOracle({
-    seed: SEED, operations: OPERATIONS, syncs: SYNCS, pipeline, driver, ops,
+    seed: SEED,
+    operations: OPERATIONS,
+    syncs: SYNCS,
+    pipeline,
+    driver,
+    ops,
     syncLabel: `sync (${shape.delta})`,
     testFile: 'test/e2e/oracle.test.ts',
     // refint leaves uniqueMember values with a UID dangling: the former-DN rule applies to them.

@@ -65,7 +65,10 @@ test('a configured name carried by several groups grants nothing, and says so, u
   assert.ok(!(await roles()).some((r) => r.endsWith(':operator')), 'ambiguous: no operator');
   // The applier states the ambiguity when it starts (the next start: this pass's groups were new).
   const restarted = await pipeline.applyUntilCaughtUp();
-  assert.match(output + restarted.stdout + restarted.stderr, /the group name ops names 2 groups; it grants nothing until one group carries that name/);
+  assert.match(
+    output + restarted.stdout + restarted.stderr,
+    /the group name ops names 2 groups; it grants nothing until one group carries that name/,
+  );
   await ldap.client.del(eastOps);
   await sync(true);
   assert.ok((await roles()).includes('cat:operator'));

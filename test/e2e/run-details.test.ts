@@ -51,15 +51,19 @@ describe('run details in the database', () => {
     assert.equal(sync.code, 0, describeResult(sync));
     const runId = runIdOf(sync);
     const rows = await until('the errors in the database', async () => {
-      const found = await pipeline.query<{ dn: string | null; code: string }>('select dn, code from sync_run_errors where run_id = $1', [runId]);
+      const found = await pipeline.query<{ dn: string | null; code: string }>('select dn, code from sync_run_errors where run_id = $1', [
+        runId,
+      ]);
       return found.length >= BAD ? found : null;
     });
     assert.deepEqual(rows.map((r) => r.dn?.toLowerCase()).sort(), badDns.map((d) => d.toLowerCase()).sort());
     const [run] = await until('the run in the database', () =>
-      pipeline.query<{ counts: { errors: number }; errors: unknown[]; phases_ms: Record<string, number> | null }>(
-        'select counts, errors, phases_ms from sync_runs where run_id = $1',
-        [runId],
-      ).then((r) => (r.length > 0 ? r : null)),
+      pipeline
+        .query<{ counts: { errors: number }; errors: unknown[]; phases_ms: Record<string, number> | null }>(
+          'select counts, errors, phases_ms from sync_runs where run_id = $1',
+          [runId],
+        )
+        .then((r) => (r.length > 0 ? r : null)),
     );
     assert.equal(run?.counts.errors, BAD);
     assert.equal(run?.errors.length, 50, 'the summary keeps its first 50');

@@ -29,7 +29,18 @@ const SEED = faultSeed();
 const USERS = Number(process.env.DIRSTREAM_FAULT_USERS ?? 20_000);
 const faults = createFaultRun(SEED);
 const { rnd, figures } = faults;
-const cluster = { nodeKills: 0, controllerKills: 0, maxPauseMs: 0, maxProducePauseMs: 0, deadLetters: 0, rebalanceChecks: 0, probes: 0, probeMedianMs: 0, probeMaxMs: 0, baselineMedianMs: 0 };
+const cluster = {
+  nodeKills: 0,
+  controllerKills: 0,
+  maxPauseMs: 0,
+  maxProducePauseMs: 0,
+  deadLetters: 0,
+  rebalanceChecks: 0,
+  probes: 0,
+  probeMedianMs: 0,
+  probeMaxMs: 0,
+  baselineMedianMs: 0,
+};
 let kafka: KafkaCluster;
 let kafkaDir = '';
 let pipeline: FaultPipeline;
@@ -51,7 +62,9 @@ before(async () => {
 });
 
 after(async () => {
-  console.log(`# cluster fault figures after ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify({ ...figures, ...cluster })}`);
+  console.log(
+    `# cluster fault figures after ${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify({ ...figures, ...cluster })}`,
+  );
   await pipeline?.cleanup();
   await kafka?.down();
   if (kafkaDir) await rm(kafkaDir, { recursive: true, force: true });
@@ -78,7 +91,9 @@ async function leadersByNode(): Promise<Map<number, number>> {
 
 /** kill -9 the live node leading the most partitions (never `except`); returns its ID. */
 async function killLeaderOfMost(except?: number): Promise<number> {
-  const counts = [...(await leadersByNode())].filter(([id]) => id !== except && kafka.nodes.some((n) => n.id === id && n.pid() !== undefined));
+  const counts = [...(await leadersByNode())].filter(
+    ([id]) => id !== except && kafka.nodes.some((n) => n.id === id && n.pid() !== undefined),
+  );
   counts.sort((a, b) => b[1] - a[1]);
   const [id, led] = counts[0] as [number, number];
   console.log(`# [${elapsed()}] kill -9 node ${id} (leads ${led} of the pipeline's partitions)`);
@@ -190,7 +205,9 @@ async function checkGroupRebalanced(): Promise<void> {
         return;
       }
       if (Date.now() > deadline) {
-        assert.fail(`applier group ${group?.state}: ${assigned.size} of ${all.length} partitions assigned (${[...assigned.values()].filter((n) => n > 1).length} twice)`);
+        assert.fail(
+          `applier group ${group?.state}: ${assigned.size} of ${all.length} partitions assigned (${[...assigned.values()].filter((n) => n > 1).length} twice)`,
+        );
       }
       await sleep(1_000);
     }
@@ -247,20 +264,24 @@ function probeStream() {
         assert.ok(probe, 'a probe user');
         const title = `probe ${round} ${Date.now()}`;
         const t0 = Date.now();
-        await client.modify(probe.dn, [new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: [title] }) })]);
+        await client.modify(probe.dn, [
+          new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: [title] }) }),
+        ]);
         await pollUntilSucceeded(pipeline, false, figures);
         const passMs = Date.now() - t0;
         for (;;) {
-          const [row] = await pipeline.query<{ title: string | null }>('select title from users where profile_id = $1 and external_id = $2', [
-            pipeline.profileId,
-            probe.external_id,
-          ]);
+          const [row] = await pipeline.query<{ title: string | null }>(
+            'select title from users where profile_id = $1 and external_id = $2',
+            [pipeline.profileId, probe.external_id],
+          );
           if (row?.title === title) break;
           if (Date.now() - t0 > 300_000) assert.fail(`probe change ${round} not applied after 300 s`);
           await sleep(100);
         }
         latencies.push(Date.now() - t0);
-        console.log(`# [${elapsed()}] probe ${round}: ${((Date.now() - t0) / 1000).toFixed(1)} s (delta pass ${(passMs / 1000).toFixed(1)} s)`);
+        console.log(
+          `# [${elapsed()}] probe ${round}: ${((Date.now() - t0) / 1000).toFixed(1)} s (delta pass ${(passMs / 1000).toFixed(1)} s)`,
+        );
       }
     } finally {
       await client.unbind().catch(() => undefined);
@@ -279,7 +300,9 @@ function probeStream() {
         cluster.probeMedianMs = Math.max(cluster.probeMedianMs, median);
         cluster.probeMaxMs = Math.max(cluster.probeMaxMs, max);
       }
-      console.log(`# ${name}: ${latencies.length} probe changes, LDAP → PostgreSQL median ${(median / 1000).toFixed(1)} s, max ${(max / 1000).toFixed(1)} s`);
+      console.log(
+        `# ${name}: ${latencies.length} probe changes, LDAP → PostgreSQL median ${(median / 1000).toFixed(1)} s, max ${(max / 1000).toFixed(1)} s`,
+      );
     },
   };
 }
@@ -301,15 +324,20 @@ test(`full sync of ${USERS} users: the leader of most partitions killed -9, rest
   let done = false;
   const stopWatch = watchPauses(async () => !done);
   let survived = true;
-  await runScenario(pipeline, faults, { name: 'cluster: full sync, two leader kills', startApplier: () => pipeline.startApplier(), applyTimeoutMs: 600_000 }, async (applier) => {
-    const sync = (async () => {
-      await pollUntilSucceeded(pipeline, true, figures);
-    })();
-    await twoLeaderKills(sync);
-    await checkGroupRebalanced();
-    done = true;
-    survived = applier.child.exitCode === null;
-  });
+  await runScenario(
+    pipeline,
+    faults,
+    { name: 'cluster: full sync, two leader kills', startApplier: () => pipeline.startApplier(), applyTimeoutMs: 600_000 },
+    async (applier) => {
+      const sync = (async () => {
+        await pollUntilSucceeded(pipeline, true, figures);
+      })();
+      await twoLeaderKills(sync);
+      await checkGroupRebalanced();
+      done = true;
+      survived = applier.child.exitCode === null;
+    },
+  );
   await stopWatch('full sync, two leader kills');
   assert.ok(survived, 'the applier exited during the broker kills');
   await checkNoDeadLetters();
@@ -328,44 +356,54 @@ test('baseline: probe changes with every broker up', async () => {
 
 test('a stream of changes: the leader of most partitions killed -9, restarted, then another', async () => {
   await faults.change(pipeline, { disable: 100, remove: 30, enable: 30, rename: 30, move: 30 });
-  await runScenario(pipeline, faults, { name: 'cluster: changes, two leader kills', startApplier: () => pipeline.startApplier(), applyTimeoutMs: 600_000 }, async () => {
-    const stream = probeStream();
-    const more = (async () => {
-      await sleep(4_000);
-      await faults.change(pipeline, { disable: 40, enable: 10, rename: 10 });
-    })();
-    await twoLeaderKills(more);
-    await sleep(3_000);
-    await stream.stop('changes, two leader kills');
-    await checkGroupRebalanced();
-  });
+  await runScenario(
+    pipeline,
+    faults,
+    { name: 'cluster: changes, two leader kills', startApplier: () => pipeline.startApplier(), applyTimeoutMs: 600_000 },
+    async () => {
+      const stream = probeStream();
+      const more = (async () => {
+        await sleep(4_000);
+        await faults.change(pipeline, { disable: 40, enable: 10, rename: 10 });
+      })();
+      await twoLeaderKills(more);
+      await sleep(3_000);
+      await stream.stop('changes, two leader kills');
+      await checkGroupRebalanced();
+    },
+  );
   await checkNoDeadLetters();
 });
 
 test('a stream of changes: the active controller killed -9 and restarted', async () => {
   await faults.change(pipeline, { disable: 60, remove: 10, enable: 20, rename: 10 });
-  await runScenario(pipeline, faults, { name: 'cluster: changes, controller failover', startApplier: () => pipeline.startApplier(), applyTimeoutMs: 600_000 }, async () => {
-    const stream = probeStream();
-    await sleep(1_500 + rnd() * 1_500);
-    const controller = kafka.activeController();
-    assert.ok(controller !== undefined, 'no active controller found in the quorum-state files');
-    console.log(`# [${elapsed()}] kill -9 the active controller, node ${controller}`);
-    kafka.nodes.find((n) => n.id === controller)?.kill();
-    cluster.controllerKills++;
-    const killedAt = Date.now();
-    let next = kafka.activeController();
-    while ((next === undefined || next === controller) && Date.now() - killedAt < 30_000) {
-      await sleep(200);
-      next = kafka.activeController();
-    }
-    console.log(`# new active controller: node ${next} after ${Date.now() - killedAt} ms`);
-    assert.ok(next !== undefined && next !== controller, 'the quorum elected another controller');
-    await sleep(2_000 + rnd() * 2_000);
-    await restart(controller);
-    await faults.change(pipeline, { disable: 20, enable: 5 });
-    await sleep(3_000);
-    await stream.stop('changes, controller failover');
-    await checkGroupRebalanced();
-  });
+  await runScenario(
+    pipeline,
+    faults,
+    { name: 'cluster: changes, controller failover', startApplier: () => pipeline.startApplier(), applyTimeoutMs: 600_000 },
+    async () => {
+      const stream = probeStream();
+      await sleep(1_500 + rnd() * 1_500);
+      const controller = kafka.activeController();
+      assert.ok(controller !== undefined, 'no active controller found in the quorum-state files');
+      console.log(`# [${elapsed()}] kill -9 the active controller, node ${controller}`);
+      kafka.nodes.find((n) => n.id === controller)?.kill();
+      cluster.controllerKills++;
+      const killedAt = Date.now();
+      let next = kafka.activeController();
+      while ((next === undefined || next === controller) && Date.now() - killedAt < 30_000) {
+        await sleep(200);
+        next = kafka.activeController();
+      }
+      console.log(`# new active controller: node ${next} after ${Date.now() - killedAt} ms`);
+      assert.ok(next !== undefined && next !== controller, 'the quorum elected another controller');
+      await sleep(2_000 + rnd() * 2_000);
+      await restart(controller);
+      await faults.change(pipeline, { disable: 20, enable: 5 });
+      await sleep(3_000);
+      await stream.stop('changes, controller failover');
+      await checkGroupRebalanced();
+    },
+  );
   await checkNoDeadLetters();
 });

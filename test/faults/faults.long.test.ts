@@ -102,7 +102,11 @@ test('PostgreSQL restarted while the poller and the applier work', async () => {
     if ((await running).code !== 0) await pollUntilSucceeded(pipeline, true, figures);
     await sleep(3_000);
     // The applier waits an outage out (issue 5); it must still be running.
-    assert.equal(applier.child.exitCode, null, `the applier exited during the PostgreSQL restart:\n${applier.output().stderr.slice(-2_000)}`);
+    assert.equal(
+      applier.child.exitCode,
+      null,
+      `the applier exited during the PostgreSQL restart:\n${applier.output().stderr.slice(-2_000)}`,
+    );
   });
 });
 

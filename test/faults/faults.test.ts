@@ -78,7 +78,13 @@ test('slapd killed mid-page: the run fails, nothing is disabled, the next pass c
     // Mid-page: the run had read entries, not all of them, and failed.
     hit = result.code !== 0 && run?.status === 'failed' && Number(run.read) > 0 && Number(run.read) < pipeline.directory.users;
     if (!hit) delayMs = result.code === 0 ? Math.max(300, delayMs - 250) : delayMs + 250;
-    await checkScenario(pipeline, `slapd killed (attempt ${attempt + 1}, ${hit ? 'mid-page' : `exit ${result.code}, read ${run?.read}`})`, model, faults.expectation(), figures);
+    await checkScenario(
+      pipeline,
+      `slapd killed (attempt ${attempt + 1}, ${hit ? 'mid-page' : `exit ${result.code}, read ${run?.read}`})`,
+      model,
+      faults.expectation(),
+      figures,
+    );
   }
   assert.ok(hit, 'slapd was never killed in the middle of a paged read');
   figures.disabledSamples += await watch.stop('while slapd was killed');

@@ -76,12 +76,16 @@ export async function history(pipeline: FaultPipeline, difference: string): Prom
   const topics = topicNames(pipeline.prefix);
   const lines: string[] = [];
   try {
-    const records = await readTopics(createKafka(pipeline.infra), [topics.users, topics.memberships, topics.syncRuns], { timeoutMs: 60_000 });
+    const records = await readTopics(createKafka(pipeline.infra), [topics.users, topics.memberships, topics.syncRuns], {
+      timeoutMs: 60_000,
+    });
     for (const r of records) {
       const key = r.key?.toString() ?? '';
       if (r.topic === topics.syncRuns && r.value !== null) {
         const e = codec.decode('sync-run', r.value);
-        lines.push(`run ${e.runId.slice(0, 8)} ${e.mode} ${e.status} read=${e.counts.entriesRead} +m${e.counts.membershipsAdded} -m${e.counts.membershipsRemoved}${e.reason ? ` (${e.reason.slice(0, 80)})` : ''}`);
+        lines.push(
+          `run ${e.runId.slice(0, 8)} ${e.mode} ${e.status} read=${e.counts.entriesRead} +m${e.counts.membershipsAdded} -m${e.counts.membershipsRemoved}${e.reason ? ` (${e.reason.slice(0, 80)})` : ''}`,
+        );
       } else if (ids.every((id) => key.includes(id))) {
         if (r.value === null) lines.push(`${r.topic} ${key}: tombstone @${r.offset}`);
         else if (r.topic === topics.users) {
@@ -93,7 +97,9 @@ export async function history(pipeline: FaultPipeline, difference: string): Prom
         }
       } else if (r.topic === topics.users && r.value !== null && ids.some((id) => key.endsWith(id))) {
         const e = codec.decode('user-event', r.value);
-        lines.push(`user ${e.externalId.slice(0, 8)} ${e.op} v${e.version} run ${e.source.runId.slice(0, 8)} dn=${e.state.dn} enabled=${e.state.enabled}`);
+        lines.push(
+          `user ${e.externalId.slice(0, 8)} ${e.op} v${e.version} run ${e.source.runId.slice(0, 8)} dn=${e.state.dn} enabled=${e.state.enabled}`,
+        );
       }
     }
   } catch (error) {
@@ -171,7 +177,11 @@ export async function killPollerRuns(
 }
 
 /** A background applier that is killed with -9 and restarted at random moments until stopped. */
-export function chaosApplier(pipeline: FaultPipeline, options: { minMs: number; maxMs: number; rnd: () => number; maxKills: number }, figures: Figures) {
+export function chaosApplier(
+  pipeline: FaultPipeline,
+  options: { minMs: number; maxMs: number; rnd: () => number; maxKills: number },
+  figures: Figures,
+) {
   let current: RunningProcess = pipeline.startApplier();
   let stopped = false;
   const loop = (async () => {
@@ -239,7 +249,9 @@ export async function checkScenario(
       throw error;
     },
   );
-  const events = records.filter((r) => r.value !== null).map((r) => codec.decode('user-lifecycle', r.value as Buffer) as UserLifecycleEvent);
+  const events = records
+    .filter((r) => r.value !== null)
+    .map((r) => codec.decode('user-lifecycle', r.value as Buffer) as UserLifecycleEvent);
   figures.lifecycleEventsChecked = events.length;
   const disabled = events.filter((e) => e.type === 'user-disabled');
   const falsely = disabled.filter((e) => !expectation.mayDisable.has(e.externalId));
@@ -476,7 +488,9 @@ export async function watchFalseDisables(pipeline: FaultPipeline, mayDisable: Re
       await loop;
       if (violations.size > 0) {
         const [id, login] = [...violations][0] as [string, string];
-        throw new Error(`${name}: ${violations.size} users were disabled in the database at some moment without reason, e.g. ${login} (${id})`);
+        throw new Error(
+          `${name}: ${violations.size} users were disabled in the database at some moment without reason, e.g. ${login} (${id})`,
+        );
       }
       return samples;
     },

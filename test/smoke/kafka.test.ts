@@ -33,7 +33,11 @@ test('produces to and consumes from a fresh topic', async () => {
     assert.equal(partitions.size, 1, `key ${key} spread over partitions`);
     byKey.set(key, [...(byKey.get(key) ?? []), Number(r.value?.toString().slice(1))]);
   }
-  for (const values of byKey.values()) assert.deepEqual(values, [...values].sort((a, b) => a - b));
+  for (const values of byKey.values())
+    assert.deepEqual(
+      values,
+      [...values].sort((a, b) => a - b),
+    );
 });
 
 test('the broker refuses to auto-create topics', async () => {

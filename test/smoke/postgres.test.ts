@@ -28,5 +28,8 @@ test('MikroORM 7 connects to PostgreSQL and runs queries in its own database', a
     await em.getConnection().execute(`insert into smoke values (1, 'zoë'), (2, 'ana')`, [], 'run', em.getTransactionContext());
   });
   const rows = await connection.execute<{ name: string }[]>('select name from smoke order by id');
-  assert.deepEqual(rows.map((r) => r.name), ['zoë', 'ana']);
+  assert.deepEqual(
+    rows.map((r) => r.name),
+    ['zoë', 'ana'],
+  );
 });

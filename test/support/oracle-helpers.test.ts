@@ -51,7 +51,16 @@ test('the model: removal disables and keeps the row, a conflicting new login is 
     edges: new Map(edges.map(([g, m]) => [`${g}|${m}`, 'user' as const])),
   });
   const model = createModel();
-  model.observe(snapshot([['1', 'ann', true], ['2', 'bob', true]], [['g', '1']]), new Set(['BOB']));
+  model.observe(
+    snapshot(
+      [
+        ['1', 'ann', true],
+        ['2', 'bob', true],
+      ],
+      [['g', '1']],
+    ),
+    new Set(['BOB']),
+  );
   let state = model.expected();
   assert.deepEqual([...state.users.keys()], ['1'], 'bob conflicts with a local account');
   model.observe(snapshot([['2', 'bobby', true]]), new Set(['BOB']));
@@ -67,7 +76,12 @@ test('the model: removal disables and keeps the row, a conflicting new login is 
 test('oracle driver: same seed, same choices; operations whose precondition fails are never picked', () => {
   const choices = (seed: number) => {
     const driver = createDriver(seed);
-    const ops: OracleOp[] = ['a', 'b', 'never'].map((name) => ({ name, weight: name === 'a' ? 3 : 1, when: () => name !== 'never', run: async () => {} }));
+    const ops: OracleOp[] = ['a', 'b', 'never'].map((name) => ({
+      name,
+      weight: name === 'a' ? 3 : 1,
+      when: () => name !== 'never',
+      run: async () => {},
+    }));
     return Array.from({ length: 50 }, () => randomOperation(ops, driver.rnd).name);
   };
   assert.deepEqual(choices(42), choices(42));

@@ -7,7 +7,16 @@
 import assert from 'node:assert/strict';
 import { Attribute, Change, type Client } from 'ldapts';
 import { mulberry32 } from '../../infra/sample/generate.ts';
-import { annotate, comparableDn, createModel, type DirectorySnapshot, describeState, firstDifference, type ModelOptions, readDatabase } from './oracle.ts';
+import {
+  annotate,
+  comparableDn,
+  createModel,
+  type DirectorySnapshot,
+  describeState,
+  firstDifference,
+  type ModelOptions,
+  readDatabase,
+} from './oracle.ts';
 import { describeResult, type Pipeline } from './pipeline.ts';
 
 /** DIRSTREAM_ORACLE_SEED=<n> replays a run; otherwise a fresh seed. */

@@ -64,7 +64,13 @@ export function comparableDn(dn: string): string {
   const rdns: string[] = [];
   let bytes: number[] = [];
   const flush = () => {
-    rdns.push(Buffer.from(bytes).toString('utf8').trim().toLowerCase().replace(/\s*=\s*/, '='));
+    rdns.push(
+      Buffer.from(bytes)
+        .toString('utf8')
+        .trim()
+        .toLowerCase()
+        .replace(/\s*=\s*/, '='),
+    );
     bytes = [];
   };
   const text = Buffer.from(dn, 'utf8');
@@ -132,7 +138,12 @@ const DIALECTS = {
 
 export async function snapshotDirectory(options: SnapshotOptions): Promise<DirectorySnapshot> {
   const d = DIALECTS[options.dialect ?? 'openldap'];
-  const common = { url: options.url, bindDn: options.bindDn, passwordFile: options.passwordFile, ...(options.env ? { env: options.env } : {}) };
+  const common = {
+    url: options.url,
+    bindDn: options.bindDn,
+    passwordFile: options.passwordFile,
+    ...(options.env ? { env: options.env } : {}),
+  };
   const [userEntries, groupEntries] = await Promise.all([
     ldapsearch({ ...common, baseDn: options.usersBaseDn, filter: d.usersFilter, attributes: d.userAttributes }),
     ldapsearch({ ...common, baseDn: options.groupsBaseDn, filter: d.groupsFilter, attributes: d.groupAttributes }),
@@ -160,7 +171,9 @@ export async function snapshotDirectory(options: SnapshotOptions): Promise<Direc
   for (const entry of groupEntries) {
     const id = d.id(entry);
     if (id === undefined || !groups.has(id)) continue;
-    const listed = [...(entry.attributes.get('member') ?? []), ...(entry.attributes.get('uniquemember') ?? []).map(memberDnOf)].map(comparableDn);
+    const listed = [...(entry.attributes.get('member') ?? []), ...(entry.attributes.get('uniquemember') ?? []).map(memberDnOf)].map(
+      comparableDn,
+    );
     members.set(id, listed);
     for (const memberDn of listed) {
       const member = byDn.get(memberDn);
@@ -192,7 +205,10 @@ export async function waitForRefint(
     // slapo-refint leaves uniqueMember values with a UID (`dn#'01'B`) alone: they stay dangling,
     // as on a server without refint, so they are not waited for.
     const dangling = groups
-      .flatMap((g) => [...(g.attributes.get('member') ?? []), ...(g.attributes.get('uniquemember') ?? []).filter((v) => memberDnOf(v) === v)])
+      .flatMap((g) => [
+        ...(g.attributes.get('member') ?? []),
+        ...(g.attributes.get('uniquemember') ?? []).filter((v) => memberDnOf(v) === v),
+      ])
       .filter((dn) => !existing.has(comparableDn(dn)));
     if (dangling.length === 0) return Date.now() - startedAt;
     if (Date.now() - startedAt > timeoutMs) {
@@ -245,7 +261,8 @@ export function createModel(options: ModelOptions = {}) {
             // Renamed since the previous sync (still there under another DN): an edge that existed
             // is kept in this sync only; a stale DN never adds one.
             const key = before === undefined ? '' : `${groupId}|${before.id}`;
-            if (before !== undefined && dnNow.has(before.id) && dnNow.get(before.id) !== dn && previousEdges.has(key)) edges.set(key, before.type);
+            if (before !== undefined && dnNow.has(before.id) && dnNow.get(before.id) !== dn && previousEdges.has(key))
+              edges.set(key, before.type);
           }
         }
       }
@@ -302,10 +319,9 @@ type Query = (sql: string, params?: readonly unknown[]) => Promise<Record<string
 /** What the applier's tables hold for one profile. */
 export async function readDatabase(query: Query, profileId: string): Promise<ModelState> {
   const users = new Map<string, ExpectedUser>();
-  for (const row of await query(
-    'select external_id, login_name, display_name, enabled, dn from users where profile_id = $1',
-    [profileId],
-  )) {
+  for (const row of await query('select external_id, login_name, display_name, enabled, dn from users where profile_id = $1', [
+    profileId,
+  ])) {
     users.set(String(row.external_id), {
       loginName: String(row.login_name),
       displayName: String(row.display_name),
@@ -318,7 +334,9 @@ export async function readDatabase(query: Query, profileId: string): Promise<Mod
     groups.set(String(row.external_id), { name: String(row.name), present: row.present === true });
   }
   const edges = new Map<string, 'user' | 'group'>();
-  for (const row of await query('select group_id, member_id, member_type from memberships where profile_id = $1 and present', [profileId])) {
+  for (const row of await query('select group_id, member_id, member_type from memberships where profile_id = $1 and present', [
+    profileId,
+  ])) {
     edges.set(`${String(row.group_id)}|${String(row.member_id)}`, row.member_type === 'group' ? 'group' : 'user');
   }
   const roles = new Set<string>();
@@ -329,7 +347,9 @@ export async function readDatabase(query: Query, profileId: string): Promise<Mod
 }
 
 function sameUser(a: ExpectedUser, b: ExpectedUser): boolean {
-  return a.loginName === b.loginName && a.displayName === b.displayName && a.enabled === b.enabled && comparableDn(a.dn) === comparableDn(b.dn);
+  return (
+    a.loginName === b.loginName && a.displayName === b.displayName && a.enabled === b.enabled && comparableDn(a.dn) === comparableDn(b.dn)
+  );
 }
 
 /** The first difference between the expected and the actual state (sorted, so stable), or null. */
@@ -345,7 +365,8 @@ export function firstDifference(expected: ModelState, actual: ModelState): strin
   for (const id of ids(expected.groups, actual.groups)) {
     const e = expected.groups.get(id);
     const a = actual.groups.get(id);
-    if (JSON.stringify(e) !== JSON.stringify(a)) return `group ${id}: expected ${JSON.stringify(e ?? null)}, database has ${JSON.stringify(a ?? null)}`;
+    if (JSON.stringify(e) !== JSON.stringify(a))
+      return `group ${id}: expected ${JSON.stringify(e ?? null)}, database has ${JSON.stringify(a ?? null)}`;
   }
   for (const key of ids(expected.edges, actual.edges)) {
     const e = expected.edges.get(key);

@@ -80,7 +80,12 @@ export type PipelineOptions = {
   };
 };
 
-export type CommandResult = { readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stdout: string; readonly stderr: string };
+export type CommandResult = {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+};
 
 export type RunningProcess = {
   readonly child: ChildProcess;
@@ -214,7 +219,13 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     await writeFile(passwordFile, options.directory?.bindPassword ?? infra.openldap.adminPassword, { mode: 0o600 });
     const raw = {
       logLevel: options.logLevel ?? 'warn',
-      kafka: { brokers: [...infra.kafka.brokers], clientId: `dirstream-${label}`, topicPrefix: prefix, partitions: options.partitions ?? 3, ...options.kafka },
+      kafka: {
+        brokers: [...infra.kafka.brokers],
+        clientId: `dirstream-${label}`,
+        topicPrefix: prefix,
+        partitions: options.partitions ?? 3,
+        ...options.kafka,
+      },
       database: { url: database.url, pollerSchema: 'dirstream_poller', poolSize: 6 },
       applier: { groupId, metricsPort: 0, ...options.applier },
       poller: { metricsPort: 0 },

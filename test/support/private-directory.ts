@@ -47,7 +47,10 @@ export async function createPrivateDirectory(label: string, sample: Partial<Samp
   const shared = loadInfra();
   return {
     instance,
-    infra: { ...shared, openldap: { ...shared.openldap, url: instance.url, adminDn: instance.adminDn, adminPassword: instance.adminPassword } },
+    infra: {
+      ...shared,
+      openldap: { ...shared.openldap, url: instance.url, adminDn: instance.adminDn, adminPassword: instance.adminPassword },
+    },
     users: options.users,
     kill() {
       const pid = Number(readFileSync(slapdPid(instance), 'utf8').trim());

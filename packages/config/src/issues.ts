@@ -62,9 +62,7 @@ export function createConfigError(
 ): DirstreamError {
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
   const message =
-    issues.length === 0
-      ? `${headline}: ${sourceName}`
-      : `${headline} in ${sourceName} (${count}):\n${issues.map(formatIssue).join('\n')}`;
+    issues.length === 0 ? `${headline}: ${sourceName}` : `${headline} in ${sourceName} (${count}):\n${issues.map(formatIssue).join('\n')}`;
   return createError(code, message, {
     cause,
     details: {

@@ -66,7 +66,10 @@ export function checkConfigRules(config: RawConfig): ConfigIssue[] {
 
     // Credentials never travel in events (DESIGN invariant 10), whatever the mapping key.
     const { extra, ...named } = profile.users.attributes;
-    for (const [key, attribute] of [...Object.entries(named).map(([k, v]) => [[k], v] as const), ...Object.entries(extra).map(([k, v]) => [['extra', k], v] as const)]) {
+    for (const [key, attribute] of [
+      ...Object.entries(named).map(([k, v]) => [[k], v] as const),
+      ...Object.entries(extra).map(([k, v]) => [['extra', k], v] as const),
+    ]) {
       if (typeof attribute === 'string' && isPasswordAttribute(attribute)) {
         issues.push({
           path: ['profiles', index, 'users', 'attributes', ...key],

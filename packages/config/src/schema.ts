@@ -7,10 +7,7 @@ import { z } from 'zod';
 
 /** A secret is never written inline: it comes from an environment variable or a file. */
 export const secretSchema = z
-  .union([
-    z.object({ env: z.string().min(1) }).strict(),
-    z.object({ file: z.string().min(1) }).strict(),
-  ])
+  .union([z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()])
   .describe('A secret: { env: NAME } or { file: /path } (never inline)');
 
 const dn = z.string().min(1);
@@ -80,7 +77,10 @@ export const groupsSchema = z
     filter: filter.optional(),
     nameAttribute: attribute.optional(),
     idAttribute: attribute.optional(),
-    memberAttributes: z.array(z.enum(['member', 'uniqueMember', 'memberUid'])).min(1).optional(),
+    memberAttributes: z
+      .array(z.enum(['member', 'uniqueMember', 'memberUid']))
+      .min(1)
+      .optional(),
     nested: z.boolean().default(true),
   })
   .strict();
@@ -150,7 +150,10 @@ export const kafkaSchema = z
   .object({
     brokers: z.array(z.string().min(1)).min(1),
     clientId: z.string().default('dirstream'),
-    topicPrefix: z.string().regex(/^[A-Za-z0-9._-]+$/).default('dirstream'),
+    topicPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .default('dirstream'),
     partitions: z.number().int().positive().default(12),
     replicationFactor: z.number().int().positive().default(1),
     /**
@@ -219,7 +222,14 @@ export const applierSchema = z
     applyRetries: z.number().int().min(0).default(3),
   })
   .strict()
-  .default({ groupId: 'dirstream-applier', maxBatchSize: 2_000, metricsHost: '127.0.0.1', metricsPort: 9464, seatLimit: 0, applyRetries: 3 });
+  .default({
+    groupId: 'dirstream-applier',
+    maxBatchSize: 2_000,
+    metricsHost: '127.0.0.1',
+    metricsPort: 9464,
+    seatLimit: 0,
+    applyRetries: 3,
+  });
 
 /** The `poller` block when the file has none (also what hand-built configs in tests use). */
 export const POLLER_DEFAULTS = { metricsHost: '127.0.0.1', metricsPort: 9465 } as const;
@@ -263,9 +273,7 @@ export const AUTH_DEFAULTS = {
 export const authSchema = z
   .object({
     /** Applications allowed to call sign-in, each with its bearer token; empty = any caller that reaches the listener. */
-    clients: z
-      .array(z.object({ name: z.string().min(1), token: secretSchema }).strict())
-      .default([]),
+    clients: z.array(z.object({ name: z.string().min(1), token: secretSchema }).strict()).default([]),
     /** Profiles (id or name) tried first, in this order, when a login exists in several; the rest follow in file order. */
     profileOrder: z.array(z.string().min(1)).default([]),
     rateLimit: z
@@ -339,7 +347,10 @@ export const serveSchema = z
 export const tracingSchema = z
   .object({
     /** OTLP/HTTP base URL of a collector (spans go to `<url>/v1/traces`); wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
-    otlpEndpoint: z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
+    otlpEndpoint: z
+      .string()
+      .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
+      .optional(),
   })
   .strict()
   .optional();

@@ -21,10 +21,7 @@ export function configWarnings(config: DirstreamConfig): ConfigWarning[] {
     if (!connection.startTls) {
       connection.urls.forEach((url, urlIndex) => {
         if (url.toLowerCase().startsWith('ldap://')) {
-          warn(
-            ['profiles', index, 'connection', 'urls', urlIndex],
-            'plain ldap:// without startTls sends the bind password unencrypted',
-          );
+          warn(['profiles', index, 'connection', 'urls', urlIndex], 'plain ldap:// without startTls sends the bind password unencrypted');
         }
       });
     }

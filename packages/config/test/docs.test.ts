@@ -19,7 +19,10 @@ function yamlBlocks(markdown: string): string[] {
 function schemaKeys(): string[] {
   const keys: string[] = [];
   const walk = (schema: unknown, prefix: string): void => {
-    let current = schema as { def?: { type?: string; innerType?: unknown; element?: unknown; options?: unknown[] }; shape?: Record<string, unknown> };
+    let current = schema as {
+      def?: { type?: string; innerType?: unknown; element?: unknown; options?: unknown[] };
+      shape?: Record<string, unknown>;
+    };
     while (current.def?.type === 'default' || current.def?.type === 'optional') current = current.def.innerType as typeof current;
     if (current.def?.type === 'array') {
       walk(current.def.element, `${prefix}[]`);

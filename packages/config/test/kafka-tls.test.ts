@@ -29,7 +29,12 @@ describe('kafka.tls', () => {
 
   it('resolves caFile, certFile and keyFile against the config file and defaults verification on', async () => {
     for (const name of ['ca.pem', 'client.pem', 'client.key']) await writeFile(join(dir, name), `-----BEGIN ${name}-----\n`);
-    const raw = edit(validRaw(), ['kafka', 'tls'], { caFile: './ca.pem', certFile: 'client.pem', keyFile: 'client.key', serverName: 'kafka.internal' });
+    const raw = edit(validRaw(), ['kafka', 'tls'], {
+      caFile: './ca.pem',
+      certFile: 'client.pem',
+      keyFile: 'client.key',
+      serverName: 'kafka.internal',
+    });
     const path = join(dir, 'tls.yaml');
     await writeFile(path, toYaml(raw));
     const { kafka } = await loadConfig({ path, env: VALID_ENV });

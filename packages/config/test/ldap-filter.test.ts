@@ -28,7 +28,8 @@ describe('LDAP filters checked at load', () => {
     });
   }
   it('password attributes, any case, with options', () => {
-    for (const a of ['userPassword', 'USERPASSWORD', 'unicodePwd', 'supplementalCredentials', 'userPassword;binary']) assert.ok(isPasswordAttribute(a), a);
+    for (const a of ['userPassword', 'USERPASSWORD', 'unicodePwd', 'supplementalCredentials', 'userPassword;binary'])
+      assert.ok(isPasswordAttribute(a), a);
     for (const a of ['mail', 'passwordExpiry', 'pwdLastSet']) assert.ok(!isPasswordAttribute(a), a);
   });
 });

@@ -143,7 +143,8 @@ const CASES: readonly Case[] = [
   },
   {
     name: 'accesslog delta on Active Directory',
-    text: () => toYaml(edit(edit(validRaw(), ['profiles', 0, 'directory'], 'active-directory'), ['profiles', 0, 'schedule'], { delta: 'accesslog' })),
+    text: () =>
+      toYaml(edit(edit(validRaw(), ['profiles', 0, 'directory'], 'active-directory'), ['profiles', 0, 'schedule'], { delta: 'accesslog' })),
     code: 'CONFIG_INVALID',
     mentions: ['profiles[0].schedule.delta', '"accesslog" works only with directory "openldap"'],
   },
@@ -151,14 +152,19 @@ const CASES: readonly Case[] = [
     name: 'startTls on an ldaps URL',
     text: () =>
       toYaml(
-        edit(edit(validRaw(), ['profiles', 0, 'connection', 'urls'], ['ldaps://127.0.0.1:636']), ['profiles', 0, 'connection', 'startTls'], true),
+        edit(
+          edit(validRaw(), ['profiles', 0, 'connection', 'urls'], ['ldaps://127.0.0.1:636']),
+          ['profiles', 0, 'connection', 'startTls'],
+          true,
+        ),
       ),
     code: 'CONFIG_INVALID',
     mentions: ['profiles[0].connection.urls[0]', 'startTls'],
   },
   {
     name: 'onlyGroupMembers without groups',
-    text: () => toYaml(edit(edit(validRaw(), ['profiles', 0, 'groups'], undefined), ['profiles', 0, 'policies'], { onlyGroupMembers: true })),
+    text: () =>
+      toYaml(edit(edit(validRaw(), ['profiles', 0, 'groups'], undefined), ['profiles', 0, 'policies'], { onlyGroupMembers: true })),
     code: 'CONFIG_INVALID',
     mentions: ['profiles[0].policies.onlyGroupMembers', 'needs a groups section'],
   },

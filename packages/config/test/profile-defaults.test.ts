@@ -106,7 +106,10 @@ describe('resolveUserMapping / resolveGroupMapping', () => {
   });
 
   it('userMappingAttributes lists each attribute once', () => {
-    const attributes = userMappingAttributes({ ...profileDefaults('active-directory').users, extra: { mail2: 'MAIL', dept: 'department' } });
+    const attributes = userMappingAttributes({
+      ...profileDefaults('active-directory').users,
+      extra: { mail2: 'MAIL', dept: 'department' },
+    });
     assert.deepEqual(attributes, [
       'objectGUID',
       'sAMAccountName',

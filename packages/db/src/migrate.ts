@@ -78,10 +78,9 @@ export async function pendingMigrations(
   sql: Sql,
   options: Pick<RunMigrationsOptions, 'migrations' | 'tableName' | 'schema'>,
 ): Promise<string[]> {
-  const table = options.schema === undefined ? quoteIdent(options.tableName) : `${quoteIdent(options.schema)}.${quoteIdent(options.tableName)}`;
+  const table =
+    options.schema === undefined ? quoteIdent(options.tableName) : `${quoteIdent(options.schema)}.${quoteIdent(options.tableName)}`;
   const [exists] = await sql.query<{ found: boolean }>('select to_regclass($1) is not null as found', [table]);
-  const done = new Set(
-    exists?.found === true ? (await sql.query<{ name: string }>(`select name from ${table}`)).map((r) => r.name) : [],
-  );
+  const done = new Set(exists?.found === true ? (await sql.query<{ name: string }>(`select name from ${table}`)).map((r) => r.name) : []);
   return options.migrations.map((m) => m.name).filter((name) => !done.has(name));
 }

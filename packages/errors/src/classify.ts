@@ -51,7 +51,8 @@ export function classifyFailure(value: unknown): FailureClass {
   const chain = chainOf(value);
   for (const error of chain) {
     const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) && ERROR_CODES[code as keyof typeof ERROR_CODES] === 'data') return 'data';
+    if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) && ERROR_CODES[code as keyof typeof ERROR_CODES] === 'data')
+      return 'data';
     const sqlState = sqlStateOf(error);
     if (sqlState !== undefined && classifySqlState(sqlState) === 'data') return 'data';
   }

@@ -12,11 +12,7 @@ export class DirstreamError extends Error {
   readonly retriable: boolean;
   readonly details: ErrorDetails | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { retriable?: boolean; cause?: unknown; details?: ErrorDetails } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, options: { retriable?: boolean; cause?: unknown; details?: ErrorDetails } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DirstreamError';
     this.code = code;

@@ -31,10 +31,13 @@ describe('classifyFailure', () => {
     ],
     [
       "kafkajs' retries exceeded over a refused SASL handshake",
-      Object.assign(new Error('x', { cause: Object.assign(new Error('y'), { name: 'KafkaJSSASLAuthenticationError', retriable: false }) }), {
-        name: 'KafkaJSNumberOfRetriesExceeded',
-        retriable: false,
-      }),
+      Object.assign(
+        new Error('x', { cause: Object.assign(new Error('y'), { name: 'KafkaJSSASLAuthenticationError', retriable: false }) }),
+        {
+          name: 'KafkaJSNumberOfRetriesExceeded',
+          retriable: false,
+        },
+      ),
       'fatal',
     ],
     ['an unrecognised plain Error', new Error('Connection terminated unexpectedly'), 'retriable'],

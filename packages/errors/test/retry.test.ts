@@ -26,7 +26,10 @@ describe('retry', () => {
     );
     assert.equal(result, 'done');
     assert.equal(calls, 3);
-    assert.deepEqual(seen.map(([attempt]) => attempt), [1, 2]);
+    assert.deepEqual(
+      seen.map(([attempt]) => attempt),
+      [1, 2],
+    );
     // First wait in [2, 4], second in [4, 8] (upper half of 4, then of 8).
     assert.ok((seen[0]?.[1] ?? -1) >= 2 && (seen[0]?.[1] ?? 99) <= 4, `first wait ${seen[0]?.[1]}`);
     assert.ok((seen[1]?.[1] ?? -1) >= 4 && (seen[1]?.[1] ?? 99) <= 8, `second wait ${seen[1]?.[1]}`);

@@ -33,11 +33,7 @@ function field(path: string, allowed: readonly string[], nullable = false): Symb
 const SOURCE = [field('source.directoryType', DIRECTORY_TYPES), field('source.mode', SYNC_MODES)];
 
 export const SYMBOL_FIELDS: { readonly [T in RecordType]: readonly SymbolField[] } = {
-  'user-event': [
-    field('op', USER_OPERATIONS),
-    field('state.disabledReason', DISABLED_REASONS, true),
-    ...SOURCE,
-  ],
+  'user-event': [field('op', USER_OPERATIONS), field('state.disabledReason', DISABLED_REASONS, true), ...SOURCE],
   'group-event': [field('op', GROUP_OPERATIONS), ...SOURCE],
   'membership-event': [field('op', MEMBERSHIP_OPERATIONS), field('memberType', MEMBER_TYPES), ...SOURCE],
   'sync-run': [field('directoryType', DIRECTORY_TYPES), field('mode', SYNC_MODES), field('status', RUN_STATUSES)],

@@ -36,12 +36,7 @@ export const USER_OPERATIONS = ['created', 'updated', 'renamed', 'moved', 'disab
 export type UserOperation = (typeof USER_OPERATIONS)[number];
 
 /** Why a user is disabled, when it is. */
-export const DISABLED_REASONS = [
-  'directory-disabled',
-  'removed-from-directory',
-  'outside-filter',
-  'not-in-synced-group',
-] as const;
+export const DISABLED_REASONS = ['directory-disabled', 'removed-from-directory', 'outside-filter', 'not-in-synced-group'] as const;
 export type DisabledReason = (typeof DISABLED_REASONS)[number];
 
 export type UserState = {

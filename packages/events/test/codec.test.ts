@@ -82,10 +82,7 @@ describe('codec encode errors', () => {
       () => codec.encode('user-event', { ...user, state: { ...user.state, disabledReason: 'gone' as 'outside-filter' } }),
       encodeFailed,
     );
-    assert.throws(
-      () => codec.encode('user-event', { ...user, source: { ...user.source, mode: 'incremental' as 'full' } }),
-      encodeFailed,
-    );
+    assert.throws(() => codec.encode('user-event', { ...user, source: { ...user.source, mode: 'incremental' as 'full' } }), encodeFailed);
     assert.throws(
       () => codec.encode('user-lifecycle', { ...SAMPLES['user-lifecycle'], type: 'user-deleted' as 'user-enabled' }),
       encodeFailed,

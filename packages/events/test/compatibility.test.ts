@@ -147,7 +147,10 @@ describe('schema rules (schemas/README.md)', () => {
           const text = JSON.stringify(field.type);
           assert.ok(!text.includes('"enum"'), `${version.file} ${field.name}: enum-like fields are strings`);
           const logical = [...text.matchAll(/"logicalType":"([^"]+)"/g)].map((m) => m[1]);
-          assert.ok(logical.every((name) => name === 'timestamp-millis'), `${version.file} ${field.name}`);
+          assert.ok(
+            logical.every((name) => name === 'timestamp-millis'),
+            `${version.file} ${field.name}`,
+          );
         }
       }
     });

@@ -84,10 +84,8 @@ const VECTORS: Array<{ input: string; canonical: string; fingerprint?: string; i
     fingerprint: '-8732877298790414990',
   },
   {
-    input:
-      '{"name":"PigValue","type":"record", "fields":[{"name":"value", "type":["null", "int", "long", "PigValue"]}]}',
-    canonical:
-      '{"name":"PigValue","type":"record","fields":[{"name":"value","type":["null","int","long","PigValue"]}]}',
+    input: '{"name":"PigValue","type":"record", "fields":[{"name":"value", "type":["null", "int", "long", "PigValue"]}]}',
+    canonical: '{"name":"PigValue","type":"record","fields":[{"name":"value","type":["null","int","long","PigValue"]}]}',
     fingerprint: '-1759257747318642341',
   },
 ];
@@ -114,7 +112,10 @@ describe('Parsing Canonical Form and CRC-64-AVRO (spec vectors)', () => {
       namespace: 'a.b',
       doc: 'x',
       fields: [
-        { name: 'inner', type: { type: 'record', name: 'Inner', fields: [{ name: 'e', type: { type: 'enum', name: 'c.E', symbols: ['X'] } }] } },
+        {
+          name: 'inner',
+          type: { type: 'record', name: 'Inner', fields: [{ name: 'e', type: { type: 'enum', name: 'c.E', symbols: ['X'] } }] },
+        },
         { name: 'again', type: 'Inner', default: { e: 'X' } },
         { name: 'other', type: { type: 'fixed', name: 'F', namespace: 'z', size: 2 } },
         { name: 't', type: { type: 'long', logicalType: 'timestamp-millis' } },

@@ -37,8 +37,14 @@ describe('eventIdFor', () => {
   });
 
   it('rejects no parts and non-finite numbers', () => {
-    assert.throws(() => eventIdFor(), (e) => isDirstreamError(e, 'EVENT_ID_INVALID'));
-    assert.throws(() => eventIdFor('a', Number.NaN), (e) => isDirstreamError(e, 'EVENT_ID_INVALID'));
+    assert.throws(
+      () => eventIdFor(),
+      (e) => isDirstreamError(e, 'EVENT_ID_INVALID'),
+    );
+    assert.throws(
+      () => eventIdFor('a', Number.NaN),
+      (e) => isDirstreamError(e, 'EVENT_ID_INVALID'),
+    );
   });
 });
 
@@ -99,7 +105,10 @@ describe('topicNames', () => {
 
   it('rejects illegal prefixes', () => {
     for (const prefix of ['', 'a b', 'a/b', 'ü', 'x'.repeat(240)]) {
-      assert.throws(() => topicNames(prefix), (e) => isDirstreamError(e, 'EVENT_TOPIC_PREFIX_INVALID'));
+      assert.throws(
+        () => topicNames(prefix),
+        (e) => isDirstreamError(e, 'EVENT_TOPIC_PREFIX_INVALID'),
+      );
     }
   });
 });

@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDirstreamError } from '@dirstream/errors';
-import {
-  groupKey,
-  membershipKey,
-  parseEntityKey,
-  parseMembershipKey,
-  syncRunKey,
-  userKey,
-} from '../src/keys.ts';
+import { groupKey, membershipKey, parseEntityKey, parseMembershipKey, syncRunKey, userKey } from '../src/keys.ts';
 
 const PROFILE = '6f1c2a8e-3b4d-4c5e-9f60-718293a4b5c6';
 const GUID = '0b7e5f2c-1d3a-4e6b-8c9d-a0b1c2d3e4f5';

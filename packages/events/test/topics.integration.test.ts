@@ -86,8 +86,7 @@ describe('ensureTopics on the real broker', () => {
     });
     await assert.rejects(
       ensureTopics(admin, { prefix: bad, partitions: 1 }),
-      (error: unknown) =>
-        isDirstreamError(error, 'EVENT_TOPIC_MISCONFIGURED') && (error as Error).message.includes(users),
+      (error: unknown) => isDirstreamError(error, 'EVENT_TOPIC_MISCONFIGURED') && (error as Error).message.includes(users),
     );
   });
 });

@@ -1,4 +1,11 @@
-export { type CreateKafkaOptions, connectAdmin, createKafkaClient, type KafkaClientSettings, kafkaClientConfig, tlsOptions } from './client.ts';
+export {
+  type CreateKafkaOptions,
+  connectAdmin,
+  createKafkaClient,
+  type KafkaClientSettings,
+  kafkaClientConfig,
+  tlsOptions,
+} from './client.ts';
 export { kafkaLogCreator } from './logs.ts';
 export { fastDefaultPartitioner, murmur2 } from './partitioner.ts';
 export {

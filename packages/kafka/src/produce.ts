@@ -11,7 +11,17 @@
  * partitions the brokers acknowledged, and send the others again.
  */
 import { DirstreamError, isDirstreamError, retry } from '@dirstream/errors';
-import type { ConsumerConfig, Consumer, ICustomPartitioner, Kafka, Message, Producer, ProducerConfig, ProducerRecord, RecordMetadata } from 'kafkajs';
+import type {
+  ConsumerConfig,
+  Consumer,
+  ICustomPartitioner,
+  Kafka,
+  Message,
+  Producer,
+  ProducerConfig,
+  ProducerRecord,
+  RecordMetadata,
+} from 'kafkajs';
 import { fastDefaultPartitioner } from './partitioner.ts';
 
 export const PRODUCE_INCOMPLETE = 'EVENT_PRODUCE_INCOMPLETE';
@@ -62,7 +72,10 @@ export function createTrackedProducer(kafka: Kafka, config: ProducerConfig = {})
  * created with their policies by ensureTopics), keys partitioned by Kafka's murmur2 as the Java
  * client does, each message's partition tracked for sendAcknowledged.
  */
-export function createIdempotentProducer(kafka: Kafka, config: Omit<ProducerConfig, 'idempotent' | 'createPartitioner'> = {}): TrackedProducer {
+export function createIdempotentProducer(
+  kafka: Kafka,
+  config: Omit<ProducerConfig, 'idempotent' | 'createPartitioner'> = {},
+): TrackedProducer {
   return createTrackedProducer(kafka, { allowAutoTopicCreation: false, ...config, idempotent: true, maxInFlightRequests: 1 });
 }
 

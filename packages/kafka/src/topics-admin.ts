@@ -137,7 +137,10 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): 
   }
   const minInsyncReplicas = options.minInsyncReplicas ?? (replicationFactor >= 3 ? 2 : undefined);
   if (minInsyncReplicas !== undefined && replicationFactor > 0 && minInsyncReplicas > replicationFactor) {
-    throw new DirstreamError(TOPIC_SETUP_FAILED, `min.insync.replicas ${minInsyncReplicas} exceeds the replication factor ${replicationFactor}`);
+    throw new DirstreamError(
+      TOPIC_SETUP_FAILED,
+      `min.insync.replicas ${minInsyncReplicas} exceeds the replication factor ${replicationFactor}`,
+    );
   }
   const replication: Record<string, string> = minInsyncReplicas === undefined ? {} : { 'min.insync.replicas': String(minInsyncReplicas) };
   const names = topicNames(options.prefix);
@@ -167,7 +170,10 @@ export async function ensureTopics(admin: Admin, options: EnsureTopicsOptions): 
     } catch (error) {
       throw setupFailed(`cannot create topics ${missing.map(([name]) => name).join(', ')}`, error);
     }
-    await waitForLeaders(admin, missing.map(([name]) => name));
+    await waitForLeaders(
+      admin,
+      missing.map(([name]) => name),
+    );
   }
   await checkPolicies(admin, wanted);
   return {

@@ -27,14 +27,32 @@ describe('kafkaClientConfig', () => {
     await writeFile(join(dir, 'ca.pem'), 'CA PEM');
     await writeFile(join(dir, 'client.pem'), 'CERT PEM');
     await writeFile(join(dir, 'client.key'), 'KEY PEM');
-    const tls = { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key'), rejectUnauthorized: true, serverName: 'k1' };
-    assert.deepEqual(tlsOptions({ ssl: false, tls }), { rejectUnauthorized: true, ca: ['CA PEM'], cert: 'CERT PEM', key: 'KEY PEM', servername: 'k1' });
+    const tls = {
+      caFile: join(dir, 'ca.pem'),
+      certFile: join(dir, 'client.pem'),
+      keyFile: join(dir, 'client.key'),
+      rejectUnauthorized: true,
+      serverName: 'k1',
+    };
+    assert.deepEqual(tlsOptions({ ssl: false, tls }), {
+      rejectUnauthorized: true,
+      ca: ['CA PEM'],
+      cert: 'CERT PEM',
+      key: 'KEY PEM',
+      servername: 'k1',
+    });
     assert.deepEqual(tlsOptions({ ssl: false, tls: { rejectUnauthorized: false } }), { rejectUnauthorized: false });
   });
 
   it('passes SASL, the client ID and retries capped at 3 s', () => {
     const config = kafkaClientConfig(
-      { brokers: ['b1:9092', 'b2:9092'], clientId: 'dirstream', ssl: true, tls: undefined, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } },
+      {
+        brokers: ['b1:9092', 'b2:9092'],
+        clientId: 'dirstream',
+        ssl: true,
+        tls: undefined,
+        sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
+      },
       'dirstream-console',
     );
     assert.deepEqual(config, {
@@ -58,7 +76,12 @@ describe('kafkaLogCreator', () => {
     });
     const logger = createLogger({ name: 'test', level: 'debug', destination });
     const log = kafkaLogCreator(logger)(logLevel.DEBUG);
-    const entry = (level: logLevel, message: string) => ({ namespace: 'Connection', level, label: '', log: { timestamp: '', message, broker: 'b1:9092' } });
+    const entry = (level: logLevel, message: string) => ({
+      namespace: 'Connection',
+      level,
+      label: '',
+      log: { timestamp: '', message, broker: 'b1:9092' },
+    });
     log(entry(logLevel.ERROR, 'e'));
     log(entry(logLevel.WARN, 'w'));
     log(entry(logLevel.INFO, 'i'));

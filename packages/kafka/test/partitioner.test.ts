@@ -5,7 +5,14 @@ import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { fastDefaultPartitioner } from '../src/partitioner.ts';
 
 function metadata(n: number): PartitionMetadata[] {
-  return Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 1, replicas: [1], isr: [1], offlineReplicas: [], partitionErrorCode: 0 }));
+  return Array.from({ length: n }, (_, i) => ({
+    partitionId: i,
+    leader: 1,
+    replicas: [1],
+    isr: [1],
+    offlineReplicas: [],
+    partitionErrorCode: 0,
+  }));
 }
 
 describe('fastDefaultPartitioner', () => {

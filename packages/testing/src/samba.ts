@@ -24,7 +24,12 @@ class TreeDeleteControl extends Control {
   }
 }
 
-export async function adminClient(samba: SambaEndpoints, url = samba.url, serverName = samba.serverName, caFile = samba.caFile): Promise<Client> {
+export async function adminClient(
+  samba: SambaEndpoints,
+  url = samba.url,
+  serverName = samba.serverName,
+  caFile = samba.caFile,
+): Promise<Client> {
   const client = new Client({
     url,
     timeout: 60_000,
@@ -96,7 +101,11 @@ export async function createAdOu(samba: SambaEndpoints, label: string): Promise<
     },
     async addGroup(groupName, members, parentDn = groupsDn) {
       const groupDn = `CN=${groupName},${parentDn}`;
-      const attributes: Record<string, string | string[]> = { objectClass: ['top', 'group'], cn: groupName, sAMAccountName: `${name}-${groupName}`.slice(0, 63) };
+      const attributes: Record<string, string | string[]> = {
+        objectClass: ['top', 'group'],
+        cn: groupName,
+        sAMAccountName: `${name}-${groupName}`.slice(0, 63),
+      };
       if (members.length > 0) attributes.member = [...members];
       await client.add(groupDn, attributes);
       return groupDn;
@@ -104,7 +113,9 @@ export async function createAdOu(samba: SambaEndpoints, label: string): Promise<
     async modify(entryDn, changes) {
       await client.modify(
         entryDn,
-        Object.entries(changes).map(([type, v]) => change(v === null ? 'delete' : 'replace', type, v === null ? [] : Array.isArray(v) ? v : [v])),
+        Object.entries(changes).map(([type, v]) =>
+          change(v === null ? 'delete' : 'replace', type, v === null ? [] : Array.isArray(v) ? v : [v]),
+        ),
       );
     },
     async addMembers(groupDn, members) {
@@ -116,9 +127,16 @@ export async function createAdOu(samba: SambaEndpoints, label: string): Promise<
     async cleanup() {
       try {
         // A group that is a user's primary group cannot be deleted: hand those users Domain Users back.
-        const { searchEntries } = await client.search(dn, { scope: 'sub', filter: '(&(objectClass=user)(!(primaryGroupID=513)))', attributes: ['1.1'] });
+        const { searchEntries } = await client.search(dn, {
+          scope: 'sub',
+          filter: '(&(objectClass=user)(!(primaryGroupID=513)))',
+          attributes: ['1.1'],
+        });
         for (const user of searchEntries) {
-          await client.modify(user.dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'primaryGroupID', values: ['513'] }) }));
+          await client.modify(
+            user.dn,
+            new Change({ operation: 'replace', modification: new Attribute({ type: 'primaryGroupID', values: ['513'] }) }),
+          );
         }
         await client.del(dn, new TreeDeleteControl());
       } finally {

@@ -63,7 +63,10 @@ export async function createServe(deps: ServeDeps): Promise<Serve> {
         ['admin', config.serve.admin],
       ] as const) {
         if (!LOOPBACK.test(listener.host) && listener.tls === undefined) {
-          logger.warn({ listener: name, host: listener.host }, `the ${name} listener is reachable beyond this machine without TLS: set serve.${name === 'public' ? 'listen' : 'admin'}.tls`);
+          logger.warn(
+            { listener: name, host: listener.host },
+            `the ${name} listener is reachable beyond this machine without TLS: set serve.${name === 'public' ? 'listen' : 'admin'}.tls`,
+          );
         }
       }
       const publicAddress = await publicApp.listen({ host: config.serve.listen.host, port: config.serve.listen.port });

@@ -82,7 +82,10 @@ describe('admin API', { timeout: 600_000 }, () => {
     assert.notEqual(ids[0], ids[1], 'the second page starts after the first');
     const unfiltered = (await getJson('/v1/runs')).body.runs as Json[];
     assert.equal(unfiltered.length, FIXTURE_RUNS.length);
-    assert.deepEqual(ids, unfiltered.slice(0, 2).map((r) => r.runId));
+    assert.deepEqual(
+      ids,
+      unfiltered.slice(0, 2).map((r) => r.runId),
+    );
 
     const firstRun = runs.at(-1);
     const detail = await getJson(`/v1/runs/${firstRun?.runId}`);
@@ -93,7 +96,10 @@ describe('admin API', { timeout: 600_000 }, () => {
     assert.ok(run.phases !== null && Object.keys(run.phases).length > 0, JSON.stringify(run));
     // The entry without a login is an error of the run, with its DN.
     const errors = detail.body.errors as Json[];
-    assert.ok(errors.some((e) => e.code === 'ENTRY_MISSING_ATTRIBUTE' && /^cn=nologin,/.test(e.dn)), JSON.stringify(errors));
+    assert.ok(
+      errors.some((e) => e.code === 'ENTRY_MISSING_ATTRIBUTE' && /^cn=nologin,/.test(e.dn)),
+      JSON.stringify(errors),
+    );
     const paged = await getJson(`/v1/runs/${firstRun?.runId}/errors?limit=1`);
     assert.equal((paged.body.errors as unknown[]).length, 1);
     // Every entry error, not only the 50 the run's summary keeps.
@@ -133,7 +139,10 @@ describe('admin API', { timeout: 600_000 }, () => {
     const found = await getJson('/v1/objects?q=dave');
     const dave = (found.body.objects as Json[])[0];
     const object = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(dave?.externalId)}`);
-    assert.deepEqual((object.body.object as Json).heldBack.map((h: Json) => h.runId), [run?.runId]);
+    assert.deepEqual(
+      (object.body.object as Json).heldBack.map((h: Json) => h.runId),
+      [run?.runId],
+    );
   });
 
   test('bad input: a 400 that names the field', async () => {
@@ -165,7 +174,10 @@ describe('admin API', { timeout: 600_000 }, () => {
     assert.ok(hit, JSON.stringify(byLogin.body));
     for (const q of ['alice@example.test', hit?.dn, fx.users.alice]) {
       const found = await getJson(`/v1/objects?q=${encodeURIComponent(q)}`);
-      assert.ok((found.body.objects as { externalId: string }[]).some((o) => o.externalId === fx.users.alice), q);
+      assert.ok(
+        (found.body.objects as { externalId: string }[]).some((o) => o.externalId === fx.users.alice),
+        q,
+      );
     }
     const groupHit = await getJson('/v1/objects?q=staff');
     assert.ok((groupHit.body.objects as { kind: string }[]).some((o) => o.kind === 'group'));
@@ -210,7 +222,9 @@ describe('admin API', { timeout: 600_000 }, () => {
 
     const page1 = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.groups.staff)}/timeline?limit=2`);
     assert.equal((page1.body.timeline as unknown[]).length, 2);
-    const page2 = await getJson(`/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.groups.staff)}/timeline?limit=2&cursor=${page1.body.nextCursor}`);
+    const page2 = await getJson(
+      `/v1/objects/${fx.pipeline.profileId}/${encodeURIComponent(fx.groups.staff)}/timeline?limit=2&cursor=${page1.body.nextCursor}`,
+    );
     const idsOf = (b: Record<string, unknown>) => (b.timeline as { id: number }[]).map((e) => e.id);
     assert.ok(Math.max(...idsOf(page2.body)) < Math.min(...idsOf(page1.body)));
     assert.equal((await getJson(`/v1/objects/${fx.pipeline.profileId}/nobody`)).status, 404);
@@ -246,7 +260,8 @@ describe('admin API', { timeout: 600_000 }, () => {
         const { body } = await getJson('/v1/profiles');
         const profile = (body.profiles as Json[])[0];
         if (profile?.lock !== null && profile?.currentRun === null && profile?.pendingRun === null) break;
-        if (Date.now() > deadline) throw new Error(`no poller took the profile: ${JSON.stringify(profile)}\n${poller.output().stderr.slice(-2000)}`);
+        if (Date.now() > deadline)
+          throw new Error(`no poller took the profile: ${JSON.stringify(profile)}\n${poller.output().stderr.slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 300));
       }
       const requestedAt = Date.now();
@@ -274,7 +289,9 @@ describe('admin API', { timeout: 600_000 }, () => {
   });
 
   test('no secret in any response or log line', async () => {
-    const pages = await Promise.all(['/ui/profiles', '/ui/runs', `/ui/objects?q=alice`, '/ui/activity', '/ui/dead-letters'].map((p) => fx.fetch(p)));
+    const pages = await Promise.all(
+      ['/ui/profiles', '/ui/runs', `/ui/objects?q=alice`, '/ui/activity', '/ui/dead-letters'].map((p) => fx.fetch(p)),
+    );
     for (const page of pages) {
       assert.equal(page.status, 200);
       bodies.push(await page.text());

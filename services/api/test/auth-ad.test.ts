@@ -48,7 +48,8 @@ async function lockoutPolicy(user: string, threshold: number): Promise<void> {
 
 before(async () => {
   ou = await createAdOu(samba, 'auth-ad');
-  for (const name of ['ana', 'bea', 'dis', 'exp', 'must', 'lock', 'hours', 'ws', 'mover', 'guard', 'lockme', 'dbdis']) dns[name] = await ou.addUser(name);
+  for (const name of ['ana', 'bea', 'dis', 'exp', 'must', 'lock', 'hours', 'ws', 'mover', 'guard', 'lockme', 'dbdis'])
+    dns[name] = await ou.addUser(name);
   await ou.client.add(`OU=moved,${ou.peopleDn}`, { objectClass: ['top', 'organizationalUnit'], ou: 'moved' });
   const group = await ou.addGroup('approvers', [dns.ana as string]);
   await ou.addGroup('all-staff', [group, dns.bea as string]);
@@ -77,7 +78,10 @@ before(async () => {
   await ou.modify(dns.exp as string, { accountExpires: fileTime(Date.now() - 86_400_000) });
   await ou.modify(dns.must as string, { pwdLastSet: '0' });
   await ou.modify(dns.lock as string, { lockoutTime: fileTime(Date.now()) });
-  await ou.client.modify(dns.hours as string, new Change({ operation: 'replace', modification: new Attribute({ type: 'logonHours', values: [Buffer.alloc(21)] }) }));
+  await ou.client.modify(
+    dns.hours as string,
+    new Change({ operation: 'replace', modification: new Attribute({ type: 'logonHours', values: [Buffer.alloc(21)] }) }),
+  );
   await ou.modify(dns.ws as string, { userWorkstations: 'NOWHERE' });
   await lockoutPolicy('guard', 5);
   await lockoutPolicy('lockme', 2);
@@ -139,14 +143,19 @@ describe('sign-in against Active Directory (Samba)', () => {
   });
 
   it('locks out on repeated bad passwords under a lockout policy, and says so', async () => {
-    for (let i = 0; i < 2; i++) assert.equal((await api.authenticate({ login: ou.login('lockme'), password: `Bad-${i}-Passw0rd` })).status, 401);
+    for (let i = 0; i < 2; i++)
+      assert.equal((await api.authenticate({ login: ou.login('lockme'), password: `Bad-${i}-Passw0rd` })).status, 401);
     const { status, body } = await api.authenticate({ login: ou.login('lockme'), password: PASSWORD });
     assert.deepEqual([status, body], [403, { code: 'AUTH_ACCOUNT_LOCKED' }]);
   });
 
   it('stops a guessing attack before the directory lockout would lock the real user out', async () => {
     // Directory: locked after 5 bad passwords; dirstream (default 4 per login): 429 from the 5th attempt.
-    const guarded = await startServe(serveConfig(pipeline.config, { rateLimit: { perLogin: { failures: 4, windowSeconds: 900 }, perClient: { failures: 1_000, windowSeconds: 60 } } }));
+    const guarded = await startServe(
+      serveConfig(pipeline.config, {
+        rateLimit: { perLogin: { failures: 4, windowSeconds: 900 }, perClient: { failures: 1_000, windowSeconds: 60 } },
+      }),
+    );
     try {
       const login = ou.login('guard');
       for (let i = 0; i < 4; i++) assert.equal((await guarded.authenticate({ login, password: `Guess-${i}-Passw0rd` })).status, 401);
@@ -170,7 +179,9 @@ describe('sign-in against Active Directory (Samba)', () => {
   });
 
   it('fails over to the second URL, and answers 503 naming the profile when none answers', async () => {
-    const failover = await startServe(serveConfig(pipeline.config, {}, (p) => ({ urls: ['ldaps://127.0.0.1:1', ...p.connection.urls], connectTimeoutMs: 1_000 })));
+    const failover = await startServe(
+      serveConfig(pipeline.config, {}, (p) => ({ urls: ['ldaps://127.0.0.1:1', ...p.connection.urls], connectTimeoutMs: 1_000 })),
+    );
     const down = await startServe(serveConfig(pipeline.config, {}, () => ({ urls: ['ldaps://127.0.0.1:1'], connectTimeoutMs: 1_000 })));
     try {
       assert.equal((await failover.authenticate({ login: ou.login('bea'), password: PASSWORD })).status, 200);
@@ -190,8 +201,13 @@ describe('sign-in against Active Directory (Samba)', () => {
       const { status, body } = await api.authenticate({ login: ou.login('newbie'), password: PASSWORD });
       assert.equal(status, 200, JSON.stringify(body));
       assert.equal(body.synced, true, 'the applier stored the user within the wait');
-      const rows = await pipeline.query<{ external_id: string }>('select external_id from users where login_name = $1', [ou.login('newbie')]);
-      assert.deepEqual(rows.map((r) => r.external_id), [(body.user as { externalId: string }).externalId]);
+      const rows = await pipeline.query<{ external_id: string }>('select external_id from users where login_name = $1', [
+        ou.login('newbie'),
+      ]);
+      assert.deepEqual(
+        rows.map((r) => r.external_id),
+        [(body.user as { externalId: string }).externalId],
+      );
     } finally {
       await poller.stop(10_000);
       await applier.stop(10_000);
@@ -200,6 +216,9 @@ describe('sign-in against Active Directory (Samba)', () => {
 
   it('never wrote a password into any log line', () => {
     assert.ok(LOG_LINES.length > 10);
-    assert.equal(LOG_LINES.find((line) => line.includes(PASSWORD) || line.includes(samba.adminPassword)), undefined);
+    assert.equal(
+      LOG_LINES.find((line) => line.includes(PASSWORD) || line.includes(samba.adminPassword)),
+      undefined,
+    );
   });
 });

@@ -91,7 +91,10 @@ describe('sign-in against OpenLDAP', () => {
         const { status } = await floored.authenticate(body);
         return { status, ms: performance.now() - t };
       };
-      for (const body of [{ login: 'alice', password: 'wrong-1' }, { login: 'nobody-at-all', password: 'wrong-2' }]) {
+      for (const body of [
+        { login: 'alice', password: 'wrong-1' },
+        { login: 'nobody-at-all', password: 'wrong-2' },
+      ]) {
         const { status, ms } = await timed(body);
         assert.equal(status, 401);
         assert.ok(ms >= 119, `${body.login}: ${ms} ms`);
@@ -151,7 +154,9 @@ describe('sign-in against OpenLDAP', () => {
   });
 
   it('answers 503 naming the profile when no directory server answers, never accepting', async () => {
-    const down = await startServe(serveConfig(pipeline.config, {}, () => ({ urls: ['ldap://127.0.0.1:1', 'ldap://127.0.0.1:2'], connectTimeoutMs: 1_000 })));
+    const down = await startServe(
+      serveConfig(pipeline.config, {}, () => ({ urls: ['ldap://127.0.0.1:1', 'ldap://127.0.0.1:2'], connectTimeoutMs: 1_000 })),
+    );
     try {
       const { status, body } = await down.authenticate({ login: 'alice', password: PASSWORDS.alice });
       assert.equal(status, 503, JSON.stringify(body));
@@ -165,7 +170,9 @@ describe('sign-in against OpenLDAP', () => {
   });
 
   it('fails over to the second URL when the first does not answer', async () => {
-    const failover = await startServe(serveConfig(pipeline.config, {}, (p) => ({ urls: ['ldap://127.0.0.1:1', ...p.connection.urls], connectTimeoutMs: 1_000 })));
+    const failover = await startServe(
+      serveConfig(pipeline.config, {}, (p) => ({ urls: ['ldap://127.0.0.1:1', ...p.connection.urls], connectTimeoutMs: 1_000 })),
+    );
     try {
       const { status, body } = await failover.authenticate({ login: 'alice', password: PASSWORDS.alice });
       assert.equal(status, 200, JSON.stringify(body));
@@ -178,10 +185,13 @@ describe('sign-in against OpenLDAP', () => {
 
   it('rate-limits failed attempts per login (before the directory would lock the user) and per client address', async () => {
     const limited = await startServe(
-      serveConfig(pipeline.config, { rateLimit: { perLogin: { failures: 3, windowSeconds: 60 }, perClient: { failures: 5, windowSeconds: 60 } } }),
+      serveConfig(pipeline.config, {
+        rateLimit: { perLogin: { failures: 3, windowSeconds: 60 }, perClient: { failures: 5, windowSeconds: 60 } },
+      }),
     );
     try {
-      for (let i = 0; i < 3; i++) assert.equal((await limited.authenticate({ login: 'limited', password: `guess-${i}` }, { remoteAddress: '10.0.0.1' })).status, 401);
+      for (let i = 0; i < 3; i++)
+        assert.equal((await limited.authenticate({ login: 'limited', password: `guess-${i}` }, { remoteAddress: '10.0.0.1' })).status, 401);
       // Another spelling of the same login, from another address: still the same user's budget.
       const blocked = await limited.authenticate({ login: 'LIMITED', password: PASSWORDS.limited }, { remoteAddress: '10.0.0.2' });
       assert.equal(blocked.status, 429);
@@ -190,7 +200,8 @@ describe('sign-in against OpenLDAP', () => {
       // A success clears a login's count; other users are not affected.
       assert.equal((await limited.authenticate({ login: 'alice', password: PASSWORDS.alice }, { remoteAddress: '10.0.0.2' })).status, 200);
       // Per client: five failures from one address, whatever the logins.
-      for (let i = 0; i < 5; i++) assert.equal((await limited.authenticate({ login: `spray-${i}`, password: 'x-guess' }, { remoteAddress: '10.0.0.3' })).status, 401);
+      for (let i = 0; i < 5; i++)
+        assert.equal((await limited.authenticate({ login: `spray-${i}`, password: 'x-guess' }, { remoteAddress: '10.0.0.3' })).status, 401);
       assert.equal((await limited.authenticate({ login: 'alice', password: PASSWORDS.alice }, { remoteAddress: '10.0.0.3' })).status, 429);
       assert.equal((await limited.authenticate({ login: 'alice', password: PASSWORDS.alice }, { remoteAddress: '10.0.0.4' })).status, 200);
     } finally {
@@ -210,11 +221,19 @@ describe('sign-in against OpenLDAP', () => {
       assert.equal(status, 400, JSON.stringify(body));
       assert.equal(body.field, 'body.login');
     }
-    const invalidUtf8 = Buffer.concat([Buffer.from('{"login":"al'), Buffer.from([0xc3, 0x28]), Buffer.from(`ice","password":"${PASSWORDS.alice}"}`)]);
+    const invalidUtf8 = Buffer.concat([
+      Buffer.from('{"login":"al'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from(`ice","password":"${PASSWORDS.alice}"}`),
+    ]);
     const bad = await api.authenticate(null, { raw: invalidUtf8 });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.field, 'body');
-    for (const body of [{ login: 7, password: PASSWORDS.alice }, { login: 'alice', password: ['x'] }, { login: '\ud800', password: 'x1' }]) {
+    for (const body of [
+      { login: 7, password: PASSWORDS.alice },
+      { login: 'alice', password: ['x'] },
+      { login: '\ud800', password: 'x1' },
+    ]) {
       assert.equal((await api.authenticate(body)).status, 400, JSON.stringify(body));
     }
     // What the directory is asked: the same search a raw `*` would widen to every user finds nothing.
@@ -239,7 +258,10 @@ describe('sign-in against OpenLDAP', () => {
       const user = body.user as { externalId: string; loginName: string };
       assert.equal(user.loginName, 'carol');
       const rows = await pipeline.query<{ external_id: string }>("select external_id from users where login_name = 'carol'");
-      assert.deepEqual(rows.map((r) => r.external_id), [user.externalId]);
+      assert.deepEqual(
+        rows.map((r) => r.external_id),
+        [user.externalId],
+      );
       const codec = createCodec();
       const records = await readTopics(createKafka(pipeline.infra), [topicNames(pipeline.prefix).users]);
       const events = records.filter((r) => r.value !== null).map((r) => codec.decode('user-event', r.value as Buffer));
@@ -265,7 +287,9 @@ describe('sign-in against OpenLDAP', () => {
     assert.equal(aliceOk.key, `${pipeline.profileId}/${aliceId}`);
     assert.equal(aliceOk.event.externalId, aliceId);
     assert.equal(aliceOk.event.clientAddress, '127.0.0.1');
-    assert.ok(events.some((e) => e.event.login === 'nobody-here' && e.event.result === 'invalid-credentials' && e.key === 'login:nobody-here'));
+    assert.ok(
+      events.some((e) => e.event.login === 'nobody-here' && e.event.result === 'invalid-credentials' && e.key === 'login:nobody-here'),
+    );
     assert.ok(events.some((e) => e.event.login === 'carol' && e.event.result === 'success' && e.event.firstSignIn));
     for (const r of records) for (const secret of Object.values(PASSWORDS)) assert.equal(r.value?.includes(secret), false);
     const metrics = await api.serve.publicApp.inject({ method: 'GET', url: '/metrics' });
@@ -281,9 +305,16 @@ describe('sign-in against OpenLDAP', () => {
         const { status, body } = await closed.authenticate({ login: 'alice', password: PASSWORDS.alice }, { headers });
         assert.deepEqual([status, body], [401, { code: 'AUTH_CLIENT_UNAUTHENTICATED' }], JSON.stringify(headers));
       }
-      const ok = await closed.authenticate({ login: 'alice', password: PASSWORDS.alice }, { headers: { authorization: `Bearer ${token}` } });
+      const ok = await closed.authenticate(
+        { login: 'alice', password: PASSWORDS.alice },
+        { headers: { authorization: `Bearer ${token}` } },
+      );
       assert.equal(ok.status, 200);
-      assert.equal(LOG_LINES.find((line) => line.includes(token)), undefined, 'the client token is never logged');
+      assert.equal(
+        LOG_LINES.find((line) => line.includes(token)),
+        undefined,
+        'the client token is never logged',
+      );
     } finally {
       await closed.close();
     }

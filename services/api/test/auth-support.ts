@@ -54,7 +54,10 @@ export function serveConfig(
 export type TestServe = {
   readonly serve: Serve;
   /** POST /v1/authenticate (JSON body, or raw bytes), from `remoteAddress`. */
-  authenticate(body: unknown, options?: { raw?: Buffer; remoteAddress?: string; headers?: Record<string, string> }): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, unknown> }>;
+  authenticate(
+    body: unknown,
+    options?: { raw?: Buffer; remoteAddress?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 };
 

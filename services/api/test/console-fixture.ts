@@ -64,7 +64,11 @@ export async function createConsoleFixture(label: string): Promise<ConsoleFixtur
     // than the 50 a run's summary keeps, so the console shows that it has every one.
     for (let i = 1; i <= ENTRY_ERRORS; i++) {
       const cn = i === 1 ? 'nologin' : `nologin-${i}`;
-      await ldap.client.add(`cn=${cn},${ldap.peopleDn}`, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn, sn: cn });
+      await ldap.client.add(`cn=${cn},${ldap.peopleDn}`, {
+        objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+        cn,
+        sn: cn,
+      });
     }
     await ldap.addGroup('admins', [aliceDn]);
     await pass(pipeline, ['--full']);
@@ -89,7 +93,9 @@ export async function createConsoleFixture(label: string): Promise<ConsoleFixtur
     await ldap.client.modifyDN(`uid=erin,${attic}`, `uid=erin,${ldap.peopleDn}`);
     await pass(pipeline, ['--full']);
 
-    const statuses = (await pipeline.query<{ status: string }>('select status from sync_runs order by started_at')).map((r) => r.status).join();
+    const statuses = (await pipeline.query<{ status: string }>('select status from sync_runs order by started_at'))
+      .map((r) => r.status)
+      .join();
     if (statuses !== FIXTURE_RUNS.join()) {
       throw new Error(`the fixture's runs are ${statuses}, not ${FIXTURE_RUNS.join()}: ${describeResult(halted)}`);
     }
@@ -97,7 +103,10 @@ export async function createConsoleFixture(label: string): Promise<ConsoleFixtur
     // A record no codec can read: the applier dead-letters it with a reason.
     const producer = createKafka(pipeline.infra).producer();
     await producer.connect();
-    await producer.send({ topic: topicNames(pipeline.prefix).users, messages: [{ key: `${pipeline.profileId}/garbage`, value: Buffer.from('not an event') }] });
+    await producer.send({
+      topic: topicNames(pipeline.prefix).users,
+      messages: [{ key: `${pipeline.profileId}/garbage`, value: Buffer.from('not an event') }],
+    });
     await producer.disconnect();
     await pipeline.applyUntilCaughtUp();
 
@@ -130,7 +139,11 @@ export async function createConsoleFixture(label: string): Promise<ConsoleFixtur
         done();
       },
     });
-    const serve = await createServe({ config, logger: createLogger({ name: 'serve', level: 'debug', destination: sink }), signal: new AbortController().signal });
+    const serve = await createServe({
+      config,
+      logger: createLogger({ name: 'serve', level: 'debug', destination: sink }),
+      signal: new AbortController().signal,
+    });
     const { admin } = await serve.listen();
     const adminUrl = admin.replace('0.0.0.0', '127.0.0.1');
     const bindPassword = pipeline.config.profiles[0]?.connection.bindPassword ?? '';

@@ -83,7 +83,9 @@ describe('console page', { timeout: 600_000 }, () => {
     assert.notEqual(shown.text, shown.iso);
     // The same instant formatted by the browser in the viewer's zone and in UTC (Tokyo is UTC+9).
     const inZone = (zone: string) =>
-      page.evaluate(`new Date(${JSON.stringify(shown.iso)}).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium', timeZone: ${JSON.stringify(zone)} })`);
+      page.evaluate(
+        `new Date(${JSON.stringify(shown.iso)}).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium', timeZone: ${JSON.stringify(zone)} })`,
+      );
     assert.equal(shown.text, await inZone(VIEWER_ZONE));
     assert.notEqual(shown.text, await inZone('UTC'));
 

@@ -368,7 +368,15 @@ async function insertRunDetails(sql: Sql, events: readonly RunDetailEvent[]): Pr
        on conflict (run_id, page, position) do nothing`,
       [
         JSON.stringify(
-          errors.map((e) => ({ run_id: e.runId, profile_id: e.profileId, page: e.page, position: e.position, dn: e.dn, code: e.code, message: e.message })),
+          errors.map((e) => ({
+            run_id: e.runId,
+            profile_id: e.profileId,
+            page: e.page,
+            position: e.position,
+            dn: e.dn,
+            code: e.code,
+            message: e.message,
+          })),
         ),
       ],
     );
@@ -458,4 +466,3 @@ async function insertLog(sql: Sql, rows: readonly LogRow[]): Promise<number> {
   );
   return Number(result[0]?.n ?? 0);
 }
-

@@ -139,9 +139,7 @@ export async function findUser(db: Database, profileId: string, externalId: stri
 
 /** Users (local or directory) with this login name, case-insensitively. */
 export async function findUsersByLoginName(db: Database, loginName: string): Promise<UserRow[]> {
-  const rows = await db.query<UserDbRow>(`select ${USER_COLUMNS} from users where lower(login_name) = lower($1) order by id`, [
-    loginName,
-  ]);
+  const rows = await db.query<UserDbRow>(`select ${USER_COLUMNS} from users where lower(login_name) = lower($1) order by id`, [loginName]);
   return rows.map(toUserRow);
 }
 

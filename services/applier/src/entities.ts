@@ -151,14 +151,4 @@ export const OutboxEntry = defineEntity({
   },
 });
 
-export const ENTITIES = [
-  SyncProfile,
-  User,
-  Group,
-  Membership,
-  AppRole,
-  GroupRole,
-  SyncRun,
-  SyncLogEntry,
-  OutboxEntry,
-] as const;
+export const ENTITIES = [SyncProfile, User, Group, Membership, AppRole, GroupRole, SyncRun, SyncLogEntry, OutboxEntry] as const;

@@ -111,7 +111,10 @@ export function startOutboxRelay(deps: OutboxRelayDeps): OutboxRelay {
     },
     async drain() {
       for (;;) {
-        const left = await patiently(async () => ((await round()) > 0 ? 'more' : (await outboxBacklog(deps.db)) === 0 ? 'none' : 'held'), 'outbox drain');
+        const left = await patiently(
+          async () => ((await round()) > 0 ? 'more' : (await outboxBacklog(deps.db)) === 0 ? 'none' : 'held'),
+          'outbox drain',
+        );
         if (left === 'none') return;
         // Rows held by another relay: wait for it to publish them.
         if (left === 'held') await sleep(200, stopper.signal);

@@ -44,8 +44,7 @@ const CAUGHT_UP_INTERVAL_MS = 750;
  */
 export async function runApplier(deps: RunApplierDeps, options: RunApplierOptions = {}): Promise<RunApplierResult> {
   const { config, signal } = deps;
-  const groupId =
-    options.groupId ?? (options.replay ? `${config.applier.groupId}.replay.${Date.now()}` : config.applier.groupId);
+  const groupId = options.groupId ?? (options.replay ? `${config.applier.groupId}.replay.${Date.now()}` : config.applier.groupId);
   const log = deps.logger.child({ component: 'applier', groupId });
   const stopping = new AbortController();
   const onAbort = () => stopping.abort();

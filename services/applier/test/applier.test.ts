@@ -97,10 +97,7 @@ describe('applier against Kafka and PostgreSQL', { timeout: 300_000 }, () => {
 
   it('applies the conflict policy for local accounts and reports a user in two profiles', async () => {
     const localId = await createLocalUser(db, { loginName: 'Erin' });
-    await h.produceUsers([
-      userEvent('erin-guid', 3, { loginName: 'erin' }),
-      userEvent('frank', 3, { sid: 'S-1-5-21-9-9-9-1105' }),
-    ]);
+    await h.produceUsers([userEvent('erin-guid', 3, { loginName: 'erin' }), userEvent('frank', 3, { sid: 'S-1-5-21-9-9-9-1105' })]);
     assert.deepEqual(await h.applyUntilCaughtUp(), { ok: true });
     await h.produceUsers([userEvent('frank-b', 4, { profileId: PROFILE_B, sid: 'S-1-5-21-9-9-9-1105' })]);
     assert.deepEqual(await h.applyUntilCaughtUp(), { ok: true });

@@ -31,7 +31,10 @@ export type Harness = {
   produceSyncRuns(events: readonly SyncRunEvent[]): Promise<void>;
   produceRaw(topic: string, key: string | null, value: Buffer | null): Promise<void>;
   /** Runs an applier until its group has no lag; fails the test on a bad result or after timeoutMs. */
-  applyUntilCaughtUp(config?: DirstreamConfig, options?: { replay?: boolean; groupId?: string; timeoutMs?: number }): Promise<RunApplierResult>;
+  applyUntilCaughtUp(
+    config?: DirstreamConfig,
+    options?: { replay?: boolean; groupId?: string; timeoutMs?: number },
+  ): Promise<RunApplierResult>;
   readLifecycle(): Promise<UserLifecycleEvent[]>;
   readDeadLetters(): Promise<DeadLetterEvent[]>;
   close(): Promise<void>;
@@ -102,7 +105,11 @@ export async function createHarness(label: string, overrides: Partial<Parameters
       try {
         const result = await runApplier(
           { config: cfg, logger: testLogger(), signal: controller.signal },
-          { untilCaughtUp: true, ...(options.replay === undefined ? {} : { replay: options.replay }), ...(options.groupId === undefined ? {} : { groupId: options.groupId }) },
+          {
+            untilCaughtUp: true,
+            ...(options.replay === undefined ? {} : { replay: options.replay }),
+            ...(options.groupId === undefined ? {} : { groupId: options.groupId }),
+          },
         );
         if (controller.signal.aborted) throw new Error('applier did not catch up in time');
         return result;

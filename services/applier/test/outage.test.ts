@@ -46,10 +46,9 @@ it('survives a database outage without dead letters or loss', { timeout: 180_000
 
     // Outage: no new connections, existing ones killed (SQLSTATE 57P01 then 55000 on connect).
     await admin.query(`alter database "${h.database.name}" allow_connections false`);
-    await admin.query(
-      'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
-      [h.database.name],
-    );
+    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [
+      h.database.name,
+    ]);
     await closeDatabase(db);
     await h.produceUsers(users.slice(100).map((u) => userEvent(u, 1)));
     await h.produceUsers(users.slice(0, 50).map((u) => userEvent(u, 2, { enabled: false, disabledReason: 'directory-disabled' })));

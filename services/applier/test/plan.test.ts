@@ -114,10 +114,7 @@ describe('planUsers', () => {
         c.outbox,
       );
       for (const row of plan.outbox) {
-        assert.equal(
-          row.eventId,
-          eventIdFor('user-lifecycle', row.type, row.profileId, row.externalId, String(row.payload.version)),
-        );
+        assert.equal(row.eventId, eventIdFor('user-lifecycle', row.type, row.profileId, row.externalId, String(row.payload.version)));
         assert.equal(row.published, false);
       }
     });
@@ -171,8 +168,18 @@ describe('planUsers', () => {
   const namesake = { profileId: PROFILE_A, externalId: 'old-guid', sid: null, loginName: 'Dana' };
   const loginCases = [
     { name: 'a stored user of the profile', events: [userEvent('u1', 5, { loginName: 'dana' })], sameLogin: [namesake], reported: ['u1'] },
-    { name: 'two new users in one batch', events: [userEvent('u1', 5, { loginName: 'dana' }), userEvent('u2', 5, { loginName: 'DANA' })], sameLogin: [], reported: ['u2'] },
-    { name: 'a user of another profile (not reported)', events: [userEvent('u1', 5, { loginName: 'dana' })], sameLogin: [{ ...namesake, profileId: PROFILE_B }], reported: [] },
+    {
+      name: 'two new users in one batch',
+      events: [userEvent('u1', 5, { loginName: 'dana' }), userEvent('u2', 5, { loginName: 'DANA' })],
+      sameLogin: [],
+      reported: ['u2'],
+    },
+    {
+      name: 'a user of another profile (not reported)',
+      events: [userEvent('u1', 5, { loginName: 'dana' })],
+      sameLogin: [{ ...namesake, profileId: PROFILE_B }],
+      reported: [],
+    },
     { name: 'itself (not reported)', events: [userEvent('old-guid', 5, { loginName: 'dana' })], sameLogin: [namesake], reported: [] },
   ];
   for (const c of loginCases) {
@@ -180,7 +187,10 @@ describe('planUsers', () => {
       const plan = planUsers(c.events, { ...lookup(), sameLogin: c.sameLogin }, ctx());
       assert.equal(plan.upserts.length, c.events.length, 'both entries are kept');
       const reported = plan.log.filter((l) => l.op === 'duplicate-login');
-      assert.deepEqual(reported.map((l) => l.externalId), c.reported);
+      assert.deepEqual(
+        reported.map((l) => l.externalId),
+        c.reported,
+      );
       for (const entry of reported) assert.equal(entry.errorCode, 'USER_DUPLICATE_LOGIN');
     });
   }

@@ -19,7 +19,13 @@ const page = (over: Partial<RunDetailEvent>): RunDetailEvent => ({
 
 describe('planRunDetails', () => {
   it('one row per item, keyed by page and position; a page seen twice maps to the same keys', () => {
-    const errors = page({ page: 1, entryErrors: [{ dn: 'cn=a', code: 'X', message: 'm1' }, { dn: null, code: 'Y', message: 'm2' }] });
+    const errors = page({
+      page: 1,
+      entryErrors: [
+        { dn: 'cn=a', code: 'X', message: 'm1' },
+        { dn: null, code: 'Y', message: 'm2' },
+      ],
+    });
     const report = page({
       kind: 'would-disable',
       page: 0,
@@ -32,7 +38,16 @@ describe('planRunDetails', () => {
       ['run-1/1/0 X cn=a', 'run-1/1/1 Y null', 'run-1/1/0 X cn=a', 'run-1/1/1 Y null'],
     );
     assert.deepEqual(plan.wouldDisable, [
-      { runId: 'run-1', profileId: PROFILE, page: 0, position: 0, externalId: 'u1', loginName: 'ann', dn: 'uid=ann', reason: 'outside-filter' },
+      {
+        runId: 'run-1',
+        profileId: PROFILE,
+        page: 0,
+        position: 0,
+        externalId: 'u1',
+        loginName: 'ann',
+        dn: 'uid=ann',
+        reason: 'outside-filter',
+      },
     ]);
   });
 

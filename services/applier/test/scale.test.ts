@@ -87,16 +87,28 @@ it('three instances, one killed and one started mid-stream, publish each transit
   );
 
   const codes = await Promise.all([...children].map((child) => stop(child)));
-  assert.ok(codes.every((code) => code === 0), `exit codes ${codes.join(',')}`);
+  assert.ok(
+    codes.every((code) => code === 0),
+    `exit codes ${codes.join(',')}`,
+  );
 
   const lifecycle = await h.readLifecycle();
   const perId = new Map<string, number>();
   for (const e of lifecycle) perId.set(e.eventId, (perId.get(e.eventId) ?? 0) + 1);
   assert.equal(perId.size, 100);
-  assert.ok([...perId.values()].every((n) => n === 1), 'no event ID published twice');
-  const disables = lifecycle.filter((e) => e.type === 'user-disabled').map((e) => e.externalId).sort();
+  assert.ok(
+    [...perId.values()].every((n) => n === 1),
+    'no event ID published twice',
+  );
+  const disables = lifecycle
+    .filter((e) => e.type === 'user-disabled')
+    .map((e) => e.externalId)
+    .sort();
   assert.deepEqual(disables, disabled);
-  const enables = lifecycle.filter((e) => e.type === 'user-enabled').map((e) => e.externalId).sort();
+  const enables = lifecycle
+    .filter((e) => e.type === 'user-enabled')
+    .map((e) => e.externalId)
+    .sort();
   assert.deepEqual(enables, reenabled);
   assert.equal((await h.readDeadLetters()).length, 0);
 });

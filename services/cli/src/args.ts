@@ -22,7 +22,13 @@ export type Command =
       readonly untilCaughtUp: boolean;
       readonly groupId: string | undefined;
     }
-  | { readonly name: 'sync'; readonly configPath: string | undefined; readonly profileId: string; readonly full: boolean; readonly wait: boolean }
+  | {
+      readonly name: 'sync';
+      readonly configPath: string | undefined;
+      readonly profileId: string;
+      readonly full: boolean;
+      readonly wait: boolean;
+    }
   | { readonly name: 'status'; readonly configPath: string | undefined }
   | { readonly name: 'migrate'; readonly configPath: string | undefined }
   | { readonly name: 'serve'; readonly configPath: string | undefined }

@@ -143,13 +143,21 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
     ctx.stdout(`# ${file}: valid (secrets masked)\n${stringify(maskConfig(config))}`);
     if (command.connect !== true) return EXIT_OK;
     const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'checkProfileConnections');
-    const checks = await poller.checkProfileConnections({ config, logger: ctx.createLogger(config.logLevel, 'stderr'), signal: ctx.signal });
+    const checks = await poller.checkProfileConnections({
+      config,
+      logger: ctx.createLogger(config.logLevel, 'stderr'),
+      signal: ctx.signal,
+    });
     for (const check of checks) ctx.stdout(`# ${check.ok ? 'ok' : 'FAILED'}: ${check.line}\n`);
     return checks.every((c) => c.ok) ? EXIT_OK : EXIT_FAILED;
   }
 
   const reportCommand =
-    command.name === 'plan' || command.name === 'topics create' || command.name === 'migrate' || command.name === 'sync' || command.name === 'status';
+    command.name === 'plan' ||
+    command.name === 'topics create' ||
+    command.name === 'migrate' ||
+    command.name === 'sync' ||
+    command.name === 'status';
   const logger = ctx.createLogger(config.logLevel, reportCommand ? 'stderr' : 'stdout');
   for (const warning of warnings) logger.warn({ key: warning.path, file }, `configuration: ${warning.message}`);
   const deps: ServiceDeps = { config, logger, signal: ctx.signal };
@@ -181,7 +189,11 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
         const name = profile?.name ?? profileId;
         // No poller runs a disabled profile (`poller --profile` refuses it too): a request would wait for ever.
         if (profile?.enabled === false) {
-          throw createError('PROFILE_DISABLED', `profile ${name} (${profileId}) has enabled: false: no poller runs it (set enabled: true)`, { retriable: false });
+          throw createError(
+            'PROFILE_DISABLED',
+            `profile ${name} (${profileId}) has enabled: false: no poller runs it (set enabled: true)`,
+            { retriable: false },
+          );
         }
         const poller = await importService<PollerModule>(ctx, '@dirstream/poller', 'createSyncControl');
         const control = await poller.createSyncControl(config.database);
@@ -196,11 +208,18 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
               ? `profile ${name}: joined run ${runId}, already requested and not started yet\n`
               : `profile ${name}: ${command.full ? 'full ' : ''}run ${runId} requested\n`,
           );
-          if (!holder) ctx.stderr(`no poller holds the lock of profile ${name} now: the run starts when one does (dirstream poller, or poller --once)\n`);
-          else if (holder.mode === 'once') ctx.stderr(`dirstream poller --once (${holder.host}:${holder.pid}) is running this profile: the run follows it if it takes the request\n`);
+          if (!holder)
+            ctx.stderr(
+              `no poller holds the lock of profile ${name} now: the run starts when one does (dirstream poller, or poller --once)\n`,
+            );
+          else if (holder.mode === 'once')
+            ctx.stderr(
+              `dirstream poller --once (${holder.host}:${holder.pid}) is running this profile: the run follows it if it takes the request\n`,
+            );
           if (!command.wait) return EXIT_OK;
           const state = await control.waitForRun(runId, { signal: ctx.signal });
-          const took = state.startedAt && state.finishedAt ? ` in ${formatDuration(state.finishedAt.getTime() - state.startedAt.getTime())}` : '';
+          const took =
+            state.startedAt && state.finishedAt ? ` in ${formatDuration(state.finishedAt.getTime() - state.startedAt.getTime())}` : '';
           ctx.stderr(`run ${runId} ${state.status}${took}${state.statusReason ? `: ${state.statusReason}` : ''}\n`);
           const last = (await control.profileStates()).find((p) => p.profileId === profileId)?.lastRun;
           if (last?.runId === runId) {

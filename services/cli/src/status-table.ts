@@ -23,13 +23,35 @@ function ago(at: number, now: number): string {
  */
 export function formatStatusTable(profiles: readonly ProfileConfig[], states: readonly ProfileStatus[], now: number): string {
   const byId = new Map(states.map((s) => [s.profileId, s]));
-  const header = ['PROFILE', 'LAST RUN', 'MODE', 'READ', 'CHANGED', 'DISABLED', 'ERRORS', 'DURATION', 'ENDED', 'NEXT RUN', 'LOCK HOLDER', 'CURSOR'];
+  const header = [
+    'PROFILE',
+    'LAST RUN',
+    'MODE',
+    'READ',
+    'CHANGED',
+    'DISABLED',
+    'ERRORS',
+    'DURATION',
+    'ENDED',
+    'NEXT RUN',
+    'LOCK HOLDER',
+    'CURSOR',
+  ];
   const rows = profiles.map((profile) => {
     const state = byId.get(profile.id);
     const last = state?.lastRun ?? null;
     const c = last?.counts;
     const changed = c
-      ? c.created + c.updated + c.renamed + c.moved + c.enabled + c.groupsCreated + c.groupsUpdated + c.groupsRemoved + c.membershipsAdded + c.membershipsRemoved
+      ? c.created +
+        c.updated +
+        c.renamed +
+        c.moved +
+        c.enabled +
+        c.groupsCreated +
+        c.groupsUpdated +
+        c.groupsRemoved +
+        c.membershipsAdded +
+        c.membershipsRemoved
       : null;
     let lastRun = last?.status ?? 'never';
     if (state?.currentRun) lastRun = `running (${formatDuration(now - state.currentRun.startedAt.getTime())})`;

@@ -17,15 +17,10 @@ type Result = { code: number; stdout: string; stderr: string };
 /** Runs the real entry point as a user would; a clean environment so no outside DIRSTREAM_CONFIG leaks in. */
 function dirstream(args: readonly string[], env: Record<string, string> = {}, cwd: string = ROOT): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(
-      NODE,
-      [MAIN, ...args],
-      { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
+    execFile(NODE, [MAIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

@@ -32,7 +32,10 @@ describe('parseCommand', () => {
     },
     { argv: ['migrate', '-c', 'y.yaml'], expected: { name: 'migrate', configPath: 'y.yaml' } },
     { argv: ['sync', '--profile', 'corp'], expected: { name: 'sync', configPath: undefined, profileId: 'corp', full: false, wait: false } },
-    { argv: ['sync', '--profile', 'corp', '--full', '--wait'], expected: { name: 'sync', configPath: undefined, profileId: 'corp', full: true, wait: true } },
+    {
+      argv: ['sync', '--profile', 'corp', '--full', '--wait'],
+      expected: { name: 'sync', configPath: undefined, profileId: 'corp', full: true, wait: true },
+    },
     { argv: ['status'], expected: { name: 'status', configPath: undefined } },
     { argv: ['topics', 'create'], expected: { name: 'topics create', configPath: undefined } },
   ];
@@ -55,11 +58,14 @@ describe('parseCommand', () => {
   ];
   for (const { argv, message } of errors) {
     it(`rejects dirstream ${argv.join(' ')}`, () => {
-      assert.throws(() => parseCommand(argv), (error: Error & { code?: string }) => {
-        assert.equal(error.code, 'CLI_USAGE');
-        assert.match(error.message, message);
-        return true;
-      });
+      assert.throws(
+        () => parseCommand(argv),
+        (error: Error & { code?: string }) => {
+          assert.equal(error.code, 'CLI_USAGE');
+          assert.match(error.message, message);
+          return true;
+        },
+      );
     });
   }
 });
@@ -134,7 +140,8 @@ profiles:
   it('plan prints the report', async () => {
     const { ctx, out } = context(['plan', '--profile', PROFILE_ID.toUpperCase()], {
       '@dirstream/poller': {
-        planProfile: async (_deps: unknown, options: { profileId: string; full: boolean }) => `would create 3 users (${options.profileId}, full=${options.full})`,
+        planProfile: async (_deps: unknown, options: { profileId: string; full: boolean }) =>
+          `would create 3 users (${options.profileId}, full=${options.full})`,
       },
     });
     assert.equal(await runCli(ctx), 0, out.stderr);

@@ -22,8 +22,21 @@ describe('formatStatusTable', () => {
         kafka: { brokers: ['127.0.0.1:1'] },
         database: { url: 'postgres://x@127.0.0.1/x' },
         profiles: [
-          { id: '00000000-0000-4000-8000-000000000001', name: 'corp', directory: 'openldap', connection: { urls: ['ldap://h'], bindDn: 'cn=a', bindPassword: { env: 'PW' } }, users: { baseDn: 'dc=x' } },
-          { id: '00000000-0000-4000-8000-000000000002', name: 'lab', enabled: false, directory: 'openldap', connection: { urls: ['ldap://h'], bindDn: 'cn=a', bindPassword: { env: 'PW' } }, users: { baseDn: 'dc=y' } },
+          {
+            id: '00000000-0000-4000-8000-000000000001',
+            name: 'corp',
+            directory: 'openldap',
+            connection: { urls: ['ldap://h'], bindDn: 'cn=a', bindPassword: { env: 'PW' } },
+            users: { baseDn: 'dc=x' },
+          },
+          {
+            id: '00000000-0000-4000-8000-000000000002',
+            name: 'lab',
+            enabled: false,
+            directory: 'openldap',
+            connection: { urls: ['ldap://h'], bindDn: 'cn=a', bindPassword: { env: 'PW' } },
+            users: { baseDn: 'dc=y' },
+          },
         ],
       }),
       { sourceName: 'status.yaml', env: { PW: 'p' } },
@@ -43,8 +56,19 @@ describe('formatStatusTable', () => {
         startedAt: now - 62_500,
         finishedAt: now - 60_000,
         counts: {
-          created: 2, updated: 3, renamed: 0, moved: 1, disabled: 4, enabled: 0, groupsCreated: 0, groupsUpdated: 1,
-          groupsRemoved: 0, membershipsAdded: 5, membershipsRemoved: 0, errors: 7, entriesRead: 120,
+          created: 2,
+          updated: 3,
+          renamed: 0,
+          moved: 1,
+          disabled: 4,
+          enabled: 0,
+          groupsCreated: 0,
+          groupsUpdated: 1,
+          groupsRemoved: 0,
+          membershipsAdded: 5,
+          membershipsRemoved: 0,
+          errors: 7,
+          entriesRead: 120,
         },
       },
       holder: { host: 'node-a', pid: 42, since: new Date(now - 7_200_000), mode: 'scheduled' },
@@ -55,9 +79,33 @@ describe('formatStatusTable', () => {
     const lines = formatStatusTable(config.profiles, [corp], now).trimEnd().split('\n');
     assert.equal(lines.length, 3);
     const cells = (line: string) => line.split(/ {2,}/);
-    assert.deepEqual(cells(lines[0] ?? ''), ['PROFILE', 'LAST RUN', 'MODE', 'READ', 'CHANGED', 'DISABLED', 'ERRORS', 'DURATION', 'ENDED', 'NEXT RUN', 'LOCK HOLDER', 'CURSOR']);
+    assert.deepEqual(cells(lines[0] ?? ''), [
+      'PROFILE',
+      'LAST RUN',
+      'MODE',
+      'READ',
+      'CHANGED',
+      'DISABLED',
+      'ERRORS',
+      'DURATION',
+      'ENDED',
+      'NEXT RUN',
+      'LOCK HOLDER',
+      'CURSOR',
+    ]);
     assert.deepEqual(cells(lines[1] ?? ''), [
-      'corp', 'succeeded, full run requested', 'delta', '120', '12', '4', '7', '2.5 s', '1m 00s ago', 'in 4m 00s', 'node-a:42 (scheduled, 2h 00m)', 'accesslog',
+      'corp',
+      'succeeded, full run requested',
+      'delta',
+      '120',
+      '12',
+      '4',
+      '7',
+      '2.5 s',
+      '1m 00s ago',
+      'in 4m 00s',
+      'node-a:42 (scheduled, 2h 00m)',
+      'accesslog',
     ]);
     assert.deepEqual(cells(lines[2] ?? ''), ['lab (disabled)', 'never', '-', '-', '-', '-', '-', '-', '-', 'profile disabled', '-', '-']);
   });

@@ -24,7 +24,13 @@ const groupMapping = {
 } as unknown as GroupMapping;
 
 async function readOne(connection: DirectoryConnection, dn: string, attributes: string[]) {
-  const [entry] = await connection.searchAll({ baseDn: dn, scope: 'base', filter: '(objectClass=*)', attributes, binary: ['objectGUID', 'objectSid', 'sIDHistory'] });
+  const [entry] = await connection.searchAll({
+    baseDn: dn,
+    scope: 'base',
+    filter: '(objectClass=*)',
+    attributes,
+    binary: ['objectGUID', 'objectSid', 'sIDHistory'],
+  });
   assert.ok(entry, `entry ${dn}`);
   return entry;
 }
@@ -47,16 +53,34 @@ describe('active-directory dialect on Samba', () => {
     const entry = await readOne(connection, dn, ['objectGUID', 'objectSid', 'userAccountControl', 'sAMAccountName']);
     const id = dialect.normaliseId(values(entry, 'objectGUID')[0]!);
     assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    const [again] = await connection.searchAll({ baseDn: ou.dn, scope: 'sub', filter: dialect.idFilter('objectGUID', id), attributes: ['sAMAccountName'] });
+    const [again] = await connection.searchAll({
+      baseDn: ou.dn,
+      scope: 'sub',
+      filter: dialect.idFilter('objectGUID', id),
+      attributes: ['sAMAccountName'],
+    });
     assert.equal(again?.dn, dn);
     const sid = dialect.normaliseId(values(entry, 'objectSid')[0]!);
     assert.match(sid, /^S-1-5-21-\d+-\d+-\d+-\d+$/);
-    const [bySid] = await connection.searchAll({ baseDn: ou.dn, scope: 'sub', filter: dialect.idFilter('objectSid', sid), attributes: ['sAMAccountName'] });
+    const [bySid] = await connection.searchAll({
+      baseDn: ou.dn,
+      scope: 'sub',
+      filter: dialect.idFilter('objectSid', sid),
+      attributes: ['sAMAccountName'],
+    });
     assert.equal(bySid?.dn, dn);
     // The disabled filter uses the bitwise-AND matching rule on userAccountControl.
     await ou.modify(dn, { userAccountControl: '514' });
-    const disabled = await connection.searchAll({ baseDn: ou.dn, scope: 'sub', filter: dialect.disabledFilter(undefined)!, attributes: ['1.1'] });
-    assert.deepEqual(disabled.map((e) => e.dn), [dn]);
+    const disabled = await connection.searchAll({
+      baseDn: ou.dn,
+      scope: 'sub',
+      filter: dialect.disabledFilter(undefined)!,
+      attributes: ['1.1'],
+    });
+    assert.deepEqual(
+      disabled.map((e) => e.dn),
+      [dn],
+    );
   });
 
   it('reads a 2,100-member group completely through explicit ranges', async () => {
@@ -106,7 +130,11 @@ describe('active-directory dialect on Samba', () => {
     const [keepId, goneId, movedId] = [await idOf(keep), await idOf(gone), await idOf(moved)];
     const cursor = await delta.startCursor(connection, Date.now(), 0);
     const dc = await readDcIdentity(connection);
-    assert.deepEqual(decodeUsnCursor(cursor), { dsServiceName: dc.dsServiceName, invocationId: dc.invocationId, usn: dc.highestCommittedUsn });
+    assert.deepEqual(decodeUsnCursor(cursor), {
+      dsServiceName: dc.dsServiceName,
+      invocationId: dc.invocationId,
+      usn: dc.highestCommittedUsn,
+    });
 
     const none = await delta.changesSince(connection, cursor, 0, 1_000);
     assert.deepEqual([none.requestedIds, none.deletedIds], [[], []]);
@@ -118,14 +146,26 @@ describe('active-directory dialect on Samba', () => {
     // The moved user is asked for by ID: re-read within OU=people it is missing, i.e. out of scope.
     assert.deepEqual(changes.requestedIds, [keepId, movedId].sort());
     assert.deepEqual(changes.deletedIds, [goneId]);
-    const reread = await connection.searchAll({ baseDn: people, scope: 'sub', filter: `(|${changes.clauses.join('')})`, attributes: ['sAMAccountName'] });
-    assert.deepEqual(reread.map((e) => firstString(e, 'sAMAccountName')), [ou.login('usn-keep')]);
+    const reread = await connection.searchAll({
+      baseDn: people,
+      scope: 'sub',
+      filter: `(|${changes.clauses.join('')})`,
+      attributes: ['sAMAccountName'],
+    });
+    assert.deepEqual(
+      reread.map((e) => firstString(e, 'sAMAccountName')),
+      [ou.login('usn-keep')],
+    );
     assert.ok(BigInt(decodeUsnCursor(changes.nextCursor)!.usn) > BigInt(decodeUsnCursor(cursor)!.usn));
 
     // Another DC, a restored DC or a USN above the DC's own: the cursor is refused (→ full pass).
     const c = decodeUsnCursor(cursor)!;
     const forged = (patch: object) => `ad-usn:${JSON.stringify({ dsa: c.dsServiceName, inv: c.invocationId, usn: c.usn, ...patch })}`;
-    for (const bad of [forged({ dsa: 'CN=NTDS Settings,CN=DC9' }), forged({ inv: '00000000-0000-0000-0000-000000000001' }), forged({ usn: '999999999' })]) {
+    for (const bad of [
+      forged({ dsa: 'CN=NTDS Settings,CN=DC9' }),
+      forged({ inv: '00000000-0000-0000-0000-000000000001' }),
+      forged({ usn: '999999999' }),
+    ]) {
       await assert.rejects(delta.changesSince(connection, bad, 0, 1_000), { code: 'DELTA_CURSOR_INVALID' });
     }
   });
@@ -153,10 +193,13 @@ describe('active-directory dialect on Samba', () => {
     let read = 0;
     for await (const page of connection.searchPages({ ...request, ignoreReferrals: true })) read += page.length;
     assert.ok(read >= 3, `OUs read: ${read}`);
-    await assert.rejects(async () => {
-      for await (const _ of connection.searchPages(request)) {
-        // drain
-      }
-    }, { code: 'LDAP_REFERRAL_NOT_FOLLOWED' });
+    await assert.rejects(
+      async () => {
+        for await (const _ of connection.searchPages(request)) {
+          // drain
+        }
+      },
+      { code: 'LDAP_REFERRAL_NOT_FOLLOWED' },
+    );
   });
 });

@@ -84,7 +84,12 @@ describe('docs/active-directory.md sample profile', () => {
   it('the StartTLS variant connects and reads with the same profile', async () => {
     const raw = parse(blocks[0]!) as { profiles: Record<string, unknown>[] };
     const startTls = parse(blocks[1]!) as { connection: Record<string, unknown> };
-    const profile = { ...raw.profiles[0]!, id: '6f1c1d3e-2b7a-4c55-9a0e-8d4f3b2a1c02', name: 'corp-ad-starttls', connection: startTls.connection };
+    const profile = {
+      ...raw.profiles[0]!,
+      id: '6f1c1d3e-2b7a-4c55-9a0e-8d4f3b2a1c02',
+      name: 'corp-ad-starttls',
+      connection: startTls.connection,
+    };
     const config = await loadConfigFromText(stringify({ ...raw, profiles: [profile] }), { sourceName: DOC, env: {}, baseDir: REPO });
     assert.equal(config.profiles[0]!.connection.startTls, true);
     const [full] = await pollOnce(isolated(config));

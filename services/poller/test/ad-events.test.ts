@@ -14,10 +14,14 @@ const samba = loadSamba();
 /** samba-tool over LDAP (NTLM-signed), as an administrator would run it. */
 function sambaTool(args: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/samba-tool', [...args, '-H', samba.ldapUrl, `-U${samba.domain}\\Administrator%${samba.adminPassword}`, '--use-kerberos=off'], {
-      env: { ...process.env, PATH: `/usr/bin:/usr/sbin:${process.env.PATH ?? ''}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      '/usr/bin/samba-tool',
+      [...args, '-H', samba.ldapUrl, `-U${samba.domain}\\Administrator%${samba.adminPassword}`, '--use-kerberos=off'],
+      {
+        env: { ...process.env, PATH: `/usr/bin:/usr/sbin:${process.env.PATH ?? ''}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     const collect = (d: Buffer) => {
       output += d.toString();
@@ -25,7 +29,9 @@ function sambaTool(args: readonly string[]): Promise<void> {
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`samba-tool ${args.join(' ')} exited ${code}: ${output.slice(-1500)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`samba-tool ${args.join(' ')} exited ${code}: ${output.slice(-1500)}`)),
+    );
   });
 }
 
@@ -41,10 +47,16 @@ describe('active-directory events on Samba', () => {
   });
 
   /** An OU, a poller on it, and the ID → name map that keeps membership lines readable. */
-  async function setup(label: string, delta: 'usn' | 'dirsync' = 'usn'): Promise<{ ou: AdOu; poller: AdPoller; pass: () => Promise<string[]>; last: () => CollectedRun }> {
+  async function setup(
+    label: string,
+    delta: 'usn' | 'dirsync' = 'usn',
+  ): Promise<{ ou: AdOu; poller: AdPoller; pass: () => Promise<string[]>; last: () => CollectedRun }> {
     const ou = await createAdOu(samba, label);
     const poller = await createAdPoller(adProfile(samba, ou, { delta }), database.url);
-    cleanups.push(() => poller.close(), () => ou.cleanup());
+    cleanups.push(
+      () => poller.close(),
+      () => ou.cleanup(),
+    );
     const names = new Map<string, string>();
     let latest: CollectedRun | undefined;
     const pass = async () => {
@@ -127,13 +139,16 @@ describe('active-directory events on Samba', () => {
     const frank = await ou.addUser('frank');
     const grace = await ou.addUser('grace');
     await ou.addGroup('team', [frank, grace]);
-    assert.deepEqual(await pass(), [
-      'group created team',
-      `membership added team ← user ${ou.login('frank')}`,
-      `membership added team ← user ${ou.login('grace')}`,
-      `user created ${ou.login('frank')}`,
-      `user created ${ou.login('grace')}`,
-    ].sort());
+    assert.deepEqual(
+      await pass(),
+      [
+        'group created team',
+        `membership added team ← user ${ou.login('frank')}`,
+        `membership added team ← user ${ou.login('grace')}`,
+        `user created ${ou.login('frank')}`,
+        `user created ${ou.login('grace')}`,
+      ].sort(),
+    );
     // Samba drops frank from `member` without moving the group's uSNChanged: the poller must
     // derive the membership removal itself.
     await ou.client.del(frank);
@@ -208,7 +223,8 @@ describe('active-directory events on Samba', () => {
     const liam = await ou.addUser('liam');
     const group = await ou.addGroup('primary', [liam]);
     await pass();
-    const [entry] = (await ou.client.search(group, { scope: 'base', attributes: ['objectSid'], explicitBufferAttributes: ['objectSid'] })).searchEntries;
+    const [entry] = (await ou.client.search(group, { scope: 'base', attributes: ['objectSid'], explicitBufferAttributes: ['objectSid'] }))
+      .searchEntries;
     const sid = entry!.objectSid as Buffer;
     const rid = sid.readUInt32LE(sid.length - 4);
     // Making it the primary group drops liam from `member`; the edge must stay.

@@ -16,7 +16,10 @@ describe('AD fixture generator', () => {
     const f = DEFAULT_AD_FIXTURE;
     assert.equal(users.length, f.users + f.passwordUsers + f.bulkMembers);
     assert.equal(groups.length, f.userOus.length + f.groups + 3);
-    assert.equal(users.filter((u) => ['546', '514'].includes(String(u.attributes.userAccountControl))).length, f.users / f.disabledEvery + 1);
+    assert.equal(
+      users.filter((u) => ['546', '514'].includes(String(u.attributes.userAccountControl))).length,
+      f.users / f.disabledEvery + 1,
+    );
     assert.equal(users.filter((u) => u.password).length, f.passwordUsers);
     assert.equal(new Set(users.map((u) => u.attributes.sAMAccountName)).size, users.length);
   });
@@ -34,7 +37,10 @@ describe('AD fixture generator', () => {
   it('has nested groups and one group above the 1,500-value range', () => {
     const groups = `OU=groups,OU=sample,${DOMAIN}`;
     const everyone = byDn.get(`CN=everyone,${groups}`)!;
-    assert.deepEqual(everyone.attributes.member, DEFAULT_AD_FIXTURE.userOus.map((o) => `CN=${o}-all,${groups}`));
+    assert.deepEqual(
+      everyone.attributes.member,
+      DEFAULT_AD_FIXTURE.userOus.map((o) => `CN=${o}-all,${groups}`),
+    );
     assert.equal([byDn.get(`CN=bulk-members,${groups}`)!.attributes.member].flat().length, 2_100);
   });
 

@@ -68,17 +68,94 @@ describe('userAccountControl', () => {
   const future = String((BigInt(now + 86_400_000) + 11_644_473_600_000n) * 10_000n);
   const past = String((BigInt(now - 86_400_000) + 11_644_473_600_000n) * 10_000n);
   const cases = [
-    { name: 'normal 512', input: { userAccountControl: 512 }, enabled: true, lockedOut: false, passwordExpired: false, accountExpired: false },
-    { name: 'disabled 514', input: { userAccountControl: 514 }, enabled: false, lockedOut: false, passwordExpired: false, accountExpired: false },
-    { name: 'disabled + never expires 66050', input: { userAccountControl: 66050 }, enabled: false, lockedOut: false, passwordExpired: false, accountExpired: false },
-    { name: 'computed lockout', input: { userAccountControl: 512, computed: UAC.LOCKOUT }, enabled: true, lockedOut: true, passwordExpired: false, accountExpired: false },
-    { name: 'computed password expired', input: { userAccountControl: 512, computed: UAC.PASSWORD_EXPIRED }, enabled: true, lockedOut: false, passwordExpired: true, accountExpired: false },
-    { name: 'computed 0 wins over lockoutTime', input: { userAccountControl: 512, computed: 0, lockoutTime: past }, enabled: true, lockedOut: false, passwordExpired: false, accountExpired: false },
-    { name: 'lockoutTime without computed', input: { userAccountControl: 512, lockoutTime: past }, enabled: true, lockedOut: true, passwordExpired: false, accountExpired: false },
-    { name: 'lockoutTime 0', input: { userAccountControl: 512, lockoutTime: '0' }, enabled: true, lockedOut: false, passwordExpired: false, accountExpired: false },
-    { name: 'account expired', input: { userAccountControl: 512, accountExpires: past }, enabled: true, lockedOut: false, passwordExpired: false, accountExpired: true },
-    { name: 'account expires later', input: { userAccountControl: 512, accountExpires: future }, enabled: true, lockedOut: false, passwordExpired: false, accountExpired: false },
-    { name: 'accountExpires never', input: { userAccountControl: 512, accountExpires: '9223372036854775807' }, enabled: true, lockedOut: false, passwordExpired: false, accountExpired: false },
+    {
+      name: 'normal 512',
+      input: { userAccountControl: 512 },
+      enabled: true,
+      lockedOut: false,
+      passwordExpired: false,
+      accountExpired: false,
+    },
+    {
+      name: 'disabled 514',
+      input: { userAccountControl: 514 },
+      enabled: false,
+      lockedOut: false,
+      passwordExpired: false,
+      accountExpired: false,
+    },
+    {
+      name: 'disabled + never expires 66050',
+      input: { userAccountControl: 66050 },
+      enabled: false,
+      lockedOut: false,
+      passwordExpired: false,
+      accountExpired: false,
+    },
+    {
+      name: 'computed lockout',
+      input: { userAccountControl: 512, computed: UAC.LOCKOUT },
+      enabled: true,
+      lockedOut: true,
+      passwordExpired: false,
+      accountExpired: false,
+    },
+    {
+      name: 'computed password expired',
+      input: { userAccountControl: 512, computed: UAC.PASSWORD_EXPIRED },
+      enabled: true,
+      lockedOut: false,
+      passwordExpired: true,
+      accountExpired: false,
+    },
+    {
+      name: 'computed 0 wins over lockoutTime',
+      input: { userAccountControl: 512, computed: 0, lockoutTime: past },
+      enabled: true,
+      lockedOut: false,
+      passwordExpired: false,
+      accountExpired: false,
+    },
+    {
+      name: 'lockoutTime without computed',
+      input: { userAccountControl: 512, lockoutTime: past },
+      enabled: true,
+      lockedOut: true,
+      passwordExpired: false,
+      accountExpired: false,
+    },
+    {
+      name: 'lockoutTime 0',
+      input: { userAccountControl: 512, lockoutTime: '0' },
+      enabled: true,
+      lockedOut: false,
+      passwordExpired: false,
+      accountExpired: false,
+    },
+    {
+      name: 'account expired',
+      input: { userAccountControl: 512, accountExpires: past },
+      enabled: true,
+      lockedOut: false,
+      passwordExpired: false,
+      accountExpired: true,
+    },
+    {
+      name: 'account expires later',
+      input: { userAccountControl: 512, accountExpires: future },
+      enabled: true,
+      lockedOut: false,
+      passwordExpired: false,
+      accountExpired: false,
+    },
+    {
+      name: 'accountExpires never',
+      input: { userAccountControl: 512, accountExpires: '9223372036854775807' },
+      enabled: true,
+      lockedOut: false,
+      passwordExpired: false,
+      accountExpired: false,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -101,10 +178,25 @@ describe('userAccountControl', () => {
 
 describe('range retrieval', () => {
   const cases = [
-    { text: 'member;range=0-1499', parsed: { attribute: 'member', low: 0, high: 1499 }, next: 'member;range=1500-*', nextStep: 'member;range=1500-2999' },
+    {
+      text: 'member;range=0-1499',
+      parsed: { attribute: 'member', low: 0, high: 1499 },
+      next: 'member;range=1500-*',
+      nextStep: 'member;range=1500-2999',
+    },
     { text: 'member;range=1500-*', parsed: { attribute: 'member', low: 1500, high: null }, next: null, nextStep: null },
-    { text: 'Member;Range=3000-4499', parsed: { attribute: 'Member', low: 3000, high: 4499 }, next: 'Member;range=4500-*', nextStep: 'Member;range=4500-5999' },
-    { text: 'member;binary;range=0-9', parsed: { attribute: 'member;binary', low: 0, high: 9 }, next: 'member;binary;range=10-*', nextStep: 'member;binary;range=10-1509' },
+    {
+      text: 'Member;Range=3000-4499',
+      parsed: { attribute: 'Member', low: 3000, high: 4499 },
+      next: 'Member;range=4500-*',
+      nextStep: 'Member;range=4500-5999',
+    },
+    {
+      text: 'member;binary;range=0-9',
+      parsed: { attribute: 'member;binary', low: 0, high: 9 },
+      next: 'member;binary;range=10-*',
+      nextStep: 'member;binary;range=10-1509',
+    },
     { text: 'member', parsed: null, next: null, nextStep: null },
     { text: 'member;range=9-3', parsed: null, next: null, nextStep: null },
     { text: 'member;range=x-*', parsed: null, next: null, nextStep: null },
@@ -198,7 +290,11 @@ describe('controls', () => {
 });
 
 describe('USN cursor', () => {
-  const dc = { dsServiceName: 'CN=NTDS Settings,CN=DC1,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,DC=dirstream,DC=test', invocationId: 'b6a18b2a-f0d2-4fbb-8c0a-7c9e5f2d1e3a', highestCommittedUsn: '4200' };
+  const dc = {
+    dsServiceName: 'CN=NTDS Settings,CN=DC1,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,DC=dirstream,DC=test',
+    invocationId: 'b6a18b2a-f0d2-4fbb-8c0a-7c9e5f2d1e3a',
+    highestCommittedUsn: '4200',
+  };
   const cursor = { dsServiceName: dc.dsServiceName, invocationId: dc.invocationId, usn: '4100' };
   it('round-trips', () => {
     assert.deepEqual(decodeUsnCursor(encodeUsnCursor(cursor)), cursor);
@@ -211,8 +307,18 @@ describe('USN cursor', () => {
     { name: 'no cursor', cursor: null, dc, expected: { mode: 'full', reason: 'no-cursor' } },
     { name: 'same DC', cursor, dc, expected: { mode: 'delta', sinceUsn: '4100' } },
     { name: 'same DC, nothing new', cursor, dc: { ...dc, highestCommittedUsn: '4100' }, expected: { mode: 'delta', sinceUsn: '4100' } },
-    { name: 'other DC', cursor, dc: { ...dc, dsServiceName: dc.dsServiceName.replace('DC1', 'DC2') }, expected: { mode: 'full', reason: 'other-dc' } },
-    { name: 'restored DC', cursor, dc: { ...dc, invocationId: '00000000-0000-0000-0000-000000000001' }, expected: { mode: 'full', reason: 'dc-restored' } },
+    {
+      name: 'other DC',
+      cursor,
+      dc: { ...dc, dsServiceName: dc.dsServiceName.replace('DC1', 'DC2') },
+      expected: { mode: 'full', reason: 'other-dc' },
+    },
+    {
+      name: 'restored DC',
+      cursor,
+      dc: { ...dc, invocationId: '00000000-0000-0000-0000-000000000001' },
+      expected: { mode: 'full', reason: 'dc-restored' },
+    },
     { name: 'USN rolled back', cursor, dc: { ...dc, highestCommittedUsn: '4000' }, expected: { mode: 'full', reason: 'usn-rollback' } },
   ] as const;
   for (const c of cases) it(c.name, () => assert.deepEqual(decideUsnPass(c.cursor, c.dc), c.expected));

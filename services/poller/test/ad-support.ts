@@ -66,7 +66,12 @@ export async function createAdPoller(profile: ProfileConfig, databaseUrl: string
   const dialect = createActiveDirectoryDialect(options);
   return {
     async run(runOptions = {}) {
-      const collected = { users: [] as UserEvent[], groups: [] as GroupEvent[], memberships: [] as MembershipEvent[], runs: [] as SyncRunEvent[] };
+      const collected = {
+        users: [] as UserEvent[],
+        groups: [] as GroupEvent[],
+        memberships: [] as MembershipEvent[],
+        runs: [] as SyncRunEvent[],
+      };
       const sink: EventSink = {
         async send(batch) {
           collected.users.push(...batch.users);

@@ -57,16 +57,30 @@ describe('active-directory: a swapped DC forces a full pass and converges', () =
       // DC-A takes changes the snapshot (DC-B) never sees.
       const a = await adminClient(samba, `ldaps://${dcA.ip}:636`, samba.serverName, join(dcA.dir, 'private', 'tls', 'ca.pem'));
       try {
-        await a.add(`CN=swap-new,${staff}`, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], cn: 'swap-new', sAMAccountName: 'swap-new', userAccountControl: '544' });
-        await a.modify(`CN=staff-all,OU=groups,${samba.sampleBaseDn}`, new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [`CN=swap-new,${staff}`] }) }));
+        await a.add(`CN=swap-new,${staff}`, {
+          objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+          cn: 'swap-new',
+          sAMAccountName: 'swap-new',
+          userAccountControl: '544',
+        });
+        await a.modify(
+          `CN=staff-all,OU=groups,${samba.sampleBaseDn}`,
+          new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [`CN=swap-new,${staff}`] }) }),
+        );
         const [u0] = (await a.search(staff, { filter: '(sAMAccountName=u00000)', attributes: ['1.1'] })).searchEntries;
-        await a.modify(u0!.dn, new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Changed on DC-A'] }) }));
+        await a.modify(
+          u0!.dn,
+          new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['Changed on DC-A'] }) }),
+        );
       } finally {
         await a.unbind();
       }
       const onA = await poller.run();
       assert.equal(onA.result.mode, 'delta');
-      assert.deepEqual(describeEvents(onA).filter((l) => !l.startsWith('membership')), ['user created swap-new', 'user updated u00000']);
+      assert.deepEqual(
+        describeEvents(onA).filter((l) => !l.startsWith('membership')),
+        ['user created swap-new', 'user updated u00000'],
+      );
       assert.equal(onA.memberships.length, 1);
 
       // DC-A goes away; DC-B (the older snapshot, same dsServiceName and invocationId) answers.

@@ -43,7 +43,10 @@ describe('active-directory with the timestamp delta', () => {
     const delta = await poller.run();
     assert.equal(delta.result.mode, 'delta');
     assert.equal(delta.result.status, 'succeeded', delta.result.reason ?? '');
-    assert.deepEqual(describeEvents(delta), [`user disabled ${ou.login('tsb')} (removed-from-directory)`, `user updated ${ou.login('tsa')}`]);
+    assert.deepEqual(describeEvents(delta), [
+      `user disabled ${ou.login('tsb')} (removed-from-directory)`,
+      `user updated ${ou.login('tsa')}`,
+    ]);
     assert.deepEqual(describeEvents(await poller.run()), []);
   });
 

@@ -41,7 +41,10 @@ it('a poller killed after produce and before checkpoint re-emits on rerun, nothi
     assert.equal(reEmitted.filter((l) => !acknowledged.has(l)).length, 10, 'the rest is emitted');
     const secondBatch = reEmitted.filter((l) => acknowledged.has(l));
     const all = await readUsers();
-    assert.deepEqual([...new Set(all.map((e) => e.state.loginName))].sort(), dns.map((_, i) => `crash${String(i).padStart(2, '0')}`));
+    assert.deepEqual(
+      [...new Set(all.map((e) => e.state.loginName))].sort(),
+      dns.map((_, i) => `crash${String(i).padStart(2, '0')}`),
+    );
     // Re-emitted events carry higher versions, so an applier that saw the first copy applies the second or ignores it safely.
     for (const login of secondBatch) {
       const versions = all.filter((e) => e.state.loginName === login).map((e) => e.version);

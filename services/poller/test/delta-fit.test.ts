@@ -114,7 +114,10 @@ describe('delta mechanism fitted to the server', () => {
       assert.equal(delta.ok, true, delta.reason);
       assert.equal(delta.result?.mode, 'delta');
       assert.deepEqual(userOps(delta.events), ['created:syc', 'disabled:syb', 'updated:sya']);
-      assert.deepEqual(delta.events?.memberships.map((m) => m.op), ['removed']);
+      assert.deepEqual(
+        delta.events?.memberships.map((m) => m.op),
+        ['removed'],
+      );
       assert.deepEqual(userOps((await t.run()).events), []);
     });
 
@@ -155,7 +158,10 @@ describe('delta mechanism fitted to the server', () => {
       const r = await t.run({ overrides: { schedule: { delta: 'accesslog' } } });
       assert.equal(r.ok, false);
       assert.equal(r.result?.status, 'failed');
-      assert.match(r.result?.reason ?? '', /DELTA_UNAVAILABLE: .*no accesslog database readable at cn=accesslog\): load slapo-accesslog .*schedule\.delta: auto/);
+      assert.match(
+        r.result?.reason ?? '',
+        /DELTA_UNAVAILABLE: .*no accesslog database readable at cn=accesslog\): load slapo-accesslog .*schedule\.delta: auto/,
+      );
     });
   });
 

@@ -44,13 +44,58 @@ describe('diffUser', () => {
     { name: 'same state → nothing', prev: stored(alice), next: alice, op: null },
     { name: 'DN case/escaping noise → nothing', prev: stored(alice), next: { ...alice, dn: 'UID=Alice,OU=Staff,DC=x' }, op: null },
     { name: 'mail changed → updated', prev: stored(alice), next: { ...alice, emails: ['a2@x'] }, op: 'updated', changed: ['emails'] },
-    { name: 'RDN changed → renamed', prev: stored(alice), next: { ...alice, dn: 'uid=alice2,ou=staff,dc=x', loginName: 'alice2' }, op: 'renamed', changed: ['dn', 'loginName'], rename: true },
-    { name: 'parent changed → moved', prev: stored(alice), next: { ...alice, dn: 'uid=alice,ou=sales,dc=x' }, op: 'moved', changed: ['dn'], rename: true },
-    { name: 'disabled in the directory → disabled', prev: stored(alice), next: { ...alice, enabled: false, disabledReason: 'directory-disabled' }, op: 'disabled', changed: ['disabledReason', 'enabled'], disables: true },
-    { name: 're-enabled → enabled', prev: stored({ ...alice, enabled: false, disabledReason: 'directory-disabled' }), next: alice, op: 'enabled', changed: ['disabledReason', 'enabled'] },
-    { name: 'disable + move → disabled with rename info', prev: stored(alice), next: { ...alice, dn: 'uid=alice,ou=gone,dc=x', enabled: false, disabledReason: 'directory-disabled' }, op: 'disabled', rename: true, disables: true },
-    { name: 'back after removal → enabled', prev: stored({ ...alice, enabled: false, disabledReason: 'removed-from-directory' }, 5, false), next: alice, op: 'enabled' },
-    { name: 'extra attribute → attributes.<name>', prev: stored(alice), next: { ...alice, attributes: { badge: ['7'] } }, op: 'updated', changed: ['attributes.badge'] },
+    {
+      name: 'RDN changed → renamed',
+      prev: stored(alice),
+      next: { ...alice, dn: 'uid=alice2,ou=staff,dc=x', loginName: 'alice2' },
+      op: 'renamed',
+      changed: ['dn', 'loginName'],
+      rename: true,
+    },
+    {
+      name: 'parent changed → moved',
+      prev: stored(alice),
+      next: { ...alice, dn: 'uid=alice,ou=sales,dc=x' },
+      op: 'moved',
+      changed: ['dn'],
+      rename: true,
+    },
+    {
+      name: 'disabled in the directory → disabled',
+      prev: stored(alice),
+      next: { ...alice, enabled: false, disabledReason: 'directory-disabled' },
+      op: 'disabled',
+      changed: ['disabledReason', 'enabled'],
+      disables: true,
+    },
+    {
+      name: 're-enabled → enabled',
+      prev: stored({ ...alice, enabled: false, disabledReason: 'directory-disabled' }),
+      next: alice,
+      op: 'enabled',
+      changed: ['disabledReason', 'enabled'],
+    },
+    {
+      name: 'disable + move → disabled with rename info',
+      prev: stored(alice),
+      next: { ...alice, dn: 'uid=alice,ou=gone,dc=x', enabled: false, disabledReason: 'directory-disabled' },
+      op: 'disabled',
+      rename: true,
+      disables: true,
+    },
+    {
+      name: 'back after removal → enabled',
+      prev: stored({ ...alice, enabled: false, disabledReason: 'removed-from-directory' }, 5, false),
+      next: alice,
+      op: 'enabled',
+    },
+    {
+      name: 'extra attribute → attributes.<name>',
+      prev: stored(alice),
+      next: { ...alice, attributes: { badge: ['7'] } },
+      op: 'updated',
+      changed: ['attributes.badge'],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -85,7 +130,12 @@ describe('removeUser / restoreUser', () => {
     assert.equal(removeUser(stored(alice), 'removed-from-directory', 'keep', NOW), null);
   });
   it('an already disabled user gets the new reason as an update, not a disable', () => {
-    const change = removeUser(stored({ ...alice, enabled: false, disabledReason: 'directory-disabled' }), 'removed-from-directory', 'disable', NOW);
+    const change = removeUser(
+      stored({ ...alice, enabled: false, disabledReason: 'directory-disabled' }),
+      'removed-from-directory',
+      'disable',
+      NOW,
+    );
     assert.equal(change?.op, 'updated');
     assert.deepEqual(change?.changed, ['disabledReason']);
     assert.equal(change?.disables, false);
@@ -98,8 +148,22 @@ describe('removeUser / restoreUser', () => {
 });
 
 describe('diffGroup', () => {
-  const g: GroupState = { externalId: 'g1', sid: null, dn: 'cn=devs,ou=g,dc=x', name: 'devs', description: null, present: true, attributes: {} };
-  const sg = (state: GroupState): StoredGroup => ({ externalId: state.externalId, hash: stateHash(state), version: 1, present: state.present, state });
+  const g: GroupState = {
+    externalId: 'g1',
+    sid: null,
+    dn: 'cn=devs,ou=g,dc=x',
+    name: 'devs',
+    description: null,
+    present: true,
+    attributes: {},
+  };
+  const sg = (state: GroupState): StoredGroup => ({
+    externalId: state.externalId,
+    hash: stateHash(state),
+    version: 1,
+    present: state.present,
+    state,
+  });
   it('created, unchanged, renamed, moved, removed, back', () => {
     assert.equal(diffGroup(null, g, NOW)?.op, 'created');
     assert.equal(diffGroup(sg(g), g, NOW), null);
@@ -125,9 +189,20 @@ describe('diffEdges', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const diff = diffEdges('g', new Map(c.prev), c.current.map((memberId) => ({ memberId, memberType: 'user' as const })), NOW);
-      assert.deepEqual(diff.added.map((e) => e.memberId), c.added);
-      assert.deepEqual(diff.removed.map((e) => e.memberId), c.removed);
+      const diff = diffEdges(
+        'g',
+        new Map(c.prev),
+        c.current.map((memberId) => ({ memberId, memberType: 'user' as const })),
+        NOW,
+      );
+      assert.deepEqual(
+        diff.added.map((e) => e.memberId),
+        c.added,
+      );
+      assert.deepEqual(
+        diff.removed.map((e) => e.memberId),
+        c.removed,
+      );
       for (const r of diff.removed) assert.ok(r.version > 1);
     });
   }
@@ -136,9 +211,19 @@ describe('diffEdges', () => {
 describe('effectiveMembers', () => {
   it('follows nested groups and survives a cycle', () => {
     const edges: Record<string, { memberId: string; memberType: 'user' | 'group' }[]> = {
-      g0: [{ memberId: 'g1', memberType: 'group' }, { memberId: 'u0', memberType: 'user' }],
-      g1: [{ memberId: 'g2', memberType: 'group' }, { memberId: 'u1', memberType: 'user' }],
-      g2: [{ memberId: 'g1', memberType: 'group' }, { memberId: 'u2', memberType: 'user' }, { memberId: 'g0', memberType: 'group' }],
+      g0: [
+        { memberId: 'g1', memberType: 'group' },
+        { memberId: 'u0', memberType: 'user' },
+      ],
+      g1: [
+        { memberId: 'g2', memberType: 'group' },
+        { memberId: 'u1', memberType: 'user' },
+      ],
+      g2: [
+        { memberId: 'g1', memberType: 'group' },
+        { memberId: 'u2', memberType: 'user' },
+        { memberId: 'g0', memberType: 'group' },
+      ],
     };
     const result = effectiveMembers('g0', (g) => edges[g] ?? []);
     assert.deepEqual([...result.users].sort(), ['u0', 'u1', 'u2']);

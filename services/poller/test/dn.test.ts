@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dnChange, escapeDnValue, escapeFilterValue, isUnderDn, nameAndOptionalUidDn, normaliseDn, parentDn, parseDn, type Rdn } from '../src/directory/dn.ts';
+import {
+  dnChange,
+  escapeDnValue,
+  escapeFilterValue,
+  isUnderDn,
+  nameAndOptionalUidDn,
+  normaliseDn,
+  parentDn,
+  parseDn,
+  type Rdn,
+} from '../src/directory/dn.ts';
 
 describe('normaliseDn', () => {
   const same: [string, string][] = [
@@ -47,7 +57,16 @@ describe('quoted RDN values (RFC 1779 / RFC 2253 §4 input form)', () => {
     ['cn="Doe, John",ou=x', [[{ type: 'cn', value: 'Doe, John' }], [{ type: 'ou', value: 'x' }]]],
     ['cn = "Doe, John" ,ou=x', [[{ type: 'cn', value: 'Doe, John' }], [{ type: 'ou', value: 'x' }]]],
     ['cn=" padded ",dc=x', [[{ type: 'cn', value: ' padded ' }], [{ type: 'dc', value: 'x' }]]],
-    ['cn="a+b;c=d<e>#f"+uid=g,dc=x', [[{ type: 'cn', value: 'a+b;c=d<e>#f' }, { type: 'uid', value: 'g' }], [{ type: 'dc', value: 'x' }]]],
+    [
+      'cn="a+b;c=d<e>#f"+uid=g,dc=x',
+      [
+        [
+          { type: 'cn', value: 'a+b;c=d<e>#f' },
+          { type: 'uid', value: 'g' },
+        ],
+        [{ type: 'dc', value: 'x' }],
+      ],
+    ],
     ['cn="say \\"hi\\" \\\\ bye",dc=x', [[{ type: 'cn', value: 'say "hi" \\ bye' }], [{ type: 'dc', value: 'x' }]]],
     ['cn="J\\C3\\BCrgen";dc=x', [[{ type: 'cn', value: 'Jürgen' }], [{ type: 'dc', value: 'x' }]]],
     ['cn="",dc=x', [[{ type: 'cn', value: '' }], [{ type: 'dc', value: 'x' }]]],

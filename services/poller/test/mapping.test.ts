@@ -6,16 +6,32 @@ import { mapGroup, mapUser } from '../src/directory/mapping.ts';
 import { createOpenLdapDialect } from '../src/dialects/openldap.ts';
 
 const dialect = createOpenLdapDialect();
-const mapping = resolveUserMapping({ directory: 'openldap', users: { baseDn: 'dc=x', scope: 'sub', attributes: { extra: { badge: 'employeeNumber' } } } } as never);
+const mapping = resolveUserMapping({
+  directory: 'openldap',
+  users: { baseDn: 'dc=x', scope: 'sub', attributes: { extra: { badge: 'employeeNumber' } } },
+} as never);
 
 function entry(attributes: Record<string, string | string[] | Buffer>): LdapEntry {
   return toLdapEntry({ dn: 'uid=a,ou=p,dc=x', ...attributes });
 }
 
 describe('mapUser', () => {
-  const full = { entryUUID: 'ABC-1', uid: 'alice', cn: 'Alice A', displayName: 'Alice', mail: ['b@x', 'a@x'], modifyTimestamp: '20260102030405Z', employeeNumber: '7' };
+  const full = {
+    entryUUID: 'ABC-1',
+    uid: 'alice',
+    cn: 'Alice A',
+    displayName: 'Alice',
+    mail: ['b@x', 'a@x'],
+    modifyTimestamp: '20260102030405Z',
+    employeeNumber: '7',
+  };
   it('maps attributes case-insensitively, sorts mail, lowercases the ID', () => {
-    const m = mapUser(toLdapEntry({ dn: 'uid=a,dc=x', entryuuid: 'ABC-1', UID: 'alice', displayname: 'Alice', mail: ['b@x', 'a@x'] }), mapping, dialect, false);
+    const m = mapUser(
+      toLdapEntry({ dn: 'uid=a,dc=x', entryuuid: 'ABC-1', UID: 'alice', displayname: 'Alice', mail: ['b@x', 'a@x'] }),
+      mapping,
+      dialect,
+      false,
+    );
     assert.ok(m.ok);
     assert.equal(m.externalId, 'abc-1');
     assert.equal(m.state.loginName, 'alice');
@@ -73,7 +89,15 @@ describe('mapUser', () => {
 
 describe('mapGroup', () => {
   it('needs an ID and a name', () => {
-    const g = { externalId: 'entryUUID', name: 'cn', memberAttributes: ['member' as const], nested: true, filter: '', description: 'description', modified: 'modifyTimestamp' };
+    const g = {
+      externalId: 'entryUUID',
+      name: 'cn',
+      memberAttributes: ['member' as const],
+      nested: true,
+      filter: '',
+      description: 'description',
+      modified: 'modifyTimestamp',
+    };
     assert.equal(mapGroup(toLdapEntry({ dn: 'cn=g,dc=x', entryUUID: 'G', cn: 'g' }), g, dialect).ok, true);
     assert.equal(mapGroup(toLdapEntry({ dn: 'cn=g,dc=x', entryUUID: 'G' }), g, dialect).ok, false);
   });

@@ -8,10 +8,52 @@ import { migratePollerSchema, openPollerDatabase } from '../src/state/database.t
 /** The tables and columns the poller's state code reads and writes, written out by hand. */
 const EXPECTED: Record<string, string[]> = {
   profile_state: ['profile_id', 'cursor_kind', 'cursor', 'last_full_at', 'last_run_id', 'last_status', 'updated_at'],
-  entity: ['profile_id', 'kind', 'external_id', 'dn', 'dn_norm', 'login_norm', 'hash', 'version', 'enabled', 'present', 'state', 'members_hash', 'previous_dn_norm', 'previous_dn_run'],
+  entity: [
+    'profile_id',
+    'kind',
+    'external_id',
+    'dn',
+    'dn_norm',
+    'login_norm',
+    'hash',
+    'version',
+    'enabled',
+    'present',
+    'state',
+    'members_hash',
+    'previous_dn_norm',
+    'previous_dn_run',
+  ],
   edge: ['profile_id', 'group_id', 'member_id', 'member_type', 'version'],
-  sync_requests: ['run_id', 'profile_id', 'full_pass', 'reason', 'requested_by', 'requested_at', 'coalesced', 'state', 'started_at', 'finished_at', 'run_status', 'run_reason', 'run_host', 'run_pid'],
-  profile_activity: ['profile_id', 'holder_host', 'holder_pid', 'holder_backend_pid', 'holder_mode', 'holder_since', 'next_run_at', 'current_run_id', 'current_run_started_at', 'last_run', 'updated_at'],
+  sync_requests: [
+    'run_id',
+    'profile_id',
+    'full_pass',
+    'reason',
+    'requested_by',
+    'requested_at',
+    'coalesced',
+    'state',
+    'started_at',
+    'finished_at',
+    'run_status',
+    'run_reason',
+    'run_host',
+    'run_pid',
+  ],
+  profile_activity: [
+    'profile_id',
+    'holder_host',
+    'holder_pid',
+    'holder_backend_pid',
+    'holder_mode',
+    'holder_since',
+    'next_run_at',
+    'current_run_id',
+    'current_run_started_at',
+    'last_run',
+    'updated_at',
+  ],
 };
 
 describe('poller state migrations', () => {
@@ -75,7 +117,9 @@ describe('poller state migrations', () => {
       await db.query(`create table "${schema}".edge (profile_id text not null, group_id text not null, member_id text not null,
         member_type text not null check (member_type in ('user', 'group')), version bigint not null,
         primary key (profile_id, group_id, member_id))`);
-      await db.query(`insert into "${schema}".profile_state (profile_id, cursor_kind, cursor) values ('p1', 'timestamp', '20261101000000Z')`);
+      await db.query(
+        `insert into "${schema}".profile_state (profile_id, cursor_kind, cursor) values ('p1', 'timestamp', '20261101000000Z')`,
+      );
     } finally {
       await db.close();
     }

@@ -58,7 +58,10 @@ describe('an oversized entry', () => {
     const r = await t.run({ overrides });
     assert.equal(r.ok, true, r.reason);
     remember(r.events);
-    assert.deepEqual((r.events?.users ?? []).map((e) => `${e.op}:${e.state.loginName}`), ['created:big']);
+    assert.deepEqual(
+      (r.events?.users ?? []).map((e) => `${e.op}:${e.state.loginName}`),
+      ['created:big'],
+    );
     assert.equal(r.events?.users[0]?.state.attributes?.notes?.[0], 'short now');
     assert.deepEqual(edges(r.events), ['added:team<-big']);
     assert.deepEqual(tooLarge(r.events), []);

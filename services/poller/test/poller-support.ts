@@ -68,7 +68,10 @@ export async function setupPollerTest(label: string, options: { openldap?: Slapd
   const shared = loadInfra();
   const own = options.openldap;
   const infra: Infra = own
-    ? { ...shared, openldap: { ...shared.openldap, url: own.url, suffix: own.suffix, adminDn: own.adminDn, adminPassword: own.adminPassword } }
+    ? {
+        ...shared,
+        openldap: { ...shared.openldap, url: own.url, suffix: own.suffix, adminDn: own.adminDn, adminPassword: own.adminPassword },
+      }
     : shared;
   const ldap = await createLdapSubtree(infra, label);
   const database = await createTestDatabase(infra, label);

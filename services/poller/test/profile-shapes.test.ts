@@ -18,7 +18,9 @@ describe('profile shapes', () => {
     const t = await setupPollerTest('disabled-profile');
     try {
       await t.ldap.addUser('dpa');
-      const r = await t.run({ overrides: { enabled: false } }).catch((cause: unknown) => ({ ok: false, reason: String(cause), result: null }));
+      const r = await t
+        .run({ overrides: { enabled: false } })
+        .catch((cause: unknown) => ({ ok: false, reason: String(cause), result: null }));
       assert.equal(r.ok, false);
       assert.match(r.reason ?? '', /enabled: false: set enabled: true to poll it/);
       assert.equal(r.result, null, 'no run happened');
@@ -60,7 +62,11 @@ describe('profile shapes', () => {
       const codec = createCodec();
       const records = await readTopics(t.kafka, [topicNames(t.prefix).users]);
       const events: UserEvent[] = records.filter((r) => r.value !== null).map((r) => codec.decode('user-event', r.value as Buffer));
-      const of = (profileId: string) => events.filter((e) => e.source.profileId === profileId).map((e) => `${e.op}:${e.state.loginName}`).sort();
+      const of = (profileId: string) =>
+        events
+          .filter((e) => e.source.profileId === profileId)
+          .map((e) => `${e.op}:${e.state.loginName}`)
+          .sort();
       assert.deepEqual(of(t.profileId), ['created:tpa', 'created:tpgone', 'disabled:tpgone']);
       assert.deepEqual(of(secondId), ['created:tpa', 'created:tpb']);
       const keys = new Set(records.map((r) => r.key?.toString() ?? ''));
@@ -87,7 +93,10 @@ describe('profile shapes', () => {
       await t.ldap.client.modifyDN(team, 'cn=former-team');
       const next = await t.run({ overrides, full: true });
       assert.deepEqual(groupOps(next.events), ['removed:team-one']);
-      assert.deepEqual(next.events?.memberships.map((m) => m.op), ['removed']);
+      assert.deepEqual(
+        next.events?.memberships.map((m) => m.op),
+        ['removed'],
+      );
     } finally {
       await t.cleanup();
     }

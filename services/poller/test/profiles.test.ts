@@ -15,7 +15,12 @@ describe('profile variants', () => {
     try {
       const a = await t.ldap.addUser('tsa');
       await t.ldap.addUser('tsb');
-      await t.ldap.client.add(`cn=posix,${t.ldap.groupsDn}`, { objectClass: ['top', 'posixGroup'], cn: 'posix', gidNumber: '5000', memberUid: ['tsa', 'tsb', 'unknown'] });
+      await t.ldap.client.add(`cn=posix,${t.ldap.groupsDn}`, {
+        objectClass: ['top', 'posixGroup'],
+        cn: 'posix',
+        gidNumber: '5000',
+        memberUid: ['tsa', 'tsb', 'unknown'],
+      });
       const overrides = { directory: 'ldap', schedule: { delta: 'auto' } };
       const first = await t.run({ overrides });
       assert.equal(first.ok, true, first.reason);
@@ -24,13 +29,19 @@ describe('profile variants', () => {
       await t.ldap.modify(a, { title: 'Boss' });
       const delta = await t.run({ overrides });
       assert.equal(delta.result?.mode, 'delta');
-      assert.deepEqual(delta.events?.users.map((e) => `${e.op}:${e.state.loginName}:${e.changed.join(',')}`), ['updated:tsa:title']);
+      assert.deepEqual(
+        delta.events?.users.map((e) => `${e.op}:${e.state.loginName}:${e.changed.join(',')}`),
+        ['updated:tsa:title'],
+      );
       assert.equal(delta.events?.summary.cursorBefore !== null, true);
       const quiet = await t.run({ overrides });
       assert.deepEqual(quiet.events?.users, []);
       await t.ldap.modify(`cn=posix,${t.ldap.groupsDn}`, { memberUid: ['tsb'] });
       const removed = await t.run({ overrides });
-      assert.deepEqual(removed.events?.memberships.map((e) => e.op), ['removed']);
+      assert.deepEqual(
+        removed.events?.memberships.map((e) => e.op),
+        ['removed'],
+      );
       assert.equal(removed.events?.tombstones.length, 1);
     } finally {
       await t.cleanup();
@@ -53,7 +64,10 @@ describe('profile variants', () => {
       assert.deepEqual(ogb, ['created:null', 'disabled:not-in-synced-group']);
       await t.ldap.modify(g, { member: [a, b] });
       const back = await t.run({ overrides, full: true });
-      assert.deepEqual(back.events?.users.map((e) => `${e.op}:${e.state.loginName}`), ['enabled:ogb']);
+      assert.deepEqual(
+        back.events?.users.map((e) => `${e.op}:${e.state.loginName}`),
+        ['enabled:ogb'],
+      );
       const quiet = await t.run({ overrides, full: true });
       assert.deepEqual(quiet.events?.users, []);
     } finally {
@@ -86,7 +100,10 @@ describe('profile variants', () => {
       await t.ldap.client.add(bad, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], cn: 'No Login', sn: 'x' });
       const r = await t.run();
       assert.equal(r.ok, true, r.reason);
-      assert.deepEqual(r.events?.users.map((e) => e.state.loginName), ['good']);
+      assert.deepEqual(
+        r.events?.users.map((e) => e.state.loginName),
+        ['good'],
+      );
       assert.equal(r.events?.summary.counts.errors, 1);
       assert.equal(r.events?.summary.errors[0]?.code, 'ENTRY_MISSING_ATTRIBUTE');
       assert.equal(r.events?.summary.errors[0]?.dn?.toLowerCase(), bad.toLowerCase());
@@ -102,11 +119,17 @@ describe('profile variants', () => {
       await t.ldap.addUser('pb');
       await t.ldap.addGroup('pg', [a]);
       const config = await t.config();
-      const report = await planProfile({ config, logger: createSilentLogger(), signal: new AbortController().signal }, { profileId: t.profileId });
+      const report = await planProfile(
+        { config, logger: createSilentLogger(), signal: new AbortController().signal },
+        { profileId: t.profileId },
+      );
       assert.match(report, /full pass/);
       assert.match(report, /user created: 2/);
       assert.match(report, /group created: 1/);
-      const again = await planProfile({ config, logger: createSilentLogger(), signal: new AbortController().signal }, { profileId: t.profileId });
+      const again = await planProfile(
+        { config, logger: createSilentLogger(), signal: new AbortController().signal },
+        { profileId: t.profileId },
+      );
       assert.match(again, /user created: 2/, 'nothing was stored by the first plan');
       const run = await t.run();
       assert.equal(run.events?.users.length, 2, 'the real run still creates everything');
@@ -156,13 +179,22 @@ describe('profile variants', () => {
       await t.ldap.modify(a, { title: 'contractor' });
       const delta = await t.run({ overrides });
       assert.equal(delta.result?.mode, 'delta');
-      assert.deepEqual(delta.events?.users.map((e) => `${e.op}:${e.state.loginName}:${e.state.disabledReason}`), ['disabled:oa:outside-filter']);
+      assert.deepEqual(
+        delta.events?.users.map((e) => `${e.op}:${e.state.loginName}:${e.state.disabledReason}`),
+        ['disabled:oa:outside-filter'],
+      );
       await t.ldap.modify(b, { title: 'contractor' });
       const full = await t.run({ overrides, full: true });
-      assert.deepEqual(full.events?.users.map((e) => `${e.op}:${e.state.loginName}:${e.state.disabledReason}`), ['disabled:ob:outside-filter']);
+      assert.deepEqual(
+        full.events?.users.map((e) => `${e.op}:${e.state.loginName}:${e.state.disabledReason}`),
+        ['disabled:ob:outside-filter'],
+      );
       await t.ldap.modify(a, { title: null });
       const back = await t.run({ overrides });
-      assert.deepEqual(back.events?.users.map((e) => `${e.op}:${e.state.loginName}`), ['enabled:oa']);
+      assert.deepEqual(
+        back.events?.users.map((e) => `${e.op}:${e.state.loginName}`),
+        ['enabled:oa'],
+      );
     } finally {
       await t.cleanup();
     }
@@ -180,7 +212,10 @@ describe('profile variants', () => {
       await t.ldap.modify(x, { title: null });
       const delta = await t.run({ overrides });
       assert.equal(delta.result?.mode, 'delta');
-      assert.deepEqual(delta.events?.users.map((e) => `${e.op}:${e.state.loginName}`), ['created:ex']);
+      assert.deepEqual(
+        delta.events?.users.map((e) => `${e.op}:${e.state.loginName}`),
+        ['created:ex'],
+      );
       assert.equal(delta.events?.memberships.length, 1, 'the existing group now names the user');
       assert.equal(delta.events?.memberships[0]?.op, 'added');
       const full = await t.run({ overrides, full: true });
@@ -189,7 +224,10 @@ describe('profile variants', () => {
       // The unchanged full pass skipped the group's member list; a later change is still seen.
       await t.ldap.modify(`cn=eg,${t.ldap.groupsDn}`, { member: [y] });
       const removed = await t.run({ overrides, full: true });
-      assert.deepEqual(removed.events?.memberships.map((e) => e.op), ['removed']);
+      assert.deepEqual(
+        removed.events?.memberships.map((e) => e.op),
+        ['removed'],
+      );
     } finally {
       await t.cleanup();
     }

@@ -72,7 +72,7 @@ describe('real directories', () => {
     assert.deepEqual(edges(await run()), []);
   });
 
-  it("a uniqueMember value with a UID (refint leaves it alone) names a renamed member in that pass only, by deltas too", async () => {
+  it('a uniqueMember value with a UID (refint leaves it alone) names a renamed member in that pass only, by deltas too', async () => {
     const eve = await t.ldap.addUser('eve');
     const fay = await t.ldap.addUser('fay');
     const club = `cn=club,${t.ldap.groupsDn}`;
@@ -170,7 +170,10 @@ describe('"synchronize only groups" on delta passes', () => {
       );
       const c = await t.ldap.addUser('odc');
       const created = await t.run({ overrides });
-      assert.deepEqual((created.events?.users ?? []).map((e) => `${e.op}:${e.state.loginName}`), ['created:odc', 'disabled:odc']);
+      assert.deepEqual(
+        (created.events?.users ?? []).map((e) => `${e.op}:${e.state.loginName}`),
+        ['created:odc', 'disabled:odc'],
+      );
       await t.ldap.modify(g, { member: [a, b, c] });
       const back = await t.run({ overrides });
       assert.equal(back.result?.mode, 'delta');

@@ -51,7 +51,10 @@ describe('run details', () => {
       ],
     );
     const dns = pages.flatMap((p) => p.entryErrors.map((e) => e.dn));
-    assert.deepEqual(dns, Array.from({ length: 450 }, (_, i) => `cn=e${i}`));
+    assert.deepEqual(
+      dns,
+      Array.from({ length: 450 }, (_, i) => `cn=e${i}`),
+    );
     assert.equal(new Set(pages.map((p) => p.eventId)).size, 3, 'one event ID per page');
   });
 
@@ -60,7 +63,13 @@ describe('run details', () => {
     const a = createRunDetails({ sink: full.sink, profileId: 'p', runId: 'r', pageSize: 3 });
     for (let i = 0; i < 3; i++) a.entryError({ dn: null, code: 'X', message: 'm' });
     await a.finish();
-    assert.deepEqual(full.pages.map((p) => [p.page, p.entryErrors.length, p.last]), [[0, 3, false], [1, 0, true]]);
+    assert.deepEqual(
+      full.pages.map((p) => [p.page, p.entryErrors.length, p.last]),
+      [
+        [0, 3, false],
+        [1, 0, true],
+      ],
+    );
     const none = collectingSink();
     await createRunDetails({ sink: none.sink, profileId: 'p', runId: 'r' }).finish();
     assert.deepEqual(none.pages, []);
@@ -80,7 +89,12 @@ describe('run details', () => {
         ['would-disable', 2, ['eve'], true],
       ],
     );
-    assert.deepEqual(pages[0]?.wouldDisable[0], { externalId: 'id-ann', loginName: 'ann', dn: 'uid=ann,ou=people', reason: 'removed-from-directory' });
+    assert.deepEqual(pages[0]?.wouldDisable[0], {
+      externalId: 'id-ann',
+      loginName: 'ann',
+      dn: 'uid=ann,ou=people',
+      reason: 'removed-from-directory',
+    });
   });
 
   it('a failed produce surfaces at finish', async () => {

@@ -8,7 +8,10 @@ import { describe, it } from 'node:test';
 import { setupPollerTest } from './poller-support.ts';
 
 /** A TCP proxy to slapd that cuts every connection once `cutAfterBytes` came back from the server. */
-async function startCuttingProxy(target: URL, cutAfterBytes: number): Promise<{ url: string; cuts: () => number; close: () => Promise<void> }> {
+async function startCuttingProxy(
+  target: URL,
+  cutAfterBytes: number,
+): Promise<{ url: string; cuts: () => number; close: () => Promise<void> }> {
   let cuts = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
@@ -66,16 +69,25 @@ describe('run safety on OpenLDAP', () => {
         assert.ok(proxy.cuts() > 0, 'the proxy cut the connection');
         assert.equal(cut.events?.summary.status, 'failed');
         assert.match(cut.events?.summary.reason ?? '', /incomplete read/);
-        assert.deepEqual(cut.events?.users.filter((e) => e.op === 'disabled'), [], 'no user disabled by a failed run');
+        assert.deepEqual(
+          cut.events?.users.filter((e) => e.op === 'disabled'),
+          [],
+          'no user disabled by a failed run',
+        );
         assert.ok((cut.events?.summary.counts.entriesRead ?? 120) < 115, 'the run stopped part-way');
         assert.equal(cut.events?.summary.cursorAfter, cut.events?.summary.cursorBefore, 'cursor unchanged');
 
         const next = await t.run({ full: true, overrides: { connection: { pageSize: 20 } } });
         assert.equal(next.ok, true, next.reason);
-        const disabled = next.events?.users.filter((e) => e.op === 'disabled').map((e) => e.state.loginName).sort();
+        const disabled = next.events?.users
+          .filter((e) => e.op === 'disabled')
+          .map((e) => e.state.loginName)
+          .sort();
         assert.deepEqual(disabled, ['cut000', 'cut001', 'cut002', 'cut003', 'cut004']);
         // Every modification arrived exactly once across the failed and the converging run.
-        const updated = [...(cut.events?.users ?? []), ...(next.events?.users ?? [])].filter((e) => e.op === 'updated').map((e) => e.state.loginName);
+        const updated = [...(cut.events?.users ?? []), ...(next.events?.users ?? [])]
+          .filter((e) => e.op === 'updated')
+          .map((e) => e.state.loginName);
         assert.equal(updated.length, 20);
         assert.equal(new Set(updated).size, 20);
       } finally {
@@ -135,7 +147,10 @@ describe('run safety on OpenLDAP', () => {
       assert.equal(again.events?.summary.status, 'halted');
       const allowed = await t.run({ full: true, allowMassDisable: true, overrides: { policies } });
       assert.equal(allowed.ok, true, allowed.reason);
-      assert.deepEqual(allowed.events?.users.map((e) => `${e.op}:${e.state.loginName}`).sort(), dns.slice(0, 6).map((_, i) => `disabled:mass0${i}`));
+      assert.deepEqual(
+        allowed.events?.users.map((e) => `${e.op}:${e.state.loginName}`).sort(),
+        dns.slice(0, 6).map((_, i) => `disabled:mass0${i}`),
+      );
     } finally {
       await t.cleanup();
     }

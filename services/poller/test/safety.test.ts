@@ -18,7 +18,11 @@ const base: SafetyInput = {
 describe('decideRun', () => {
   const cases: [string, Partial<SafetyInput>, 'apply' | 'fail' | 'halt'][] = [
     ['a quiet complete run applies', {}, 'apply'],
-    ['an incomplete read fails, even when allowed', { complete: false, incompleteReason: 'connection lost', allowMassDisable: true }, 'fail'],
+    [
+      'an incomplete read fails, even when allowed',
+      { complete: false, incompleteReason: 'connection lost', allowMassDisable: true },
+      'fail',
+    ],
     ['zero users where many were known halts', { usersRead: 0, disables: 0 }, 'halt'],
     ['zero users on a first run applies', { usersRead: 0, usersKnown: 0, enabledBefore: 0 }, 'apply'],
     ['zero users read in a delta is normal', { mode: 'delta', usersRead: 0 }, 'apply'],
@@ -41,11 +45,27 @@ describe('decideRun', () => {
 describe('chooseMode', () => {
   const now = 1_000_000_000;
   const cases: [string, Parameters<typeof chooseMode>[0], 'full' | 'delta'][] = [
-    ['first run is full', { forceFull: false, hasDelta: true, cursor: null, lastFullAtMs: null, fullEverySeconds: 3600, nowMs: now }, 'full'],
+    [
+      'first run is full',
+      { forceFull: false, hasDelta: true, cursor: null, lastFullAtMs: null, fullEverySeconds: 3600, nowMs: now },
+      'full',
+    ],
     ['forced full', { forceFull: true, hasDelta: true, cursor: 'c', lastFullAtMs: now, fullEverySeconds: 3600, nowMs: now }, 'full'],
-    ['no delta mechanism', { forceFull: false, hasDelta: false, cursor: 'c', lastFullAtMs: now, fullEverySeconds: 3600, nowMs: now }, 'full'],
-    ['recent full → delta', { forceFull: false, hasDelta: true, cursor: 'c', lastFullAtMs: now - 1000, fullEverySeconds: 3600, nowMs: now }, 'delta'],
-    ['periodic full due', { forceFull: false, hasDelta: true, cursor: 'c', lastFullAtMs: now - 3_600_000, fullEverySeconds: 3600, nowMs: now }, 'full'],
+    [
+      'no delta mechanism',
+      { forceFull: false, hasDelta: false, cursor: 'c', lastFullAtMs: now, fullEverySeconds: 3600, nowMs: now },
+      'full',
+    ],
+    [
+      'recent full → delta',
+      { forceFull: false, hasDelta: true, cursor: 'c', lastFullAtMs: now - 1000, fullEverySeconds: 3600, nowMs: now },
+      'delta',
+    ],
+    [
+      'periodic full due',
+      { forceFull: false, hasDelta: true, cursor: 'c', lastFullAtMs: now - 3_600_000, fullEverySeconds: 3600, nowMs: now },
+      'full',
+    ],
   ];
   for (const [name, input, expected] of cases) it(name, () => assert.equal(chooseMode(input), expected));
 });

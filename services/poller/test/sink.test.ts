@@ -25,11 +25,14 @@ describe('toRecords', () => {
     assert.equal(records.length, 1);
     const [batch] = records;
     assert.equal(batch?.topic, 't.memberships');
-    assert.deepEqual(batch?.messages.map((m) => [m.key, m.value === null ? null : codec.decode('membership-event', m.value as Buffer).op]), [
-      ['p/g/a', 'added'],
-      ['p/g/b', 'removed'],
-      ['p/g/b', null],
-    ]);
+    assert.deepEqual(
+      batch?.messages.map((m) => [m.key, m.value === null ? null : codec.decode('membership-event', m.value as Buffer).op]),
+      [
+        ['p/g/a', 'added'],
+        ['p/g/b', 'removed'],
+        ['p/g/b', null],
+      ],
+    );
   });
 });
 
@@ -69,7 +72,10 @@ describe('splitOversized', () => {
     const small = user('small', 'x');
     const big = user('big', 'y'.repeat(5_000));
     const out = splitOversized({ users: [small, big], groups: [], memberships: [edge('added', 'a')] }, codec, 2_000);
-    assert.deepEqual(out.batch.users.map((e) => e.externalId), ['small']);
+    assert.deepEqual(
+      out.batch.users.map((e) => e.externalId),
+      ['small'],
+    );
     assert.equal(out.batch.memberships.length, 1);
     assert.equal(out.rejected.length, 1);
     assert.equal(out.rejected[0]?.kind, 'user');

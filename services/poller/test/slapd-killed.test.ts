@@ -39,7 +39,14 @@ it('slapd killed mid-pass: failed run, no removal; the next pass converges', asy
           id: '6a1f3c55-1c9e-4e57-9a59-0c1b7f3d2e11',
           name: 'killed',
           directory: 'openldap',
-          connection: { urls: [instance.url], bindDn: instance.adminDn, bindPassword: { env: 'PW' }, pageSize: 20, connectTimeoutMs: 1_000, timeoutMs: 5_000 },
+          connection: {
+            urls: [instance.url],
+            bindDn: instance.adminDn,
+            bindPassword: { env: 'PW' },
+            pageSize: 20,
+            connectTimeoutMs: 1_000,
+            timeoutMs: 5_000,
+          },
           users: { baseDn: people },
           policies: { maxDisableCount: 1000, maxDisablePercent: 100 },
         },
@@ -69,7 +76,10 @@ it('slapd killed mid-pass: failed run, no removal; the next pass converges', asy
     await client.bind(instance.adminDn, instance.adminPassword);
     for (let i = 0; i < 5; i++) await client.del(`uid=k${i},${people}`);
     for (let i = 5; i < 200; i += 10) {
-      await client.modify(`uid=k${i},${people}`, new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['x'] }) }));
+      await client.modify(
+        `uid=k${i},${people}`,
+        new Change({ operation: 'replace', modification: new Attribute({ type: 'title', values: ['x'] }) }),
+      );
     }
     await client.unbind();
 

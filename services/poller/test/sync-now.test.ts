@@ -44,7 +44,9 @@ it('sync now reaches the scheduled poller, coalesces, and --once hands over', as
     const holder = await until('the lock holder', async () => (await control.lockHolders()).get(t.profileId));
     assert.equal(holder.pid, process.pid);
     assert.equal(holder.mode, 'scheduled');
-    const status = await until('the next scheduled run', async () => (await control.profileStates()).find((p) => p.profileId === t.profileId && p.nextRunAt));
+    const status = await until('the next scheduled run', async () =>
+      (await control.profileStates()).find((p) => p.profileId === t.profileId && p.nextRunAt),
+    );
     assert.ok(status.nextRunAt && status.nextRunAt.getTime() > Date.now() + 3_500_000, 'next run one interval after the boot run');
     assert.equal(status.lastRun?.runId, runs[0]?.runId);
     assert.equal(status.lastRun?.counts.created, 10);
@@ -106,7 +108,11 @@ it('sync now reaches the scheduled poller, coalesces, and --once hands over', as
     assert.equal(sample(`dirstream_poller_runs_total{${p},status="succeeded",mode="full"}`), 2, 'boot run and the full requested run');
     assert.equal(sample(`dirstream_poller_runs_total{${p},status="succeeded",mode="delta"}`), 2);
     assert.equal(sample(`dirstream_poller_lock_held{${p}}`), 1);
-    assert.equal(sample(`dirstream_poller_requested_runs_total{${p},reason="operator"}`), 3, 'three requested runs; the coalesced request is not a run');
+    assert.equal(
+      sample(`dirstream_poller_requested_runs_total{${p},reason="operator"}`),
+      3,
+      'three requested runs; the coalesced request is not a run',
+    );
     assert.equal(sample(`dirstream_poller_sync_request_delay_seconds_count{${p}}`), 3);
     assert.equal(sample(`dirstream_poller_events_produced_total{${p},entity="user"}`), 15, 'ten users created at boot, five later');
     assert.ok(sample(`dirstream_poller_entries_read_total{${p}}`) >= 15);
@@ -121,9 +127,14 @@ it('sync now reaches the scheduled poller, coalesces, and --once hands over', as
     const handed = await runPoller(
       { config, logger: createSilentLogger(), signal: new AbortController().signal },
       { once: true, profileId: t.profileId },
-      { lockWaitMs: 1_000, lockRetryMs: 100, handOverPollMs: 100, onRun: () => {
-        onceRan = true;
-      } },
+      {
+        lockWaitMs: 1_000,
+        lockRetryMs: 100,
+        handOverPollMs: 100,
+        onRun: () => {
+          onceRan = true;
+        },
+      },
     );
     assert.equal(handed.ok, true, handed.reason);
     assert.equal(onceRan, false, 'the active poller ran the pass');
@@ -167,7 +178,10 @@ it('a lock holder record left by a process that died is recognised as stale', as
     await db.query('select pg_terminate_backend($1)', [backend?.pid]);
     await session.release().catch(() => undefined);
     await until('the lock to be gone', async () => !(await control.lockHolders()).has(t.profileId));
-    const rows = await db.query<{ holder_host: string | null }>(`select holder_host from ${db.schema}.profile_activity where profile_id = $1`, [t.profileId]);
+    const rows = await db.query<{ holder_host: string | null }>(
+      `select holder_host from ${db.schema}.profile_activity where profile_id = $1`,
+      [t.profileId],
+    );
     assert.equal(rows[0]?.holder_host, 'gone-host', 'the record is still there, only recognised as stale');
     assert.equal((await control.profileStates()).find((p) => p.profileId === t.profileId)?.holder, null);
   } finally {

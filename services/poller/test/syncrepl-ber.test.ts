@@ -31,6 +31,9 @@ describe('RFC 4533 BER', () => {
   it('syncInfoValue syncIdSet: the deleted UUIDs', () => {
     const value = Buffer.concat([hex('a3 17 01 01 ff 31 12 04 10'), uuid]);
     const info = decodeSyncInfo(new BerReader(value));
-    assert.deepEqual(info.kind === 'syncIdSet' && { deletes: info.refreshDeletes, uuids: info.uuids }, { deletes: true, uuids: [uuidText] });
+    assert.deepEqual(info.kind === 'syncIdSet' && { deletes: info.refreshDeletes, uuids: info.uuids }, {
+      deletes: true,
+      uuids: [uuidText],
+    });
   });
 });

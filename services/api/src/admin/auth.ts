@@ -31,7 +31,9 @@ export function registerAdminAuth(app: FastifyInstance, tokens: DirstreamConfig[
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/.exec(header) : null;
     if (match === null) {
-      throw httpError('HTTP_UNAUTHENTICATED', 'a bearer token is required', { headers: { 'www-authenticate': 'Bearer realm="dirstream-admin"' } });
+      throw httpError('HTTP_UNAUTHENTICATED', 'a bearer token is required', {
+        headers: { 'www-authenticate': 'Bearer realm="dirstream-admin"' },
+      });
     }
     const presented = digest(match[1] as string);
     let found: TokenEntry | undefined;

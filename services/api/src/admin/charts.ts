@@ -9,7 +9,13 @@ export type ChartData = {
   readonly from: string;
   readonly to: string;
   /** One point per run that started in the window. */
-  readonly runs: readonly { readonly startedAt: number; readonly durationMs: number; readonly status: string; readonly profileId: string; readonly mode: string }[];
+  readonly runs: readonly {
+    readonly startedAt: number;
+    readonly durationMs: number;
+    readonly status: string;
+    readonly profileId: string;
+    readonly mode: string;
+  }[];
   /** Sync log rows (objects created, changed, disabled, memberships, errors) per minute. */
   readonly appliedPerMinute: readonly { readonly minute: number; readonly count: number }[];
   /** Lag samples taken by this `dirstream serve` process since it started. */

@@ -27,7 +27,13 @@ export async function measureConsoleLag(ctx: ServeContext, kafka: KafkaAccess): 
     }
   };
   const [partitions, backlog] = await Promise.all([lag(), outboxBacklog(ctx.db)]);
-  return { groupId, total: partitions.reduce((n, p) => n + p.lag, 0), partitions, outboxBacklog: backlog, measuredAt: new Date().toISOString() };
+  return {
+    groupId,
+    total: partitions.reduce((n, p) => n + p.lag, 0),
+    partitions,
+    outboxBacklog: backlog,
+    measuredAt: new Date().toISOString(),
+  };
 }
 
 export type LagSample = { readonly at: number; readonly lag: number; readonly outbox: number };
@@ -36,7 +42,12 @@ export type LagSample = { readonly at: number; readonly lag: number; readonly ou
  * Lag is a gauge, not stored anywhere: while `dirstream serve` runs it samples the lag every
  * `intervalMs` into a ring of the last `keep` samples, so the page can chart the last hours.
  */
-export function startLagSampler(ctx: ServeContext, kafka: KafkaAccess, intervalMs = 60_000, keep = 6 * 60): { samples(): LagSample[]; stop(): void } {
+export function startLagSampler(
+  ctx: ServeContext,
+  kafka: KafkaAccess,
+  intervalMs = 60_000,
+  keep = 6 * 60,
+): { samples(): LagSample[]; stop(): void } {
   const ring: LagSample[] = [];
   const sample = () => {
     measureConsoleLag(ctx, kafka).then(

@@ -68,7 +68,10 @@ const likePrefix = (value: string) => `${value.replace(/[\\%_]/g, (c) => `\\${c}
  * Finds users and groups by login name or group name (prefix), e-mail, DN, external ID or SID
  * (exact, case-insensitive where the directory is).
  */
-export async function searchObjects(ctx: ServeContext, input: z.infer<typeof searchSchema>): Promise<{ items: ObjectHit[]; nextOffset: number | null }> {
+export async function searchObjects(
+  ctx: ServeContext,
+  input: z.infer<typeof searchSchema>,
+): Promise<{ items: ObjectHit[]; nextOffset: number | null }> {
   const { q, profile, limit, offset } = input;
   const params: unknown[] = [likePrefix(q), q, limit + 1, offset];
   if (profile !== undefined) params.push(profile);
@@ -116,7 +119,7 @@ export async function readObject(ctx: ServeContext, profileId: string, externalI
     users.length > 0
       ? []
       : await ctx.db.query<{ row: Record<string, unknown> }>(
-        `select to_jsonb(g) - 'last_event_id' as row from groups g where profile_id = $1::uuid and external_id = $2`,
+          `select to_jsonb(g) - 'last_event_id' as row from groups g where profile_id = $1::uuid and external_id = $2`,
           [profileId, externalId],
         );
   const state = users[0]?.row ?? groups[0]?.row;
@@ -184,7 +187,13 @@ export async function readObject(ctx: ServeContext, profileId: string, externalI
  * The object's history across runs, newest first: its own sync log rows and the membership rows
  * that name it as member or as group.
  */
-export async function readTimeline(ctx: ServeContext, profileId: string, externalId: string, limit: number, cursor?: string): Promise<Page<TimelineEntry>> {
+export async function readTimeline(
+  ctx: ServeContext,
+  profileId: string,
+  externalId: string,
+  limit: number,
+  cursor?: string,
+): Promise<Page<TimelineEntry>> {
   const before = decodeCursor(cursor, 1);
   const beforeClause = before === undefined ? '' : 'and l.id < $4';
   const beforeParam = before === undefined ? [] : [before[0]];

@@ -76,7 +76,10 @@ function toRunSummary(row: Row, names: ReadonlyMap<string, string>): RunSummary 
     startedAt,
     finishedAt,
     durationMs: startedAt !== null && finishedAt !== null ? Date.parse(finishedAt) - Date.parse(startedAt) : null,
-    counts: Object.fromEntries(Object.entries((row.counts as Row | null) ?? {}).filter(([, v]) => typeof v === 'number')) as Record<string, number>,
+    counts: Object.fromEntries(Object.entries((row.counts as Row | null) ?? {}).filter(([, v]) => typeof v === 'number')) as Record<
+      string,
+      number
+    >,
     cursorBefore: (row.cursor_before as string | null) ?? null,
     cursorAfter: (row.cursor_after as string | null) ?? null,
     phases: typeof phases === 'object' && phases !== null ? (phases as Record<string, number>) : null,
@@ -159,7 +162,14 @@ const offsetPageSchema = z.object({ limit: z.coerce.number().int().min(1).max(10
  */
 export async function readRunErrors(ctx: ServeContext, runId: string, limit: number, cursor?: string): Promise<Page<RunError>> {
   const offset = Number(decodeCursor(cursor, 1)?.[0] ?? 0);
-  const rows = await ctx.db.query<{ source: 'poller' | 'applier'; dn: string | null; entity: string | null; external_id: string | null; code: string; message: string }>(
+  const rows = await ctx.db.query<{
+    source: 'poller' | 'applier';
+    dn: string | null;
+    entity: string | null;
+    external_id: string | null;
+    code: string;
+    message: string;
+  }>(
     `select source, dn, entity, external_id, code, message from (
        select 'poller' as source, e.page::bigint * 1000000 + e.position as n, e.dn, null::text as entity,
               null::text as external_id, e.code, e.message
@@ -233,10 +243,20 @@ export async function readRunChanges(ctx: ServeContext, runId: string, limit: nu
   );
 }
 
-export type WouldDisable = { readonly externalId: string; readonly loginName: string | null; readonly dn: string | null; readonly reason: string | null };
+export type WouldDisable = {
+  readonly externalId: string;
+  readonly loginName: string | null;
+  readonly dn: string | null;
+  readonly reason: string | null;
+};
 
 /** A halted run's report: why, and every user it would have disabled (paged; `total` counts them). */
-export type HaltReport = { readonly reason: string | null; readonly total: number; readonly wouldDisable: readonly WouldDisable[]; readonly nextCursor: string | null };
+export type HaltReport = {
+  readonly reason: string | null;
+  readonly total: number;
+  readonly wouldDisable: readonly WouldDisable[];
+  readonly nextCursor: string | null;
+};
 
 export function registerRunRoutes(app: FastifyInstance, ctx: ServeContext): void {
   app.get('/v1/runs', async (request) => {
@@ -249,7 +269,11 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServeContext): void
     const { id } = parseInput(z.object({ id: z.string().min(1).max(200) }), request.params, 'params');
     const run = await readRun(ctx, id);
     if (run === null) throw httpError('HTTP_NOT_FOUND', `no run ${id}`);
-    const [errors, errorCount, changes] = await Promise.all([readRunErrors(ctx, id, 100), countRunErrors(ctx, id), readRunChanges(ctx, id, 50)]);
+    const [errors, errorCount, changes] = await Promise.all([
+      readRunErrors(ctx, id, 100),
+      countRunErrors(ctx, id),
+      readRunChanges(ctx, id, 50),
+    ]);
     return {
       run,
       errorCount,
@@ -286,7 +310,14 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServeContext): void
 /** The users a halted run would have disabled, in the run's order, paged by (page, position). */
 export async function readWouldDisable(ctx: ServeContext, runId: string, limit: number, cursor?: string): Promise<Page<WouldDisable>> {
   const after = decodeCursor(cursor, 2);
-  const rows = await ctx.db.query<{ page: number; position: number; external_id: string; login_name: string; dn: string; reason: string | null }>(
+  const rows = await ctx.db.query<{
+    page: number;
+    position: number;
+    external_id: string;
+    login_name: string;
+    dn: string;
+    reason: string | null;
+  }>(
     `select page, position, external_id, login_name, dn, reason from sync_run_would_disable
       where run_id = $1 ${after === undefined ? '' : 'and (page, position) > ($2, $3)'}
       order by page, position limit ${after === undefined ? '$2' : '$4'}`,

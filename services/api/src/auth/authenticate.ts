@@ -79,7 +79,10 @@ export function orderProfiles(config: DirstreamConfig): ProfileConfig[] {
     const index = config.serve.auth.profileOrder.findIndex((key) => key === p.id || key === p.name);
     return index === -1 ? Number.MAX_SAFE_INTEGER : index;
   };
-  return enabled.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map(({ p }) => p);
+  return enabled
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i)
+    .map(({ p }) => p);
 }
 
 function isUnavailable(cause: unknown): boolean {
@@ -150,7 +153,13 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     };
   }
 
-  const refused = (result: BindRefusal | 'directory-unavailable', profile: ProfileConfig | null, externalId: string | null, firstSignIn = false, unavailable?: string[]): AuthOutcome => ({
+  const refused = (
+    result: BindRefusal | 'directory-unavailable',
+    profile: ProfileConfig | null,
+    externalId: string | null,
+    firstSignIn = false,
+    unavailable?: string[],
+  ): AuthOutcome => ({
     result,
     profile,
     externalId,
@@ -220,7 +229,12 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
           continue;
         }
         if (outcome.value === true || !state.enabled) return refused('account-disabled', profile, state.externalId, true);
-        const stored = await syncNewUser({ db, syncControl: deps.syncControl, logger, waitMs: auth.firstSignIn.waitMs }, profile.id, state.externalId, state.loginName);
+        const stored = await syncNewUser(
+          { db, syncControl: deps.syncControl, logger, waitMs: auth.firstSignIn.waitMs },
+          profile.id,
+          state.externalId,
+          state.loginName,
+        );
         const user = {
           profileId: profile.id,
           externalId: state.externalId,
@@ -257,7 +271,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       }
     }
     if (named !== null) return refused('invalid-credentials', named.profile, named.externalId, true);
-    if (unavailable.length === profiles.length && profiles.length > 0) return refused('directory-unavailable', null, null, false, unavailable);
+    if (unavailable.length === profiles.length && profiles.length > 0)
+      return refused('directory-unavailable', null, null, false, unavailable);
     // Nobody has this login: spend a bind like a wrong password does (timing, invariant 10).
     await dummyBind(
       profiles.filter((p) => !unavailable.includes(p.name)),
@@ -287,12 +302,23 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       wait = await limits.blockedFor({ client: request.clientAddress, logins: identity });
       if (wait > 0) {
         const first = candidates[0];
-        return { result: 'rate-limited', profile: first?.profile ?? null, externalId: first?.user.externalId ?? null, firstSignIn: false, retryAfterMs: wait };
+        return {
+          result: 'rate-limited',
+          profile: first?.profile ?? null,
+          externalId: first?.user.externalId ?? null,
+          firstSignIn: false,
+          retryAfterMs: wait,
+        };
       }
 
-      const outcome = candidates.length > 0 ? await trySynced(candidates, request.password) : await tryUnsynced(profiles, request.login, request.password);
-      const logins = outcome.profile !== null && outcome.externalId !== null ? [...identity, userKey(outcome.profile.id, outcome.externalId)] : identity;
-      if (outcome.result === 'invalid-credentials') await limits.recordFailure({ client: request.clientAddress, logins: [...new Set(logins)] });
+      const outcome =
+        candidates.length > 0
+          ? await trySynced(candidates, request.password)
+          : await tryUnsynced(profiles, request.login, request.password);
+      const logins =
+        outcome.profile !== null && outcome.externalId !== null ? [...identity, userKey(outcome.profile.id, outcome.externalId)] : identity;
+      if (outcome.result === 'invalid-credentials')
+        await limits.recordFailure({ client: request.clientAddress, logins: [...new Set(logins)] });
       else if (outcome.result === 'success') await limits.recordSuccess([...new Set(logins)]);
       return outcome;
     },

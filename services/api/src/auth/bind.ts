@@ -106,7 +106,12 @@ export function createBindPool(options: BindPoolOptions): BindPool {
     return openLdapClient(connection, server.url);
   }
 
-  async function bindOn<T>(server: Server, dn: string, password: string, then?: (client: Client) => Promise<T>): Promise<BindOutcome<T | undefined>> {
+  async function bindOn<T>(
+    server: Server,
+    dn: string,
+    password: string,
+    then?: (client: Client) => Promise<T>,
+  ): Promise<BindOutcome<T | undefined>> {
     await acquire(server);
     let client: Client | null = null;
     try {
@@ -154,7 +159,10 @@ export function createBindPool(options: BindPoolOptions): BindPool {
           last = cause as DirstreamError;
           server.downUntil = now() + DOWN_MS;
           options.onServerError?.(server.url, last);
-          logger.warn({ profileId: profile.id, url: server.url, err: last }, 'directory server did not answer a user bind, trying the next');
+          logger.warn(
+            { profileId: profile.id, url: server.url, err: last },
+            'directory server did not answer a user bind, trying the next',
+          );
         }
       }
       throw createError('AUTH_DIRECTORY_UNAVAILABLE', `no directory server of profile ${profile.name} answered`, {

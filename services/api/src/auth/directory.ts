@@ -90,7 +90,8 @@ export function createProfileDirectory(profile: ProfileConfig, logger: Logger): 
     },
     async findByLogin(name, principal, limit) {
       const clauses = [`(${mapping.loginName}=${escapeFilterValue(name)})`];
-      if (mapping.userPrincipalName !== undefined && principal !== null) clauses.push(`(${mapping.userPrincipalName}=${escapeFilterValue(principal)})`);
+      if (mapping.userPrincipalName !== undefined && principal !== null)
+        clauses.push(`(${mapping.userPrincipalName}=${escapeFilterValue(principal)})`);
       const match = clauses.length === 1 ? clauses[0] : `(|${clauses.join('')})`;
       return search(`(&${mapping.filter}${match})`, limit);
     },

@@ -29,7 +29,9 @@ const MAX_BATCH = 1_000;
 
 /** The record key: the user when one was identified, else the login (lowercase). */
 export function authEventKey(event: AuthEvent): string {
-  return event.profileId !== null && event.externalId !== null ? userKey(event.profileId, event.externalId) : `login:${event.login.toLowerCase()}`;
+  return event.profileId !== null && event.externalId !== null
+    ? userKey(event.profileId, event.externalId)
+    : `login:${event.login.toLowerCase()}`;
 }
 
 export function createAuthEventPublisher(options: AuthEventPublisherOptions): AuthEventPublisher {
@@ -58,7 +60,11 @@ export function createAuthEventPublisher(options: AuthEventPublisherOptions): Au
         connected ??= producer.connect();
         await connected;
         // sendAcknowledged: a resolved kafkajs send may have skipped partitions after a leader change.
-        await sendAcknowledged(producer, { topic, acks: -1, messages: batch.map((e) => ({ key: authEventKey(e), value: codec.encode('auth-event', e) })) });
+        await sendAcknowledged(producer, {
+          topic,
+          acks: -1,
+          messages: batch.map((e) => ({ key: authEventKey(e), value: codec.encode('auth-event', e) })),
+        });
       } catch (cause) {
         connected = null;
         buffer = [...batch, ...buffer];

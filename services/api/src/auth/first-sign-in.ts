@@ -18,7 +18,11 @@ import { firstDcLabel, type LoginForm } from './lookup.ts';
 
 /** The directory entry a login names, when it names exactly one (two would be ambiguous: none). */
 export async function findUnsyncedEntry(directory: ProfileDirectory, form: LoginForm): Promise<LdapEntry | null> {
-  if (form.domain !== null && (directory.profile.directory !== 'active-directory' || firstDcLabel(directory.profile.users.baseDn) !== form.domain)) return null;
+  if (
+    form.domain !== null &&
+    (directory.profile.directory !== 'active-directory' || firstDcLabel(directory.profile.users.baseDn) !== form.domain)
+  )
+    return null;
   const entries = await directory.findByLogin(form.name, form.principal, 2);
   return entries.length === 1 ? (entries[0] as LdapEntry) : null;
 }

@@ -100,6 +100,10 @@ export async function findCandidates(db: Database, login: string, profiles: read
 export type EffectiveGroup = { readonly id: string; readonly name: string };
 
 /** Effective (nested) groups with their names, and the roles they grant (one statement). */
-export function findGroupsAndRoles(db: Database, profileId: string, externalId: string): Promise<{ groups: EffectiveGroup[]; roles: string[] }> {
+export function findGroupsAndRoles(
+  db: Database,
+  profileId: string,
+  externalId: string,
+): Promise<{ groups: EffectiveGroup[]; roles: string[] }> {
   return findMemberAccess(db, profileId, externalId);
 }

@@ -25,8 +25,16 @@ export function userKey(profileId: string, externalId: string): string {
 }
 
 export function createRateLimits(config: DirstreamConfig['serve']['auth']['rateLimit']): RateLimits {
-  const perLogin = new RateLimiterMemory({ points: config.perLogin.failures, duration: config.perLogin.windowSeconds, keyPrefix: 'auth-login' });
-  const perClient = new RateLimiterMemory({ points: config.perClient.failures, duration: config.perClient.windowSeconds, keyPrefix: 'auth-client' });
+  const perLogin = new RateLimiterMemory({
+    points: config.perLogin.failures,
+    duration: config.perLogin.windowSeconds,
+    keyPrefix: 'auth-login',
+  });
+  const perClient = new RateLimiterMemory({
+    points: config.perClient.failures,
+    duration: config.perClient.windowSeconds,
+    keyPrefix: 'auth-client',
+  });
 
   const wait = async (limiter: RateLimiterMemory, key: string, budget: number) => {
     const state = await limiter.get(key);

@@ -41,7 +41,10 @@ export function createAuthService(ctx: ServeContext): AuthService {
     const directory = createProfileDirectory(profile, log);
     directories.set(profile.id, directory);
     if (!profile.connection.startTls && profile.connection.urls.some((url) => url.startsWith('ldap:'))) {
-      log.warn({ profileId: profile.id }, `profile ${profile.name}: user passwords would cross the network unencrypted (ldap:// without startTls)`);
+      log.warn(
+        { profileId: profile.id },
+        `profile ${profile.name}: user passwords would cross the network unencrypted (ldap:// without startTls)`,
+      );
     }
     ctx.readiness.push({ name: `directory:${profile.name}`, check: () => directory.ping() });
   }

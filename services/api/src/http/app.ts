@@ -25,9 +25,7 @@ export function createApp(options: AppOptions): FastifyInstance {
     genReqId: () => randomUUID(),
     trustProxy: false,
     return503OnClosing: true,
-    ...(options.tls === undefined
-      ? {}
-      : { https: { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } }),
+    ...(options.tls === undefined ? {} : { https: { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } }),
   }) as unknown as FastifyInstance;
   // Only a plain, short request ID from the caller is kept; anything else gets a fresh one.
   app.addHook('onRequest', async (request, reply) => {

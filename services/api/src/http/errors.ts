@@ -23,7 +23,11 @@ const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
 export type HttpErrorCode = Extract<ErrorCode, `HTTP_${string}`>;
 
 /** An error whose status and body the error handler knows; `details.body` replaces the default body. */
-export function httpError(code: ErrorCode, message: string, options: { body?: Record<string, unknown>; headers?: Record<string, string> } = {}): DirstreamError {
+export function httpError(
+  code: ErrorCode,
+  message: string,
+  options: { body?: Record<string, unknown>; headers?: Record<string, string> } = {},
+): DirstreamError {
   return createError(code, message, { retriable: false, details: { body: options.body, headers: options.headers } });
 }
 

@@ -95,7 +95,13 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): Aut
           firstSignIn: outcome.firstSignIn,
         });
         request.log.info(
-          { result: outcome.result, client: client ?? undefined, profileId: outcome.profile?.id, externalId: outcome.externalId ?? undefined, ms: Math.round(seconds * 1000) },
+          {
+            result: outcome.result,
+            client: client ?? undefined,
+            profileId: outcome.profile?.id,
+            externalId: outcome.externalId ?? undefined,
+            ms: Math.round(seconds * 1000),
+          },
           'sign-in',
         );
       };
@@ -109,7 +115,12 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): Aut
         throw cause;
       }
 
-      const outcome = await authenticator.authenticate({ login: input.login, password: input.password, profile: input.profile, clientAddress: request.ip });
+      const outcome = await authenticator.authenticate({
+        login: input.login,
+        password: input.password,
+        profile: input.profile,
+        clientAddress: request.ip,
+      });
       if (outcome.result === 'invalid-credentials' && floorMs > 0) {
         const left = floorMs - (performance.now() - started);
         if (left > 0) await sleep(left);

@@ -22,19 +22,20 @@ export async function readLag(admin: Admin, groupId: string, topics: readonly st
       const done = BigInt(offsets.find((o) => o.partition === mark.partition)?.offset ?? '-1');
       const start = done >= 0n ? done : BigInt(mark.low);
       const lag = Number(BigInt(mark.high) - start);
-      result.push({ topic, partition: mark.partition, committed: done >= 0n ? String(done) : null, high: mark.high, lag: lag > 0 ? lag : 0 });
+      result.push({
+        topic,
+        partition: mark.partition,
+        committed: done >= 0n ? String(done) : null,
+        high: mark.high,
+        lag: lag > 0 ? lag : 0,
+      });
     }
   }
   return result;
 }
 
 /** Total lag of the group over the topics (committed offset vs high watermark); sets the gauge. */
-export async function measureLag(
-  admin: Admin,
-  groupId: string,
-  topics: readonly string[],
-  metrics?: ApplierMetrics,
-): Promise<number> {
+export async function measureLag(admin: Admin, groupId: string, topics: readonly string[], metrics?: ApplierMetrics): Promise<number> {
   let total = 0;
   for (const p of await readLag(admin, groupId, topics)) {
     metrics?.consumerLag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);

@@ -53,9 +53,10 @@ export async function syncConfiguration(db: Database, config: DirstreamConfig): 
 }
 
 async function isDatabaseEmpty(db: Database): Promise<boolean> {
-  const rows = await db.query<{ used: boolean }>(`select (exists (select 1 from users where profile_id is not null) or exists (select 1 from groups)
-             or exists (select 1 from memberships) or exists (select 1 from outbox)) as used`,
-  );
+  const rows = await db.query<{
+    used: boolean;
+  }>(`select (exists (select 1 from users where profile_id is not null) or exists (select 1 from groups)
+             or exists (select 1 from memberships) or exists (select 1 from outbox)) as used`);
   return rows[0]?.used === false;
 }
 

@@ -29,7 +29,10 @@ export type SyncControl = {
   /** A requested run (pending, running, finished with its status), or null for an unknown run ID. */
   runState(runId: string): Promise<RequestedRunState | null>;
   /** Resolves once the run finished; throws SYNC_WAIT_TIMEOUT / SYNC_RUN_UNKNOWN / RUN_ABORTED. */
-  waitForRun(runId: string, options?: { readonly signal?: AbortSignal; readonly timeoutMs?: number; readonly pollMs?: number }): Promise<RequestedRunState>;
+  waitForRun(
+    runId: string,
+    options?: { readonly signal?: AbortSignal; readonly timeoutMs?: number; readonly pollMs?: number },
+  ): Promise<RequestedRunState>;
   /** The process holding each profile's lock now (profiles nobody holds are absent). */
   lockHolders(): Promise<ReadonlyMap<string, LockHolder>>;
   /** Every profile a poller has state or activity for (join with the configuration's profiles). */
@@ -91,7 +94,9 @@ export async function createSyncControl(config: DatabaseConfig): Promise<SyncCon
     },
     async profileStates() {
       const [states, activity, pending] = await Promise.all([
-        db.query<StateRow>(`select profile_id, cursor_kind, cursor, last_full_at, last_run_id, last_status, updated_at from ${s}.profile_state`),
+        db.query<StateRow>(
+          `select profile_id, cursor_kind, cursor, last_full_at, last_run_id, last_status, updated_at from ${s}.profile_state`,
+        ),
         readProfileActivity(db),
         readPendingRequests(db),
       ]);

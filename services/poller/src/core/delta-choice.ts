@@ -42,12 +42,25 @@ function missing(kind: 'accesslog' | 'syncrepl'): string {
   return kind === 'accesslog' ? 'no accesslog database readable at cn=accesslog' : 'no Sync Request control (syncprov) in supportedControl';
 }
 
-export function chooseDelta(input: { readonly directory: DirectoryType; readonly configured: ConfiguredDelta; readonly offers: ServerOffers | null }): DeltaChoice {
+export function chooseDelta(input: {
+  readonly directory: DirectoryType;
+  readonly configured: ConfiguredDelta;
+  readonly offers: ServerOffers | null;
+}): DeltaChoice {
   const { directory, configured, offers } = input;
-  const chosen = (kind: DeltaMechanismKind, why: string, fallback = false): DeltaChoice => ({ ok: true, kind, why, cannotSee: BLIND_SPOTS[kind], fallback });
+  const chosen = (kind: DeltaMechanismKind, why: string, fallback = false): DeltaChoice => ({
+    ok: true,
+    kind,
+    why,
+    cannotSee: BLIND_SPOTS[kind],
+    fallback,
+  });
   if (configured !== 'auto') {
     if ((configured === 'accesslog' || configured === 'syncrepl') && offers !== null && !offers[configured]) {
-      return { ok: false, message: `schedule.delta is "${configured}" but the server offers it not (${missing(configured)}): ${FIX[configured]}` };
+      return {
+        ok: false,
+        message: `schedule.delta is "${configured}" but the server offers it not (${missing(configured)}): ${FIX[configured]}`,
+      };
     }
     return chosen(configured, 'configured');
   }
@@ -55,7 +68,11 @@ export function chooseDelta(input: { readonly directory: DirectoryType; readonly
   if (offers === null) return chosen('timestamp', 'auto: the server was not probed', true);
   if (directory === 'openldap' && offers.accesslog) return chosen('accesslog', 'auto: the server has an accesslog database');
   if (offers.syncrepl) {
-    return chosen('syncrepl', `auto: ${directory === 'openldap' ? `${missing('accesslog')}; ` : ''}the server offers RFC 4533 sync (syncprov)`, directory === 'openldap');
+    return chosen(
+      'syncrepl',
+      `auto: ${directory === 'openldap' ? `${missing('accesslog')}; ` : ''}the server offers RFC 4533 sync (syncprov)`,
+      directory === 'openldap',
+    );
   }
   const absent = directory === 'openldap' ? `${missing('accesslog')}, ${missing('syncrepl')}` : missing('syncrepl');
   return chosen('timestamp', `auto: ${absent}`, true);

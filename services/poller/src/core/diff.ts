@@ -95,12 +95,7 @@ export function diffUser(previous: StoredUser | null, next: UserState, nowMs: nu
  * in a synced group). Disabled with the reason, never deleted; null when the policy keeps it or
  * it is already in that state.
  */
-export function removeUser(
-  previous: StoredUser,
-  reason: DisabledReason,
-  policy: 'disable' | 'keep',
-  nowMs: number,
-): UserChange | null {
+export function removeUser(previous: StoredUser, reason: DisabledReason, policy: 'disable' | 'keep', nowMs: number): UserChange | null {
   if (policy === 'keep') return null;
   if (!previous.state.enabled && previous.state.disabledReason === reason) return null;
   const state: UserState = { ...previous.state, enabled: false, disabledReason: reason };

@@ -61,13 +61,19 @@ export function toRecords(batch: EventBatch, topics: TopicNames, codec: Codec, e
   if (batch.users.length > 0) {
     out.push({
       topic: topics.users,
-      messages: batch.users.map((e) => ({ key: userKey(e.profileId, e.externalId), value: encoded?.get(e) ?? codec.encode('user-event', e) })),
+      messages: batch.users.map((e) => ({
+        key: userKey(e.profileId, e.externalId),
+        value: encoded?.get(e) ?? codec.encode('user-event', e),
+      })),
     });
   }
   if (batch.groups.length > 0) {
     out.push({
       topic: topics.groups,
-      messages: batch.groups.map((e) => ({ key: groupKey(e.profileId, e.externalId), value: encoded?.get(e) ?? codec.encode('group-event', e) })),
+      messages: batch.groups.map((e) => ({
+        key: groupKey(e.profileId, e.externalId),
+        value: encoded?.get(e) ?? codec.encode('group-event', e),
+      })),
     });
   }
   if (batch.memberships.length > 0) {
@@ -101,7 +107,11 @@ export function splitOversized(
 ): { batch: EventBatch; rejected: RejectedEvent[]; encoded: EncodedCache } {
   const rejected: RejectedEvent[] = [];
   const encoded: EncodedCache = new WeakMap();
-  const fitting = <E extends UserEvent | GroupEvent>(kind: RejectedEvent['kind'], events: readonly E[], record: (e: E) => { key: string; value: Buffer }) =>
+  const fitting = <E extends UserEvent | GroupEvent>(
+    kind: RejectedEvent['kind'],
+    events: readonly E[],
+    record: (e: E) => { key: string; value: Buffer },
+  ) =>
     events.filter((e) => {
       const { key, value } = record(e);
       encoded.set(e, value);
@@ -111,7 +121,10 @@ export function splitOversized(
       return false;
     });
   const users = fitting('user', batch.users, (e) => ({ key: userKey(e.profileId, e.externalId), value: codec.encode('user-event', e) }));
-  const groups = fitting('group', batch.groups, (e) => ({ key: groupKey(e.profileId, e.externalId), value: codec.encode('group-event', e) }));
+  const groups = fitting('group', batch.groups, (e) => ({
+    key: groupKey(e.profileId, e.externalId),
+    value: codec.encode('group-event', e),
+  }));
   // Membership events carry IDs only: bounded, never measured.
   if (rejected.length === 0) return { batch, rejected, encoded };
   return { batch: { users, groups, memberships: batch.memberships }, rejected, encoded };
@@ -189,8 +202,7 @@ export function createKafkaSink(options: {
       await produce(toRecords(batch, topics, codec, encoded));
       return { rejected };
     },
-    sendRun: (event) =>
-      produce([{ topic: topics.syncRuns, messages: [{ key: event.profileId, value: codec.encode('sync-run', event) }] }]),
+    sendRun: (event) => produce([{ topic: topics.syncRuns, messages: [{ key: event.profileId, value: codec.encode('sync-run', event) }] }]),
     sendRunDetail: (event) =>
       produce([{ topic: topics.runDetails, messages: [{ key: event.profileId, value: codec.encode('run-detail', event) }] }]),
   };
@@ -209,7 +221,10 @@ export function createPlanSink(examplesPerKind = 5) {
   const sink: EventSink = {
     async send(batch) {
       for (const e of batch.users) {
-        note(`user ${e.op}`, `${e.state.loginName} (${e.state.dn})${e.changed.length && e.op !== 'created' ? ` [${e.changed.join(', ')}]` : ''}${e.state.disabledReason ? ` reason=${e.state.disabledReason}` : ''}`);
+        note(
+          `user ${e.op}`,
+          `${e.state.loginName} (${e.state.dn})${e.changed.length && e.op !== 'created' ? ` [${e.changed.join(', ')}]` : ''}${e.state.disabledReason ? ` reason=${e.state.disabledReason}` : ''}`,
+        );
       }
       for (const e of batch.groups) note(`group ${e.op}`, `${e.state.name} (${e.state.dn})`);
       for (const e of batch.memberships) note(`membership ${e.op}`, `${e.groupId} ← ${e.memberType} ${e.memberId}`);

@@ -155,7 +155,12 @@ const DIRSYNC_PREFIX = 'ad-dirsync:';
  */
 export function createDirSyncDelta(context: DeltaContext & { readonly flags: number }): DeltaSource {
   const domainDn = domainDnOf(context.usersBaseDn);
-  async function drain(connection: DirectoryConnection, cookie: Buffer, limit: number, onEntry: (entry: LdapEntry) => void): Promise<Buffer> {
+  async function drain(
+    connection: DirectoryConnection,
+    cookie: Buffer,
+    limit: number,
+    onEntry: (entry: LdapEntry) => void,
+  ): Promise<Buffer> {
     let current = cookie;
     for (let round = 0; ; round++) {
       const control = new DirSyncControl({ flags: context.flags, cookie: current });

@@ -180,7 +180,8 @@ export function createActiveDirectoryDialect(options: ActiveDirectoryOptions = {
           continue;
         }
         if (options.memberRangeStep !== undefined) {
-          for (const value of await readRangedAttribute(connection, entry.dn, attribute, { step: options.memberRangeStep })) dns.push(value);
+          for (const value of await readRangedAttribute(connection, entry.dn, attribute, { step: options.memberRangeStep }))
+            dns.push(value);
           continue;
         }
         const first = rangedChunk(entry, attribute);

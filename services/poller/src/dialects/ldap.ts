@@ -30,7 +30,8 @@ export function createLdapDialect(overrides: Partial<Dialect> = {}): Dialect {
       const loginNames: string[] = [];
       for (const attribute of mapping.memberAttributes) {
         if (attribute === 'memberUid') for (const v of stringValues(entry, attribute)) loginNames.push(v);
-        else if (attribute.toLowerCase() === 'uniquemember') for (const v of stringValues(entry, attribute)) dns.push(nameAndOptionalUidDn(v));
+        else if (attribute.toLowerCase() === 'uniquemember')
+          for (const v of stringValues(entry, attribute)) dns.push(nameAndOptionalUidDn(v));
         else for (const v of stringValues(entry, attribute)) dns.push(v);
       }
       return { dns, loginNames };

@@ -43,7 +43,10 @@ export type DirectoryConnection = {
   /** A small, unpaged search (base-scope lookups, accesslog chunks). */
   searchAll(request: SearchRequest): Promise<LdapEntry[]>;
   /** One RFC 4533 refreshOnly synchronisation (IDs only): directory/syncrepl.ts. */
-  syncRefresh(request: Pick<SearchRequest, 'baseDn' | 'scope' | 'filter'> & { readonly sizeLimit?: number }, cookie: Buffer | null): Promise<SyncRefreshResult>;
+  syncRefresh(
+    request: Pick<SearchRequest, 'baseDn' | 'scope' | 'filter'> & { readonly sizeLimit?: number },
+    cookie: Buffer | null,
+  ): Promise<SyncRefreshResult>;
   close(): Promise<void>;
 };
 
@@ -117,10 +120,7 @@ export async function openLdapClient(connection: ProfileConfig['connection'], ur
  * Connects and binds to the first URL of the profile that answers (failover in order). A wrong
  * password stops the failover at once: every server would refuse it, and retrying locks accounts.
  */
-export async function connectDirectory(
-  connection: ProfileConfig['connection'],
-  logger: Logger,
-): Promise<DirectoryConnection> {
+export async function connectDirectory(connection: ProfileConfig['connection'], logger: Logger): Promise<DirectoryConnection> {
   const failures: Error[] = [];
   for (const url of connection.urls) {
     let client: Client | undefined;

@@ -42,17 +42,27 @@ export function createSyncreplDelta(options: { bases: readonly string[]; idFilte
       const cookies: Record<string, string | null> = {};
       for (const base of bases) {
         const cookie = before.cookies[base];
-        if (cookie === undefined || cookie === null) throw createError('DELTA_CURSOR_INVALID', `no syncrepl cookie for ${base}: full pass`, { retriable: true });
-        const r = await connection.syncRefresh({ baseDn: base, scope: 'sub', filter: '(objectClass=*)', sizeLimit: limit + 1 }, Buffer.from(cookie, 'base64'));
+        if (cookie === undefined || cookie === null)
+          throw createError('DELTA_CURSOR_INVALID', `no syncrepl cookie for ${base}: full pass`, { retriable: true });
+        const r = await connection.syncRefresh(
+          { baseDn: base, scope: 'sub', filter: '(objectClass=*)', sizeLimit: limit + 1 },
+          Buffer.from(cookie, 'base64'),
+        );
         if (r.presentPhase) {
-          throw createError('DELTA_CURSOR_INVALID', `${connection.url} answered the sync cookie with a present phase (no syncprov session log): full pass`, {
-            retriable: true,
-          });
+          throw createError(
+            'DELTA_CURSOR_INVALID',
+            `${connection.url} answered the sync cookie with a present phase (no syncprov session log): full pass`,
+            {
+              retriable: true,
+            },
+          );
         }
         for (const id of r.changed) changed.add(id);
         for (const id of r.deleted) deleted.add(id);
         if (changed.size + deleted.size > limit) {
-          throw createError('DELTA_TOO_LARGE', `more than ${limit} changed entries since the last sync cookie: a full pass is cheaper`, { retriable: true });
+          throw createError('DELTA_TOO_LARGE', `more than ${limit} changed entries since the last sync cookie: a full pass is cheaper`, {
+            retriable: true,
+          });
         }
         cookies[base] = r.cookie === null ? cookie : r.cookie.toString('base64');
       }

@@ -137,7 +137,10 @@ export function escapeDnValue(value: string): string {
 }
 
 function formatRdn(rdn: Rdn, lower: boolean): string {
-  const parts = rdn.map((ava) => `${ava.type}=${ava.value.startsWith('#') && /^#[0-9a-f]+$/.test(ava.value) ? ava.value : escapeDnValue(lower ? ava.value.toLowerCase() : ava.value)}`);
+  const parts = rdn.map(
+    (ava) =>
+      `${ava.type}=${ava.value.startsWith('#') && /^#[0-9a-f]+$/.test(ava.value) ? ava.value : escapeDnValue(lower ? ava.value.toLowerCase() : ava.value)}`,
+  );
   if (parts.length > 1) parts.sort();
   return parts.join('+');
 }

@@ -64,12 +64,7 @@ export function readExternalId(entry: LdapEntry, attribute: string, dialect: Dia
 }
 
 /** Maps one entry to a UserState; `enabled`/`disabledReason` come from the disabled rule. */
-export function mapUser(
-  entry: LdapEntry,
-  mapping: UserMapping,
-  dialect: Dialect,
-  directoryDisabled: boolean,
-): Mapped<UserState> {
+export function mapUser(entry: LdapEntry, mapping: UserMapping, dialect: Dialect, directoryDisabled: boolean): Mapped<UserState> {
   const externalId = readExternalId(entry, mapping.externalId, dialect);
   if (externalId === null) return missing(entry, null, mapping.externalId, 'externalId');
   const loginName = firstString(entry, mapping.loginName);
@@ -105,7 +100,12 @@ export function mapUser(
     disabledReason: reason,
     attributes,
   };
-  return checked(entry, externalId, dialect.enrichUser ? dialect.enrichUser(entry, state) : state, parseGeneralizedTime(firstString(entry, mapping.modified)));
+  return checked(
+    entry,
+    externalId,
+    dialect.enrichUser ? dialect.enrichUser(entry, state) : state,
+    parseGeneralizedTime(firstString(entry, mapping.modified)),
+  );
 }
 
 export function mapGroup(entry: LdapEntry, mapping: GroupMapping, dialect: Dialect): Mapped<GroupState> {
@@ -122,5 +122,10 @@ export function mapGroup(entry: LdapEntry, mapping: GroupMapping, dialect: Diale
     present: true,
     attributes: {},
   };
-  return checked(entry, externalId, dialect.enrichGroup ? dialect.enrichGroup(entry, state) : state, parseGeneralizedTime(firstString(entry, mapping.modified)));
+  return checked(
+    entry,
+    externalId,
+    dialect.enrichGroup ? dialect.enrichGroup(entry, state) : state,
+    parseGeneralizedTime(firstString(entry, mapping.modified)),
+  );
 }

@@ -10,7 +10,10 @@ export type ProfileCheck = { readonly profile: string; readonly ok: boolean; rea
  * `dirstream config check --connect`: binds as each profile's service account and probes the
  * delta mechanism it would use. A disabled profile is listed, not contacted.
  */
-export async function checkProfileConnections(deps: { readonly config: DirstreamConfig; readonly logger: Logger }): Promise<ProfileCheck[]> {
+export async function checkProfileConnections(deps: {
+  readonly config: DirstreamConfig;
+  readonly logger: Logger;
+}): Promise<ProfileCheck[]> {
   const out: ProfileCheck[] = [];
   for (const profile of deps.config.profiles) {
     if (!profile.enabled) {

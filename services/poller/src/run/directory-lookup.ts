@@ -4,7 +4,12 @@ import { normaliseDn } from '../directory/dn.ts';
 import { readExternalId } from '../directory/mapping.ts';
 import type { RunContext } from './context.ts';
 
-type Lookup = { readonly ids: readonly string[]; readonly base: string; readonly scope: 'base' | 'one' | 'sub'; readonly attribute: string };
+type Lookup = {
+  readonly ids: readonly string[];
+  readonly base: string;
+  readonly scope: 'base' | 'one' | 'sub';
+  readonly attribute: string;
+};
 
 /** The entries with these IDs below `base` (whatever the filter): ID → normalised DN. */
 async function findByIds(ctx: RunContext, lookup: Lookup): Promise<Map<string, string>> {
@@ -39,8 +44,18 @@ export async function existingUserIds(ctx: RunContext, ids: readonly string[]): 
 export async function currentDns(ctx: RunContext, members: readonly EdgeChange[]): Promise<Map<string, string>> {
   const { profile, userMapping, groupMapping } = ctx;
   const idsOf = (type: EdgeChange['memberType']) => members.filter((m) => m.memberType === type).map((m) => m.memberId);
-  const users = await findByIds(ctx, { ids: idsOf('user'), base: profile.users.baseDn, scope: profile.users.scope, attribute: userMapping.externalId });
+  const users = await findByIds(ctx, {
+    ids: idsOf('user'),
+    base: profile.users.baseDn,
+    scope: profile.users.scope,
+    attribute: userMapping.externalId,
+  });
   if (!profile.groups || !groupMapping) return users;
-  const groups = await findByIds(ctx, { ids: idsOf('group'), base: profile.groups.baseDn, scope: profile.groups.scope, attribute: groupMapping.externalId });
+  const groups = await findByIds(ctx, {
+    ids: idsOf('group'),
+    base: profile.groups.baseDn,
+    scope: profile.groups.scope,
+    attribute: groupMapping.externalId,
+  });
   return new Map([...users, ...groups]);
 }

@@ -11,7 +11,8 @@ import { probeServer } from '../directory/delta-probe.ts';
  */
 export async function fitDelta(profile: ProfileConfig, connection: DirectoryConnection): Promise<Extract<DeltaChoice, { ok: true }>> {
   const configured = profile.schedule.delta;
-  const needsProbe = profile.directory !== 'active-directory' && (configured === 'auto' || configured === 'accesslog' || configured === 'syncrepl');
+  const needsProbe =
+    profile.directory !== 'active-directory' && (configured === 'auto' || configured === 'accesslog' || configured === 'syncrepl');
   const offers = needsProbe ? await probeServer(connection) : null;
   const choice = chooseDelta({ directory: profile.directory, configured, offers });
   if (!choice.ok) {

@@ -12,7 +12,11 @@ const PAGE = 1_000;
  */
 export async function formerDnClauses(store: StateStore, idFilter: (id: string) => string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of keysetPages((after, limit) => store.groupsNamingEarlierRenamed(after, limit), (id) => id, PAGE)) {
+  for await (const page of keysetPages(
+    (after, limit) => store.groupsNamingEarlierRenamed(after, limit),
+    (id) => id,
+    PAGE,
+  )) {
     for (const id of page) ids.push(id);
   }
   return chunkedIdClauses(ids, idFilter);

@@ -126,7 +126,8 @@ export function createPollerMetrics(): PollerMetrics {
       info.set({ profile_id: profile.id, profile: profile.name, directory: profile.directory, delta: profile.schedule.delta }, 1);
       held.set(profile.id, false);
       lockHeld.set({ profile_id: profile.id }, 0);
-      for (const status of ['succeeded', 'failed', 'halted']) for (const mode of ['full', 'delta']) runs.inc({ profile_id: profile.id, status, mode }, 0);
+      for (const status of ['succeeded', 'failed', 'halted'])
+        for (const mode of ['full', 'delta']) runs.inc({ profile_id: profile.id, status, mode }, 0);
       entriesRead.inc({ profile_id: profile.id }, 0);
       entryErrors.inc({ profile_id: profile.id }, 0);
     },

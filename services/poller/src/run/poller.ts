@@ -9,7 +9,15 @@ import type { Logger } from '@dirstream/logging';
 import { type MetricsServer, startMetricsServer } from '@dirstream/metrics';
 import { createKafkaSink, createPlanSink, type EventSink } from '../delivery/sink.ts';
 import { dialectFor } from '../dialects/index.ts';
-import { clearActive, type HolderMode, markActive, readProfileActivity, recordNextRun, recordRunFinished, recordRunStarted } from '../state/activity.ts';
+import {
+  clearActive,
+  type HolderMode,
+  markActive,
+  readProfileActivity,
+  recordNextRun,
+  recordRunFinished,
+  recordRunStarted,
+} from '../state/activity.ts';
 import { openPollerDatabase, type PollerDatabase, type Session } from '../state/database.ts';
 import { tryLockProfile, unlockProfile } from '../state/lock.ts';
 import {
@@ -63,9 +71,13 @@ function selectProfiles(config: DirstreamConfig, profileId: string | undefined, 
     const profile = config.profiles.find((p) => p.id === profileId || p.name === profileId);
     if (!profile) throw createError('PROFILE_NOT_FOUND', `no profile ${profileId} in the configuration`, { retriable: false });
     if (!profile.enabled && !includeDisabled) {
-      throw createError('PROFILE_DISABLED', `profile ${profile.name} (${profile.id}) has enabled: false: set enabled: true to poll it (dirstream plan previews it)`, {
-        retriable: false,
-      });
+      throw createError(
+        'PROFILE_DISABLED',
+        `profile ${profile.name} (${profile.id}) has enabled: false: set enabled: true to poll it (dirstream plan previews it)`,
+        {
+          retriable: false,
+        },
+      );
     }
     return [profile];
   }
@@ -203,11 +215,14 @@ export async function runPoller(
       tracing: deps.tracing,
     });
 
-    if (!options.once) wakeups = startSyncWakeups(config.database, logger, { signal: deps.signal, fallbackMs: internals.requestFallbackMs });
+    if (!options.once)
+      wakeups = startSyncWakeups(config.database, logger, { signal: deps.signal, fallbackMs: internals.requestFallbackMs });
     const rt: Runtime = { ...deps, db, sink, identity: { host: hostname(), pid: process.pid }, wakeups, metrics };
     ready = true;
     const results = await Promise.all(
-      profiles.map((profile) => (options.once ? runProfileOnce(rt, profile, options, internals) : runProfileForever(rt, profile, options, internals))),
+      profiles.map((profile) =>
+        options.once ? runProfileOnce(rt, profile, options, internals) : runProfileForever(rt, profile, options, internals),
+      ),
     );
     const failures = results.filter((r) => !r.ok);
     if (failures.length === 0) return { ok: true };
@@ -270,7 +285,18 @@ async function runWithLock(
   try {
     await recordRunStarted(rt.db, profile.id, runId);
     result = await syncProfile(
-      { profile, dialect: dialectFor(profile.directory), db: rt.db, session, sink, details, logger, signal: rt.signal, dryRun: false, hooks: internals.hooks },
+      {
+        profile,
+        dialect: dialectFor(profile.directory),
+        db: rt.db,
+        session,
+        sink,
+        details,
+        logger,
+        signal: rt.signal,
+        dryRun: false,
+        hooks: internals.hooks,
+      },
       { full: run.full || request?.full === true, allowMassDisable: run.allowMassDisable, runId },
     );
     rt.metrics?.recordRun(profile.id, result);
@@ -289,7 +315,9 @@ async function runWithLock(
     error = toError(cause);
   } finally {
     if (request) {
-      const outcome = result ? { status: result.status, reason: result.reason } : { status: 'failed' as const, reason: error?.message ?? 'the run did not finish' };
+      const outcome = result
+        ? { status: result.status, reason: result.reason }
+        : { status: 'failed' as const, reason: error?.message ?? 'the run did not finish' };
       await finishSyncRequest(rt.db, runId, outcome).catch((cause: unknown) =>
         logger.warn({ err: toError(cause), runId }, 'could not record the outcome of a requested sync'),
       );
@@ -313,7 +341,12 @@ async function stepDown(rt: Runtime, session: Session, profile: ProfileConfig, l
   await releaseLock(session, profile.id, logger);
 }
 
-async function runProfileOnce(rt: Runtime, profile: ProfileConfig, options: PollerOptions, internals: PollerInternals): Promise<RunOutcome> {
+async function runProfileOnce(
+  rt: Runtime,
+  profile: ProfileConfig,
+  options: PollerOptions,
+  internals: PollerInternals,
+): Promise<RunOutcome> {
   const logger = rt.logger.child({ profileId: profile.id });
   const retryMs = internals.lockRetryMs ?? 2_000;
   // A scheduled poller holds the lock: the pass is its to run (invariant 8), so ask it and wait.
@@ -345,12 +378,21 @@ async function runHoldingLock(
 ): Promise<RunOutcome> {
   try {
     await becomeActive(rt, session, profile, 'once', logger);
-    const { result, error } = await runWithLock(rt, profile, session, logger, { full: options.full === true, allowMassDisable: options.allowMassDisable }, internals);
+    const { result, error } = await runWithLock(
+      rt,
+      profile,
+      session,
+      logger,
+      { full: options.full === true, allowMassDisable: options.allowMassDisable },
+      internals,
+    );
     if (error || !result) {
       logger.error({ err: error }, 'sync run could not complete');
       return { ok: false, reason: `profile ${profile.name}: ${error?.message ?? 'no result'}` };
     }
-    return result.status === 'succeeded' ? { ok: true } : { ok: false, reason: `profile ${profile.name}: run ${result.status}: ${result.reason}` };
+    return result.status === 'succeeded'
+      ? { ok: true }
+      : { ok: false, reason: `profile ${profile.name}: run ${result.status}: ${result.reason}` };
   } catch (cause) {
     const err = toError(cause);
     logger.error({ err }, 'sync run could not complete');
@@ -365,7 +407,13 @@ async function runHoldingLock(
  * process waits for that run's outcome. Should the active poller go away before it took the
  * request, this process takes the lock and runs the pending request itself.
  */
-async function handOver(rt: Runtime, profile: ProfileConfig, options: PollerOptions, internals: PollerInternals, logger: Logger): Promise<RunOutcome> {
+async function handOver(
+  rt: Runtime,
+  profile: ProfileConfig,
+  options: PollerOptions,
+  internals: PollerInternals,
+  logger: Logger,
+): Promise<RunOutcome> {
   const { runId, coalesced } = await insertSyncRequest(rt.db, {
     profileId: profile.id,
     full: options.full === true,
@@ -393,7 +441,12 @@ async function handOver(rt: Runtime, profile: ProfileConfig, options: PollerOpti
   }
 }
 
-async function runProfileForever(rt: Runtime, profile: ProfileConfig, options: PollerOptions, internals: PollerInternals): Promise<RunOutcome> {
+async function runProfileForever(
+  rt: Runtime,
+  profile: ProfileConfig,
+  options: PollerOptions,
+  internals: PollerInternals,
+): Promise<RunOutcome> {
   const logger = rt.logger.child({ profileId: profile.id });
   let forceFull = options.full === true;
   const wakeup: Wakeup | null = rt.wakeups?.subscribe(profile.id) ?? null;
@@ -421,7 +474,14 @@ async function runProfileForever(rt: Runtime, profile: ProfileConfig, options: P
             continue;
           }
           const started = Date.now();
-          const { error } = await runWithLock(rt, profile, session, logger, { full: forceFull, allowMassDisable: options.allowMassDisable }, internals);
+          const { error } = await runWithLock(
+            rt,
+            profile,
+            session,
+            logger,
+            { full: forceFull, allowMassDisable: options.allowMassDisable },
+            internals,
+          );
           if (error) logger.error({ err: error }, 'sync run could not complete; retrying at the next interval');
           else forceFull = false;
           nextScheduledAt = started + profile.schedule.intervalSeconds * 1000;
@@ -440,10 +500,7 @@ async function runProfileForever(rt: Runtime, profile: ProfileConfig, options: P
 }
 
 /** `dirstream plan`: a dry run of one profile; changes nothing (no produce, no state write). */
-export async function planProfile(
-  deps: PollerDeps,
-  options: { readonly profileId: string; readonly full?: boolean },
-): Promise<string> {
+export async function planProfile(deps: PollerDeps, options: { readonly profileId: string; readonly full?: boolean }): Promise<string> {
   const { config, logger, signal } = deps;
   const [profile] = selectProfiles(config, options.profileId, true);
   if (!profile) throw createError('PROFILE_NOT_FOUND', `no profile ${options.profileId}`, { retriable: false });
@@ -453,7 +510,16 @@ export async function planProfile(
     try {
       const plan = createPlanSink();
       const result = await syncProfile(
-        { profile, dialect: dialectFor(profile.directory), db, session, sink: plan.sink, logger: logger.child({ profileId: profile.id }), signal, dryRun: true },
+        {
+          profile,
+          dialect: dialectFor(profile.directory),
+          db,
+          session,
+          sink: plan.sink,
+          logger: logger.child({ profileId: profile.id }),
+          signal,
+          dryRun: true,
+        },
         { full: options.full },
       );
       return formatPlan(profile, result, plan.counts, plan.examples);

@@ -45,7 +45,11 @@ export function createRunDelivery(deps: RunDeliveryDeps): OrderedDelivery {
     // stays as it was and is read and tried again on the next pass.
     const rejected = sent.rejected;
     for (const r of rejected) {
-      deps.recordError({ dn: r.dn, code: 'ENTRY_TOO_LARGE', message: `the ${r.kind} event is ${r.bytes} bytes, above the limit of ${r.limit} (kafka.maxEventBytes)` });
+      deps.recordError({
+        dn: r.dn,
+        code: 'ENTRY_TOO_LARGE',
+        message: `the ${r.kind} event is ${r.bytes} bytes, above the limit of ${r.limit} (kafka.maxEventBytes)`,
+      });
     }
     const tooLarge = new Set(rejected.map((r) => `${r.kind}:${r.externalId}`));
     const users = tooLarge.size === 0 ? batch.users : batch.users.filter((c) => !tooLarge.has(`user:${c.externalId}`));

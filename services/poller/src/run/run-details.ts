@@ -55,9 +55,11 @@ export function createRunDetails(options: {
       wouldDisable: items.wouldDisable ?? [],
       emittedAt: now(),
     };
-    sending = sending.then(() => (failure === null ? sink.sendRunDetail(event) : undefined)).catch((cause: unknown) => {
-      failure ??= cause;
-    });
+    sending = sending
+      .then(() => (failure === null ? sink.sendRunDetail(event) : undefined))
+      .catch((cause: unknown) => {
+        failure ??= cause;
+      });
     return sending;
   };
 

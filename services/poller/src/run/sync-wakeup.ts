@@ -46,7 +46,10 @@ export function startSyncWakeups(
 
   async function connectLoop(): Promise<void> {
     for (let attempt = 0; !closed && !options.signal.aborted; attempt++) {
-      const current = new pg.Client({ connectionString: config.url, ...(config.password === undefined ? {} : { password: config.password }) });
+      const current = new pg.Client({
+        connectionString: config.url,
+        ...(config.password === undefined ? {} : { password: config.password }),
+      });
       const ended = new Promise<void>((resolve) => {
         current.once('end', () => resolve());
         current.on('error', (err) => {

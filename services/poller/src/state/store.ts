@@ -151,7 +151,10 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
          select $1, r.group_id, r.member_id, r.member_type, r.version
            from jsonb_to_recordset($2::jsonb) as r(group_id text, member_id text, member_type text, version bigint)
          on conflict (profile_id, group_id, member_id) do update set member_type = excluded.member_type, version = excluded.version`,
-        [profileId, JSON.stringify(added.map((e) => ({ group_id: e.groupId, member_id: e.memberId, member_type: e.memberType, version: e.version })))],
+        [
+          profileId,
+          JSON.stringify(added.map((e) => ({ group_id: e.groupId, member_id: e.memberId, member_type: e.memberType, version: e.version }))),
+        ],
       );
     }
     if (removed.length > 0) {
@@ -189,9 +192,7 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
       return new Map(rows.map((r) => [r.external_id, toStoredUser(r)]));
     },
     /** Hash, presence and disabled reason only: enough to skip unchanged users without their state. */
-    async loadUserHeads(
-      ids: readonly string[],
-    ): Promise<Map<string, { hash: string; present: boolean; disabledReason: string | null }>> {
+    async loadUserHeads(ids: readonly string[]): Promise<Map<string, { hash: string; present: boolean; disabledReason: string | null }>> {
       if (ids.length === 0) return new Map();
       const rows = await db.query<{ external_id: string; hash: string; present: boolean; reason: string | null }>(
         `select external_id, hash, present, state->>'disabledReason' as reason from ${s}.entity
@@ -402,7 +403,9 @@ export function createRunScratch(session: Session, db: PollerDatabase, profileId
     async open(): Promise<void> {
       await session.query('drop table if exists pg_temp.poller_seen');
       await session.query('drop table if exists pg_temp.poller_pending');
-      await session.query('create temporary table poller_seen (kind text not null, external_id text not null, primary key (kind, external_id))');
+      await session.query(
+        'create temporary table poller_seen (kind text not null, external_id text not null, primary key (kind, external_id))',
+      );
       await session.query('create temporary table poller_pending (external_id text primary key, change jsonb not null)');
     },
     async markSeen(kind: 'user' | 'group', ids: readonly string[]): Promise<void> {

@@ -146,7 +146,9 @@ export async function claimSyncRequest(
 }
 
 export async function hasPendingRequest(db: Sql & { readonly schema: string }, profileId: string): Promise<boolean> {
-  const rows = await db.query(`select 1 from ${quoteIdent(db.schema)}.sync_requests where profile_id = $1 and state = 'pending' limit 1`, [profileId]);
+  const rows = await db.query(`select 1 from ${quoteIdent(db.schema)}.sync_requests where profile_id = $1 and state = 'pending' limit 1`, [
+    profileId,
+  ]);
   return rows.length > 0;
 }
 

@@ -31,7 +31,8 @@ const STATIC: Readonly<Record<string, { readonly file: string; readonly type: st
 };
 
 // Scripts only from this origin, no inline script, no framing: the page shows directory data.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 function sendHtml(reply: FastifyReply, fragment: Html) {
   return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(toHtmlString(fragment));
@@ -45,7 +46,12 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServeContext, cont
   const files = new Map(Object.entries(STATIC).map(([path, s]) => [path, { body: readFileSync(s.file), type: s.type }]));
   for (const [path, file] of files) {
     app.get(path, async (_request, reply) =>
-      reply.type(file.type).header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache').send(file.body),
+      reply
+        .type(file.type)
+        .header('content-security-policy', CSP)
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', 'no-cache')
+        .send(file.body),
     );
   }
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -58,7 +64,14 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServeContext, cont
   app.get('/ui/runs', async (request, reply) => {
     const filter = parseInput(runFilterSchema, request.query, 'query');
     const page = await listRuns(ctx, filter);
-    return sendHtml(reply, runsView(page, filter, ctx.config.profiles.map((p) => ({ id: p.id, name: p.name }))));
+    return sendHtml(
+      reply,
+      runsView(
+        page,
+        filter,
+        ctx.config.profiles.map((p) => ({ id: p.id, name: p.name })),
+      ),
+    );
   });
 
   app.get('/ui/runs/:id', async (request, reply) => {
@@ -74,7 +87,10 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServeContext, cont
         ? [empty, 0, empty]
         : await Promise.all([readRunErrors(ctx, id, shown === 'all' ? 1000 : 10), countRunErrors(ctx, id), readRunChanges(ctx, id, 100)]);
     const haltReport = run === null ? null : await readHaltReport(ctx, run);
-    return sendHtml(reply, runDetailView({ run, request: requested, errors, errorCount, changes, haltReport }, run?.profileId ?? requested?.profileId ?? null));
+    return sendHtml(
+      reply,
+      runDetailView({ run, request: requested, errors, errorCount, changes, haltReport }, run?.profileId ?? requested?.profileId ?? null),
+    );
   });
 
   app.get('/ui/objects', async (request, reply) => {
@@ -86,7 +102,11 @@ export function registerPageRoutes(app: FastifyInstance, ctx: ServeContext, cont
   });
 
   app.get('/ui/objects/:profile/:externalId', async (request, reply) => {
-    const { profile, externalId } = parseInput(z.object({ profile: z.uuid(), externalId: z.string().min(1).max(512) }).strict(), request.params, 'params');
+    const { profile, externalId } = parseInput(
+      z.object({ profile: z.uuid(), externalId: z.string().min(1).max(512) }).strict(),
+      request.params,
+      'params',
+    );
     const object = await readObject(ctx, profile, externalId);
     if (object === null) throw httpError('HTTP_NOT_FOUND', `no object ${externalId} in profile ${profile}`);
     return sendHtml(reply, objectView(object, await readTimeline(ctx, profile, externalId, 100)));

@@ -12,7 +12,8 @@ import { type Html, html } from './html.ts';
  * loads them with the bearer token and puts them in place; links are `#/…` routes of the shell.
  */
 
-const time = (value: string | null | undefined): Html => (value ? html`<time datetime="${value}">${value}</time>` : html`<span class="muted">—</span>`);
+const time = (value: string | null | undefined): Html =>
+  value ? html`<time datetime="${value}">${value}</time>` : html`<span class="muted">—</span>`;
 
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
@@ -89,7 +90,8 @@ ${profiles.map(
 export function runsView(page: Page<RunSummary>, filter: RunFilter, profiles: readonly { id: string; name: string }[]): Html {
   const qs = (extra: Record<string, string | undefined>) => {
     const params = new URLSearchParams();
-    for (const [k, v] of Object.entries({ profile: filter.profile, status: filter.status, mode: filter.mode, ...extra })) if (v) params.set(k, v);
+    for (const [k, v] of Object.entries({ profile: filter.profile, status: filter.status, mode: filter.mode, ...extra }))
+      if (v) params.set(k, v);
     return params.toString();
   };
   const option = (value: string, current: string | undefined, label = value) =>
@@ -118,7 +120,14 @@ ${page.nextCursor ? html`<p><a class="more" href="#/runs?${qs({ cursor: page.nex
 
 export type RunDetailData = {
   readonly run: RunSummary | null;
-  readonly request: { readonly runId: string; readonly phase: string; readonly requestedAt: string | null; readonly requestedBy: string | null; readonly startedAt: string | null; readonly full: boolean } | null;
+  readonly request: {
+    readonly runId: string;
+    readonly phase: string;
+    readonly requestedAt: string | null;
+    readonly requestedBy: string | null;
+    readonly startedAt: string | null;
+    readonly full: boolean;
+  } | null;
   readonly errors: Page<RunError>;
   readonly errorCount: number;
   readonly changes: Page<RunChange>;
@@ -128,13 +137,20 @@ export type RunDetailData = {
 function changeText(
   entity: string,
   op: string,
-  c: { changed: readonly string[] | null; detail: Readonly<Record<string, unknown>> | null; relatedId?: string | null; relatedName?: string | null },
+  c: {
+    changed: readonly string[] | null;
+    detail: Readonly<Record<string, unknown>> | null;
+    relatedId?: string | null;
+    relatedName?: string | null;
+  },
   profileId = '',
 ): Html {
   const d = c.detail ?? {};
-  if (entity === 'membership') return html`<b>${op === 'added' ? 'joined' : 'left'}</b> group ${c.relatedId ? objectLink(profileId, c.relatedId, c.relatedName ?? null) : ''}`;
+  if (entity === 'membership')
+    return html`<b>${op === 'added' ? 'joined' : 'left'}</b> group ${c.relatedId ? objectLink(profileId, c.relatedId, c.relatedName ?? null) : ''}`;
   const parts: Html[] = [html`<b>${op}</b>`];
-  if (typeof d.previousDn === 'string') parts.push(html` <span class="mono small">${d.previousDn}</span> → <span class="mono small">${String(d.dn ?? '')}</span>`);
+  if (typeof d.previousDn === 'string')
+    parts.push(html` <span class="mono small">${d.previousDn}</span> → <span class="mono small">${String(d.dn ?? '')}</span>`);
   if (typeof d.disabledReason === 'string') parts.push(html` (${d.disabledReason})`);
   if (c.changed && c.changed.length > 0 && op !== 'created') parts.push(html` <span class="muted">${c.changed.join(', ')}</span>`);
   return html`${parts}`;
@@ -172,7 +188,8 @@ ${
     data.haltReport.total > 0
       ? html`<p>It would have disabled <b>${data.haltReport.total}</b> user${data.haltReport.total === 1 ? '' : 's'}; nothing was applied.</p>
   <table class="would-disable"><thead><tr><th>User</th><th>DN</th><th>Reason</th></tr></thead><tbody>${data.haltReport.wouldDisable.map(
-    (u) => html`<tr><td>${objectLink(pid, u.externalId, u.loginName)}</td><td class="mono small">${u.dn ?? ''}</td><td>${u.reason ?? ''}</td></tr>`,
+    (u) =>
+      html`<tr><td>${objectLink(pid, u.externalId, u.loginName)}</td><td class="mono small">${u.dn ?? ''}</td><td>${u.reason ?? ''}</td></tr>`,
   )}</tbody></table>${data.haltReport.nextCursor ? html`<p class="muted">All of them: <span class="mono">GET /v1/runs/${run.runId}/would-disable</span></p>` : ''}`
       : ''
   }</section>`
@@ -183,11 +200,14 @@ ${
   data.errors.items.length === 0
     ? html`<p class="empty">No error in this run.</p>`
     : html`<table class="errors"><thead><tr><th>Where</th><th>Entry</th><th>Code</th><th>Message</th></tr></thead><tbody>${data.errors.items.map(
-        (e) => html`<tr><td>${e.source}</td><td>${e.externalId ? objectLink(pid, e.externalId, e.externalId) : html`<span class="mono small">${e.dn ?? '—'}</span>`}</td><td class="mono">${e.code}</td><td>${e.message}</td></tr>`,
+        (e) =>
+          html`<tr><td>${e.source}</td><td>${e.externalId ? objectLink(pid, e.externalId, e.externalId) : html`<span class="mono small">${e.dn ?? '—'}</span>`}</td><td class="mono">${e.code}</td><td>${e.message}</td></tr>`,
       )}</tbody></table>${
         data.errors.items.length < data.errorCount
           ? html`<p>Showing ${data.errors.items.length} of ${data.errorCount}. <a class="more" href="#/runs/${enc(run.runId)}?errors=all">Show all errors</a>${
-              data.errorCount > 1000 ? html` <span class="muted">(the first 1000; <span class="mono">GET /v1/runs/${run.runId}/errors</span> pages through every one)</span>` : ''
+              data.errorCount > 1000
+                ? html` <span class="muted">(the first 1000; <span class="mono">GET /v1/runs/${run.runId}/errors</span> pages through every one)</span>`
+                : ''
             }</p>`
           : ''
       }`
@@ -197,7 +217,8 @@ ${
   data.changes.items.length === 0
     ? html`<p class="empty">This run changed no object.</p>`
     : html`<table class="changes"><thead><tr><th>Object</th><th>Kind</th><th>What</th></tr></thead><tbody>${data.changes.items.map(
-        (c) => html`<tr><td>${objectLink(pid, c.externalId, c.name)}</td><td>${c.entity}</td><td>${changeText(c.entity, c.op, c, pid)}</td></tr>`,
+        (c) =>
+          html`<tr><td>${objectLink(pid, c.externalId, c.name)}</td><td>${c.entity}</td><td>${changeText(c.entity, c.op, c, pid)}</td></tr>`,
       )}</tbody></table>${data.changes.nextCursor ? html`<p class="muted">Showing the last ${data.changes.items.length}; <span class="mono">GET /v1/runs/${run.runId}/changes</span> pages all.</p>` : ''}`
 }`;
 }
@@ -214,17 +235,42 @@ ${
     : hits.length === 0
       ? html`<p class="empty">Nothing matches “${q}”.</p>`
       : html`<table class="hits"><thead><tr><th>Name</th><th>Kind</th><th>Profile</th><th>Display name</th><th>E-mail</th><th>DN</th><th>State</th></tr></thead><tbody>${hits.map(
-          (h) => html`<tr><td>${objectLink(h.profileId, h.externalId, h.name)}</td><td>${h.kind}</td><td>${h.profileName ?? h.profileId}</td><td>${h.displayName ?? ''}</td><td>${h.email ?? ''}</td><td class="mono small">${h.dn ?? ''}</td><td>${badge(h.enabled ? (h.kind === 'user' ? 'enabled' : 'present') : h.kind === 'user' ? 'disabled' : 'removed')}</td></tr>`,
+          (h) =>
+            html`<tr><td>${objectLink(h.profileId, h.externalId, h.name)}</td><td>${h.kind}</td><td>${h.profileName ?? h.profileId}</td><td>${h.displayName ?? ''}</td><td>${h.email ?? ''}</td><td class="mono small">${h.dn ?? ''}</td><td>${badge(h.enabled ? (h.kind === 'user' ? 'enabled' : 'present') : h.kind === 'user' ? 'disabled' : 'removed')}</td></tr>`,
         )}</tbody></table>${nextOffset !== null ? html`<p class="muted">More matches: refine the search.</p>` : ''}`
 }`;
 }
 
-const SHOWN_FIELDS = ['login_name', 'display_name', 'given_name', 'surname', 'emails', 'user_principal_name', 'name', 'description', 'dn', 'sid', 'external_id', 'enabled', 'disabled_reason', 'present', 'source', 'linked_at', 'title', 'company', 'phone', 'version', 'created_at', 'updated_at'];
+const SHOWN_FIELDS = [
+  'login_name',
+  'display_name',
+  'given_name',
+  'surname',
+  'emails',
+  'user_principal_name',
+  'name',
+  'description',
+  'dn',
+  'sid',
+  'external_id',
+  'enabled',
+  'disabled_reason',
+  'present',
+  'source',
+  'linked_at',
+  'title',
+  'company',
+  'phone',
+  'version',
+  'created_at',
+  'updated_at',
+];
 
 function timelineText(e: TimelineEntry, profileId: string): Html {
   if (e.errorCode) return html`<span class="count count-errors">${e.errorCode}</span> ${e.errorMessage ?? ''}`;
   if (e.entity === 'membership') {
-    if (e.group) return html`<b>${e.op === 'added' ? 'joined' : 'left'}</b> group ${objectLink(profileId, e.group.externalId, e.group.name)}`;
+    if (e.group)
+      return html`<b>${e.op === 'added' ? 'joined' : 'left'}</b> group ${objectLink(profileId, e.group.externalId, e.group.name)}`;
     if (e.member) return html`member ${objectLink(profileId, e.member.externalId, e.member.name)} <b>${e.op}</b>`;
   }
   return changeText(e.entity, e.op, { changed: e.changed, detail: e.detail });
@@ -235,14 +281,17 @@ export function objectView(object: ObjectDetail, timeline: Page<TimelineEntry>):
   const title = String(s.login_name ?? s.name ?? object.externalId);
   const enabled = object.kind === 'user' ? s.enabled === true : s.present === true;
   const groupList = (groups: readonly { externalId: string; name: string | null }[]) =>
-    groups.length === 0 ? html`<span class="muted">none</span>` : html`${groups.map((g) => html`${objectLink(object.profileId, g.externalId, g.name)} `)}`;
+    groups.length === 0
+      ? html`<span class="muted">none</span>`
+      : html`${groups.map((g) => html`${objectLink(object.profileId, g.externalId, g.name)} `)}`;
   return html`<h1>${object.kind === 'user' ? 'User' : 'Group'} ${title}</h1>
 <section class="card">
   <header><h2>${String(s.display_name ?? s.description ?? '')}</h2>${badge(object.kind === 'user' ? (enabled ? 'enabled' : 'disabled') : enabled ? 'present' : 'removed')}</header>
   <dl class="facts">
     <dt>Profile</dt><dd>${object.profileName ?? object.profileId}</dd>
     ${SHOWN_FIELDS.filter((f) => s[f] !== undefined && s[f] !== null && !(Array.isArray(s[f]) && (s[f] as unknown[]).length === 0)).map(
-      (f) => html`<dt>${f.replaceAll('_', ' ')}</dt><dd class="${f === 'dn' || f === 'external_id' || f === 'sid' ? 'mono small' : ''}">${Array.isArray(s[f]) ? (s[f] as unknown[]).join(', ') : f.endsWith('_at') ? time(String(s[f])) : String(s[f])}</dd>`,
+      (f) =>
+        html`<dt>${f.replaceAll('_', ' ')}</dt><dd class="${f === 'dn' || f === 'external_id' || f === 'sid' ? 'mono small' : ''}">${Array.isArray(s[f]) ? (s[f] as unknown[]).join(', ') : f.endsWith('_at') ? time(String(s[f])) : String(s[f])}</dd>`,
     )}
     ${s.attributes && Object.keys(s.attributes as object).length > 0 ? html`<dt>attributes</dt><dd class="mono small">${JSON.stringify(s.attributes)}</dd>` : ''}
     <dt>Direct groups</dt><dd>${groupList(object.directGroups)}</dd>
@@ -254,7 +303,8 @@ export function objectView(object: ObjectDetail, timeline: Page<TimelineEntry>):
 ${
   object.heldBack.length > 0
     ? html`<section class="card halt"><h2>Held back by halted runs</h2><p>${object.heldBack.map(
-        (h) => html`${runLink(h.runId, h.runId.slice(0, 8))} ${time(h.startedAt)} would have disabled this user (${h.reason ?? ''}); nothing was applied.<br>`,
+        (h) =>
+          html`${runLink(h.runId, h.runId.slice(0, 8))} ${time(h.startedAt)} would have disabled this user (${h.reason ?? ''}); nothing was applied.<br>`,
       )}</p></section>`
     : ''
 }
@@ -263,7 +313,8 @@ ${
   timeline.items.length === 0
     ? html`<p class="empty">No change logged for this object.</p>`
     : html`<table class="timeline"><thead><tr><th>When</th><th>Run</th><th>What</th></tr></thead><tbody>${timeline.items.map(
-        (e) => html`<tr class="op-${e.op}"><td>${time(e.loggedAt)}</td><td>${e.runId ? runLink(e.runId, `${e.runMode ?? ''} ${e.runId.slice(0, 8)}`) : '—'}</td><td>${timelineText(e, object.profileId)}</td></tr>`,
+        (e) =>
+          html`<tr class="op-${e.op}"><td>${time(e.loggedAt)}</td><td>${e.runId ? runLink(e.runId, `${e.runMode ?? ''} ${e.runId.slice(0, 8)}`) : '—'}</td><td>${timelineText(e, object.profileId)}</td></tr>`,
       )}</tbody></table>${timeline.nextCursor ? html`<p class="muted">Older entries: <span class="mono">GET /v1/objects/${object.profileId}/${object.externalId}/timeline?cursor=${timeline.nextCursor}</span></p>` : ''}`
 }`;
 }
@@ -275,7 +326,8 @@ ${
   data.items.length === 0
     ? html`<p class="empty">Nothing was dead-lettered.</p>`
     : html`<table class="dead-letters"><thead><tr><th>Failed</th><th>Code</th><th>Reason</th><th>Source</th><th>Key</th><th>Attempts</th></tr></thead><tbody>${data.items.map(
-        (d) => html`<tr><td>${time(d.failedAt)}</td><td class="mono">${d.code}</td><td>${d.reason}</td><td class="mono small">${d.sourceTopic} [${d.sourcePartition}] @${d.sourceOffset}</td><td class="mono small">${d.key ?? '—'}</td><td class="num">${d.attempts}</td></tr>`,
+        (d) =>
+          html`<tr><td>${time(d.failedAt)}</td><td class="mono">${d.code}</td><td>${d.reason}</td><td class="mono small">${d.sourceTopic} [${d.sourcePartition}] @${d.sourceOffset}</td><td class="mono small">${d.key ?? '—'}</td><td class="num">${d.attempts}</td></tr>`,
       )}</tbody></table>`
 }`;
 }
@@ -293,7 +345,8 @@ ${
     ? html`<p class="warn">Lag could not be measured: ${lagError ?? ''}</p>`
     : html`<p>Consumer group <span class="mono">${lag.groupId}</span>: <b>${lag.total}</b> records behind · outbox backlog <b>${lag.outboxBacklog}</b> · ${time(lag.measuredAt)}</p>
 <table class="lag"><thead><tr><th>Topic</th><th>Partition</th><th>Committed</th><th>High watermark</th><th>Lag</th></tr></thead><tbody>${lag.partitions.map(
-        (p) => html`<tr><td class="mono">${p.topic}</td><td class="num">${p.partition}</td><td class="num">${p.committed ?? '—'}</td><td class="num">${p.high}</td><td class="num${p.lag > 0 ? ' warn' : ''}">${p.lag}</td></tr>`,
+        (p) =>
+          html`<tr><td class="mono">${p.topic}</td><td class="num">${p.partition}</td><td class="num">${p.committed ?? '—'}</td><td class="num">${p.high}</td><td class="num${p.lag > 0 ? ' warn' : ''}">${p.lag}</td></tr>`,
       )}</tbody></table>`
 }`;
 }

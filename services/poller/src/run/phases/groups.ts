@@ -15,7 +15,11 @@ export function groupFilter(ctx: RunContext, mapping: GroupMapping): string {
 }
 
 /** The clauses the groups are read with: a full pass reads all; a delta also re-reads the groups its changes may concern. */
-export async function groupClauses(ctx: RunContext, mapping: GroupMapping, entered: readonly EnteredUser[]): Promise<readonly (string | null)[]> {
+export async function groupClauses(
+  ctx: RunContext,
+  mapping: GroupMapping,
+  entered: readonly EnteredUser[],
+): Promise<readonly (string | null)[]> {
   if (ctx.mode === 'full') return ctx.clauses;
   // A group may list a user before the user entered the scope (created, back in the filter):
   // no change of the group marks it, so a delta re-reads the groups naming these users.

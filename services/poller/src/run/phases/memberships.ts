@@ -24,7 +24,12 @@ function membersHash(dns: readonly string[], logins: readonly string[], attribut
 }
 
 /** One page of groups with their member lists: the edge changes, produced in slices. Returns the unresolved member count. */
-async function processMemberPage(ctx: RunContext, mapping: GroupMapping, page: readonly LdapEntry[], earlierRenames: boolean): Promise<number> {
+async function processMemberPage(
+  ctx: RunContext,
+  mapping: GroupMapping,
+  page: readonly LdapEntry[],
+  earlierRenames: boolean,
+): Promise<number> {
   const { store, dialect, resolution, logger } = ctx;
   const nested = ctx.profile.groups?.nested === true;
   const listed: ListedGroup[] = [];
@@ -62,7 +67,14 @@ async function processMemberPage(ctx: RunContext, mapping: GroupMapping, page: r
   let unresolved = 0;
   const edges: EdgeChange[] = [];
   const stored: MembersHash[] = [];
-  const diffs: { groupId: string; missingDns: Set<string>; missing: number; viaFormerDn: boolean; added: EdgeChange[]; removed: EdgeChange[] }[] = [];
+  const diffs: {
+    groupId: string;
+    missingDns: Set<string>;
+    missing: number;
+    viaFormerDn: boolean;
+    added: EdgeChange[];
+    removed: EdgeChange[];
+  }[] = [];
   for (const g of work) {
     const current: CurrentMember[] = [];
     const missingDns = new Set<string>();
@@ -90,7 +102,13 @@ async function processMemberPage(ctx: RunContext, mapping: GroupMapping, page: r
       const example = missingDns.values().next().value ?? g.logins.find((l) => !resolved.byLogin.has(l));
       logger.info({ dn: g.groupDn, unresolved: missing, example }, 'group members outside the synced users and groups were skipped');
     }
-    diffs.push({ groupId: g.groupId, missingDns, missing, viaFormerDn, ...diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t) });
+    diffs.push({
+      groupId: g.groupId,
+      missingDns,
+      missing,
+      viaFormerDn,
+      ...diffEdges(g.groupId, previousEdges.get(g.groupId) ?? new Map(), current, t),
+    });
   }
   // A member renamed after this run read the users (or refint already rewrote the group
   // for a rename the state has not seen yet) is listed under a DN the state does not know:

@@ -87,7 +87,10 @@ export async function readChanges(input: PlanInput, plan: PassPlan, conn: Direct
       const code = errorCode(cause);
       // DELTA_CURSOR_INVALID: the cursor belongs to another server (AD: another or restored DC).
       if (code !== 'DELTA_TOO_LARGE' && code !== 'DELTA_CURSOR_INVALID') throw cause;
-      logger.info({ err: cause }, code === 'DELTA_TOO_LARGE' ? 'delta too large, running a full pass' : 'delta cursor not valid here, running a full pass');
+      logger.info(
+        { err: cause },
+        code === 'DELTA_TOO_LARGE' ? 'delta too large, running a full pass' : 'delta cursor not valid here, running a full pass',
+      );
       mode = 'full';
     }
   }

@@ -68,11 +68,24 @@ async function removalCheck(ctx: RunContext): Promise<number> {
  */
 async function onlyGroupMembers(ctx: RunContext): Promise<void> {
   const { store, scratch } = ctx;
-  for await (const page of keysetPages((after, limit) => store.usersWithoutGroup(after, limit), (u) => u.externalId, REMOVAL_PAGE)) {
+  for await (const page of keysetPages(
+    (after, limit) => store.usersWithoutGroup(after, limit),
+    (u) => u.externalId,
+    REMOVAL_PAGE,
+  )) {
     const t = ctx.now();
-    await scratch.holdBack(page.filter((u) => u.state.enabled).map((u) => removeUser(u, 'not-in-synced-group', 'disable', t)).filter((c): c is UserChange => c !== null));
+    await scratch.holdBack(
+      page
+        .filter((u) => u.state.enabled)
+        .map((u) => removeUser(u, 'not-in-synced-group', 'disable', t))
+        .filter((c): c is UserChange => c !== null),
+    );
   }
-  for await (const page of keysetPages((after, limit) => store.usersBackInGroup(after, limit), (u) => u.externalId, REMOVAL_PAGE)) {
+  for await (const page of keysetPages(
+    (after, limit) => store.usersBackInGroup(after, limit),
+    (u) => u.externalId,
+    REMOVAL_PAGE,
+  )) {
     const t = ctx.now();
     await ctx.delivery.emit({ users: page.map((u) => restoreUser(u, t)).filter((c): c is UserChange => c !== null) });
   }
@@ -81,7 +94,11 @@ async function onlyGroupMembers(ctx: RunContext): Promise<void> {
 /** Present entities the enumeration did not see: users held back as removals, groups collected. */
 async function unseenEntities(ctx: RunContext, removedGroups: StoredGroup[], goneMembers: string[]): Promise<void> {
   const { scratch, profile } = ctx;
-  for await (const rows of keysetPages((after, limit) => scratch.unseen('user', after, limit), (r) => r.external_id, REMOVAL_PAGE)) {
+  for await (const rows of keysetPages(
+    (after, limit) => scratch.unseen('user', after, limit),
+    (r) => r.external_id,
+    REMOVAL_PAGE,
+  )) {
     // Still below the users base but no longer matching the filter → outside-filter.
     const stillThere = await existingUserIds(
       ctx,
@@ -89,14 +106,25 @@ async function unseenEntities(ctx: RunContext, removedGroups: StoredGroup[], gon
     );
     const t = ctx.now();
     const changes = rows
-      .map((r) => removeUser(toStoredUser(r), stillThere.has(r.external_id) ? 'outside-filter' : 'removed-from-directory', profile.policies.removedUsers, t))
+      .map((r) =>
+        removeUser(
+          toStoredUser(r),
+          stillThere.has(r.external_id) ? 'outside-filter' : 'removed-from-directory',
+          profile.policies.removedUsers,
+          t,
+        ),
+      )
       .filter((c): c is UserChange => c !== null);
     await scratch.holdBack(changes);
     // A user that left the profile's scope keeps no direct edges (without refint a group may still list it).
     for (const c of changes) if (!c.present) goneMembers.push(c.externalId);
   }
   // Bounded by the group count of a profile (thousands), not by users.
-  for await (const rows of keysetPages((after, limit) => scratch.unseen('group', after, limit), (r) => r.external_id, REMOVAL_PAGE)) {
+  for await (const rows of keysetPages(
+    (after, limit) => scratch.unseen('group', after, limit),
+    (r) => r.external_id,
+    REMOVAL_PAGE,
+  )) {
     for (const row of rows) removedGroups.push(toStoredGroup(row));
   }
 }
@@ -134,9 +162,13 @@ async function deltaRemovals(ctx: RunContext, changes: DeltaChanges, removedGrou
  * Finds what the pass removes, decided only on a complete read (DESIGN invariant 4): nothing is
  * produced here except users back in a synced group; disabling changes are held back.
  */
-export async function findRemovals(ctx: RunContext, delta: { readonly kind: DeltaKind; readonly changes: DeltaChanges | null }): Promise<Removals | Incomplete> {
+export async function findRemovals(
+  ctx: RunContext,
+  delta: { readonly kind: DeltaKind; readonly changes: DeltaChanges | null },
+): Promise<Removals | Incomplete> {
   const { profile, mode } = ctx;
-  if (ctx.tally.idless > 0) return { incomplete: `${ctx.tally.idless} entries had no ${ctx.userMapping.externalId}: absence cannot be decided` };
+  if (ctx.tally.idless > 0)
+    return { incomplete: `${ctx.tally.idless} entries had no ${ctx.userMapping.externalId}: absence cannot be decided` };
   const removedGroups: StoredGroup[] = [];
   const goneMembers: string[] = [];
   // Timestamp deltas cannot list deletions or entries leaving the filter: the removal check reads
@@ -194,13 +226,21 @@ export async function settleRemovals(
     logger.warn({ disables, removedGroups: removals.removedGroups.length, examples: wouldDisable }, `run halted: ${decision.reason}`);
     // The report: every user the run held back from disabling, not only the examples.
     if (decide.details) {
-      for await (const page of keysetPages((after, limit) => scratch.heldBack(after, limit), (c) => c.externalId, REMOVAL_PAGE)) {
+      for await (const page of keysetPages(
+        (after, limit) => scratch.heldBack(after, limit),
+        (c) => c.externalId,
+        REMOVAL_PAGE,
+      )) {
         await decide.details.wouldDisable(page.filter((c) => c.disables));
       }
     }
     return { status: decision.action === 'halt' ? 'halted' : 'failed', reason: decision.reason, wouldDisable };
   }
-  for await (const page of keysetPages((after, limit) => scratch.heldBack(after, limit), (c) => c.externalId, REMOVAL_PAGE)) {
+  for await (const page of keysetPages(
+    (after, limit) => scratch.heldBack(after, limit),
+    (c) => c.externalId,
+    REMOVAL_PAGE,
+  )) {
     await delivery.emit({ users: page });
   }
   const { goneMembers } = removals;

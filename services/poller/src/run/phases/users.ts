@@ -27,7 +27,10 @@ async function processUserPage(ctx: RunContext, page: readonly LdapEntry[], disa
   const ids = idsOfMapped(ctx, mapped);
   const ok = mapped.filter((m) => m.ok);
   // Compare hashes first: the stored state is read only for entries that changed.
-  const [heads] = await Promise.all([store.loadUserHeads(ok.map((m) => m.externalId)), mode === 'full' ? scratch.markSeen('user', ids) : undefined]);
+  const [heads] = await Promise.all([
+    store.loadUserHeads(ok.map((m) => m.externalId)),
+    mode === 'full' ? scratch.markSeen('user', ids) : undefined,
+  ]);
   const candidates: { m: (typeof ok)[number]; state: UserState; hash: string }[] = [];
   for (const m of ok) {
     let state = m.state;

@@ -58,7 +58,14 @@
   function relative(date) {
     const s = Math.round((Date.now() - date.getTime()) / 1000);
     const abs = Math.abs(s);
-    const text = abs < 90 ? `${abs} s` : abs < 5400 ? `${Math.round(abs / 60)} min` : abs < 172800 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} days`;
+    const text =
+      abs < 90
+        ? `${abs} s`
+        : abs < 5400
+          ? `${Math.round(abs / 60)} min`
+          : abs < 172800
+            ? `${Math.round(abs / 3600)} h`
+            : `${Math.round(abs / 86400)} days`;
     return s >= 0 ? `${text} ago` : `in ${text}`;
   }
 
