@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DirstreamConfig, POLLER_DEFAULTS, SERVE_DEFAULTS } from '@dirstream/config';
 import type { MembershipEvent, UserEvent } from '@dirstream/events';
-import { createCodec, eventIdFor, membershipKey, userKey } from '@dirstream/events';
-import { createIdempotentProducer, ensureTopics } from '@dirstream/kafka';
+import { type Codec, createCodec, eventIdFor, membershipKey, userKey } from '@dirstream/events';
+import { createIdempotentProducer, ensureTopics, sendAcknowledged, type TrackedProducer } from '@dirstream/kafka';
 import { createSilentLogger } from '@dirstream/logging';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, type TestDatabase, uniquePrefix } from '@dirstream/testing';
 import { closeDatabase, migrate, openDatabase, runApplier } from '@dirstream/applier';
@@ -149,6 +149,32 @@ export function membershipAt(i: number): MembershipEvent {
   };
 }
 
+/** Produces users 0..users-1 and memberships 0..edges-1 (userAt / membershipAt), every record acknowledged. */
+export async function produceSyntheticEvents(
+  producer: TrackedProducer,
+  codec: Codec,
+  prefix: string,
+  users: number,
+  edges: number,
+): Promise<void> {
+  for (let i = 0; i < users; i += 2_000) {
+    const batch = Array.from({ length: Math.min(2_000, users - i) }, (_, k) => userAt(i + k));
+    await sendAcknowledged(producer, {
+      topic: `${prefix}.users`,
+      acks: -1,
+      messages: batch.map((u) => ({ key: userKey(u.profileId, u.externalId), value: codec.encode('user-event', u) })),
+    });
+  }
+  for (let i = 0; i < edges; i += 2_000) {
+    const batch = Array.from({ length: Math.min(2_000, edges - i) }, (_, k) => membershipAt(i + k));
+    await sendAcknowledged(producer, {
+      topic: `${prefix}.memberships`,
+      acks: -1,
+      messages: batch.map((m) => ({ key: membershipKey(m.profileId, m.groupId, m.memberId), value: codec.encode('membership-event', m) })),
+    });
+  }
+}
+
 export type ChildResult = { ok: boolean; reason?: string; maxRssKiB: number; cpuSeconds?: number };
 
 /**
@@ -227,27 +253,7 @@ export async function benchApplier(options: BenchApplierOptions = {}): Promise<B
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     const produceStarted = performance.now();
-    for (let i = 0; i < users; i += 2_000) {
-      const n = Math.min(2_000, users - i);
-      const userBatch = Array.from({ length: n }, (_, k) => userAt(i + k));
-      await producer.send({
-        topic: `${prefix}.users`,
-        acks: -1,
-        messages: userBatch.map((u) => ({ key: userKey(u.profileId, u.externalId), value: codec.encode('user-event', u) })),
-      });
-    }
-    for (let i = 0; i < edges; i += 2_000) {
-      const n = Math.min(2_000, edges - i);
-      const edgeBatch = Array.from({ length: n }, (_, k) => membershipAt(i + k));
-      await producer.send({
-        topic: `${prefix}.memberships`,
-        acks: -1,
-        messages: edgeBatch.map((m) => ({
-          key: membershipKey(m.profileId, m.groupId, m.memberId),
-          value: codec.encode('membership-event', m),
-        })),
-      });
-    }
+    await produceSyntheticEvents(producer, codec, prefix, users, edges);
     await producer.disconnect();
     const produceSeconds = (performance.now() - produceStarted) / 1000;
 

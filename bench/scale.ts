@@ -11,13 +11,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createCodec, membershipKey, userKey } from '@dirstream/events';
-import { createIdempotentProducer, ensureTopics, sendAcknowledged } from '@dirstream/kafka';
+import { createCodec } from '@dirstream/events';
+import { createIdempotentProducer, ensureTopics } from '@dirstream/kafka';
 import { createKafka, createTestDatabase, deleteTopics, loadInfra, type TestDatabase, uniquePrefix } from '@dirstream/testing';
 import { closeDatabase, migrate, openDatabase } from '@dirstream/applier';
 import { createKafkaCluster, kafkaClusterOptions } from '../infra/local/kafka-cluster.ts';
 import { isRunning } from '../infra/local/process.ts';
-import { benchConfig, membershipAt, runChild, userAt } from './applier.ts';
+import { benchConfig, produceSyntheticEvents, runChild } from './applier.ts';
 
 export type ScaleRow = {
   readonly instances: number;
@@ -90,25 +90,7 @@ export async function benchApplierScale(options: { events?: number; instances?: 
     const codec = createCodec();
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
-    for (let i = 0; i < users; i += 2_000) {
-      const batch = Array.from({ length: Math.min(2_000, users - i) }, (_, k) => userAt(i + k));
-      await sendAcknowledged(producer, {
-        topic: `${prefix}.users`,
-        acks: -1,
-        messages: batch.map((u) => ({ key: userKey(u.profileId, u.externalId), value: codec.encode('user-event', u) })),
-      });
-    }
-    for (let i = 0; i < edges; i += 2_000) {
-      const batch = Array.from({ length: Math.min(2_000, edges - i) }, (_, k) => membershipAt(i + k));
-      await sendAcknowledged(producer, {
-        topic: `${prefix}.memberships`,
-        acks: -1,
-        messages: batch.map((m) => ({
-          key: membershipKey(m.profileId, m.groupId, m.memberId),
-          value: codec.encode('membership-event', m),
-        })),
-      });
-    }
+    await produceSyntheticEvents(producer, codec, prefix, users, edges);
     await producer.disconnect();
 
     for (const instances of options.instances ?? [1, 2, 4]) {
