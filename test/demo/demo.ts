@@ -24,6 +24,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { createDatabase, databaseUrl as databaseUrlOf, dropDatabase } from '@dirstream/db';
 import { topicNames } from '@dirstream/events';
 import { deleteTopics, type Infra, loadInfra } from '@dirstream/testing';
 import pg from 'pg';
@@ -215,19 +216,8 @@ async function main(): Promise<number> {
   // `<name>.<run>`: a name has no dot, so this run's prefix and earlier runs' topics are told apart
   // from other demos' (`demo` vs `demo-2`).
   const prefix = `${NAME}.${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: infra.postgres.url });
-  await admin.connect();
-  try {
-    await admin.query(`drop database if exists "${DATABASE}" with (force)`);
-    await admin.query(`create database "${DATABASE}"`);
-  } finally {
-    await admin.end();
-  }
-  const databaseUrl = (() => {
-    const url = new URL(infra.postgres.url);
-    url.pathname = `/${DATABASE}`;
-    return url.toString();
-  })();
+  await createDatabase(infra.postgres.url, DATABASE, { replace: true });
+  const databaseUrl = databaseUrlOf(infra.postgres.url, DATABASE);
   const kafka = createKafkaClient(infra.kafka.brokers);
   const kafkaAdmin = kafka.admin();
   await kafkaAdmin.connect();
@@ -437,10 +427,7 @@ async function cleanupAll(state: RunState): Promise<void> {
     state.seeded.baseDn,
     { settle: false },
   ).catch((error: unknown) => say(`cleanup: could not remove ${state.seeded.baseDn}: ${String(error)}`));
-  const admin = new pg.Client({ connectionString: infra.postgres.url });
-  await admin.connect();
-  await admin.query(`drop database if exists "${DATABASE}" with (force)`).catch(() => undefined);
-  await admin.end();
+  await dropDatabase(infra.postgres.url, DATABASE).catch(() => undefined);
   const kafkaAdmin = createKafkaClient(infra.kafka.brokers).admin();
   await kafkaAdmin.connect();
   await deleteTopics(kafkaAdmin, state.prefix).catch(() => undefined);

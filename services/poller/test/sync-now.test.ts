@@ -201,7 +201,7 @@ it('a lost LISTEN connection delays a request by the fallback period at most, th
     const db = await openPollerDatabase(config.database);
     try {
       return await db.query<{ pid: number }>(
-        "select pid from pg_stat_activity where datname = current_database() and query ilike 'listen dirstream_sync_requests%'",
+        "select pid from pg_stat_activity where datname = current_database() and query ilike 'listen %dirstream_sync_requests%'",
       );
     } finally {
       await db.close();

@@ -1,7 +1,6 @@
 import type { DatabaseConfig } from '@dirstream/config';
-import { backoffMs, sleep, toError } from '@dirstream/errors';
+import { listen } from '@dirstream/db';
 import type { Logger } from '@dirstream/logging';
-import pg from 'pg';
 import { SYNC_REQUEST_CHANNEL } from '../state/sync-requests.ts';
 
 /**
@@ -31,10 +30,6 @@ export function startSyncWakeups(
 ): SyncWakeups {
   const fallbackMs = options.fallbackMs ?? 5_000;
   const subscribers = new Map<string, Set<Subscriber>>();
-  let listening = false;
-  let client: pg.Client | null = null;
-  let closed = false;
-  const stop = new AbortController();
 
   const notify = (profileId: string | null) => {
     const targets = profileId === null ? [...subscribers.values()].flatMap((s) => [...s]) : [...(subscribers.get(profileId) ?? [])];
@@ -44,42 +39,21 @@ export function startSyncWakeups(
     }
   };
 
-  async function connectLoop(): Promise<void> {
-    for (let attempt = 0; !closed && !options.signal.aborted; attempt++) {
-      const current = new pg.Client({
-        connectionString: config.url,
-        ...(config.password === undefined ? {} : { password: config.password }),
-      });
-      const ended = new Promise<void>((resolve) => {
-        current.once('end', () => resolve());
-        current.on('error', (err) => {
-          logger.warn({ err }, 'sync request listener connection failed');
-          resolve();
-        });
-      });
-      try {
-        await current.connect();
-        current.on('notification', (message) => {
-          if (message.channel === SYNC_REQUEST_CHANNEL && message.payload) notify(message.payload);
-        });
-        await current.query(`listen ${SYNC_REQUEST_CHANNEL}`);
-        client = current;
-        listening = true;
-        attempt = 0;
-        notify(null);
-        await ended;
-      } catch (cause) {
-        logger.warn({ err: toError(cause) }, 'sync request listener could not connect; retrying');
-      }
-      if (listening) notify(null); // what was waiting long now looks at the table on the fallback period
-      listening = false;
-      client = null;
-      await current.end().catch(() => undefined);
-      if (closed) return;
-      await sleep(backoffMs(attempt, 1_000, 10_000), stop.signal);
-    }
-  }
-  const loop = connectLoop();
+  // Every change of state wakes every profile: after a (re)connect a notification may have been
+  // missed, and after a loss what was waiting long now looks at the table on the fallback period.
+  const listener = listen(config, SYNC_REQUEST_CHANNEL, {
+    onNotification: (payload) => {
+      if (payload) notify(payload);
+    },
+    onListening: () => notify(null),
+    onError: (err, phase) =>
+      logger.warn(
+        { err },
+        phase === 'connect' ? 'sync request listener could not connect; retrying' : 'sync request listener connection failed',
+      ),
+  });
+  const stopOnAbort = () => void listener.close();
+  options.signal.addEventListener('abort', stopOnAbort, { once: true });
 
   return {
     subscribe(profileId) {
@@ -97,7 +71,7 @@ export function startSyncWakeups(
             return 'request';
           }
           if (signal.aborted) return 'aborted';
-          const limit = listening ? ms : Math.min(ms, fallbackMs);
+          const limit = listener.listening ? ms : Math.min(ms, fallbackMs);
           return new Promise((resolve) => {
             const done = (why: 'timer' | 'request' | 'aborted') => {
               clearTimeout(timer);
@@ -119,10 +93,8 @@ export function startSyncWakeups(
       };
     },
     async close() {
-      closed = true;
-      stop.abort();
-      await client?.end().catch(() => undefined);
-      await loop;
+      options.signal.removeEventListener('abort', stopOnAbort);
+      await listener.close();
     },
   };
 }
