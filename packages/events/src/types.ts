@@ -108,6 +108,12 @@ export type GroupEvent = {
   readonly rename: RenameInfo | null;
   readonly source: EventSource;
   readonly times: EventTimes;
+  /**
+   * Added in schema v2: the `policies.groupRoles` names (lower-cased) bound to this group after
+   * this event — the group grants their roles. The poller decides them at the end of each pass;
+   * empty on a removed group. Optional for producers; decoding sets it (null for v1 records: none).
+   */
+  readonly roleBindings?: readonly string[] | null;
 };
 
 export const MEMBERSHIP_OPERATIONS = ['added', 'removed'] as const;

@@ -66,6 +66,16 @@ describe('codec round trip', () => {
     assert.deepStrictEqual(codec.decode('sync-run', bytes), { ...v2Event, phasesMs: null });
   });
 
+  it('group-event: roleBindings round-trips; a record written with v1 decodes with roleBindings = null', () => {
+    const bound = { ...SAMPLES['group-event'], op: 'renamed' as const, roleBindings: ['admins', 'staff'] };
+    assert.deepStrictEqual(codec.decode('group-event', codec.encode('group-event', bound)).roleBindings, ['admins', 'staff']);
+    const v1 = codec.schemas['group-event'][0]!;
+    const { roleBindings: _bindings, ...v1Event } = SAMPLES['group-event'];
+    const bytes = encodeWithVersion(v1, v1Event);
+    assert.equal(codec.identify(bytes).version, 1);
+    assert.deepStrictEqual(codec.decode('group-event', bytes), { ...v1Event, roleBindings: null });
+  });
+
   it('dead-letter: accepts plain Uint8Array keys and values', () => {
     const event = { ...SAMPLES['dead-letter'], key: new Uint8Array([1, 2, 3]), value: null };
     const decoded = codec.decode('dead-letter', codec.encode('dead-letter', event));

@@ -70,6 +70,7 @@ export const SAMPLES: { readonly [K in RecordType]: EventOf<K> } = {
     rename: null,
     source: { ...SOURCE, directoryType: 'openldap', position: null, mode: 'full' },
     times: { ...TIMES, changedAt: null },
+    roleBindings: [],
   },
   'membership-event': {
     eventId: '1a2b3c4d-0000-8000-8000-000000000003',

@@ -265,19 +265,21 @@ async function upsertGroups(sql: Sql, events: readonly GroupEvent[]): Promise<nu
     version: e.version,
     last_event_id: e.eventId,
     attributes: e.state.attributes,
+    // What the poller decided (group-event v2); a v1 event binds nothing.
+    role_bindings: e.roleBindings ?? null,
   }));
   const result = await sql.query<{ n: string }>(
     `with written as (
        insert into groups as g (profile_id, external_id, name, description, dn, sid, present, version,
-         last_event_id, attributes, created_at, updated_at)
+         last_event_id, attributes, role_bindings, created_at, updated_at)
        select r.profile_id, r.external_id, r.name, r.description, r.dn, r.sid, r.present, r.version,
-         r.last_event_id, coalesce(r.attributes, '{}'), now(), now()
+         r.last_event_id, coalesce(r.attributes, '{}'), r.role_bindings, now(), now()
        from jsonb_to_recordset($1::jsonb) as r(profile_id uuid, external_id text, name text, description text,
-         dn text, sid text, present boolean, version bigint, last_event_id text, attributes jsonb)
+         dn text, sid text, present boolean, version bigint, last_event_id text, attributes jsonb, role_bindings text[])
        on conflict (profile_id, external_id) do update set
          name = excluded.name, description = excluded.description, dn = excluded.dn, sid = excluded.sid,
          present = excluded.present, version = excluded.version, last_event_id = excluded.last_event_id,
-         attributes = excluded.attributes, updated_at = now()
+         attributes = excluded.attributes, role_bindings = excluded.role_bindings, updated_at = now()
        where g.version < excluded.version
        returning 1)
      select count(*) as n from written`,

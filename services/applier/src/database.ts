@@ -8,6 +8,7 @@ import { Migration20261126100000RunDetails } from './migrations/Migration2026112
 import { Migration20261126110000ObjectTimeline } from './migrations/Migration20261126110000_object_timeline.ts';
 import { Migration20261126120000RoleBindings } from './migrations/Migration20261126120000_role_bindings.ts';
 import { Migration20261126140000OutboxTraceContext } from './migrations/Migration20261126140000_outbox_trace_context.ts';
+import { Migration20261126153000RoleBindingsFromEvents } from './migrations/Migration20261126153000_role_bindings_from_events.ts';
 
 /** The application database, spoken to the one way (@dirstream/db: `$1` bind parameters). */
 export type { Database, Sql } from '@dirstream/db';
@@ -18,6 +19,7 @@ const MIGRATIONS = [
   { name: 'Migration20261126110000_object_timeline', class: Migration20261126110000ObjectTimeline },
   { name: 'Migration20261126120000_role_bindings', class: Migration20261126120000RoleBindings },
   { name: 'Migration20261126140000_outbox_trace_context', class: Migration20261126140000OutboxTraceContext },
+  { name: 'Migration20261126153000_role_bindings_from_events', class: Migration20261126153000RoleBindingsFromEvents },
 ];
 
 /** Serialises `migrate` across processes that start at the same time. */
@@ -176,7 +178,7 @@ export async function findEffectiveGroups(db: Database, profileId: string, membe
 /**
  * One user's effective groups (present, with names) and the roles they grant, in one statement.
  * The same rules as the `effective_memberships` and `user_effective_roles` views (direct edges
- * that are present, nested through groups, cycle-safe by the path array; roles by group name,
+ * that are present, nested through groups, cycle-safe by the path array; roles by bound name,
  * enabled users only), but the recursion starts at this member: the views build the closure of
  * every member before filtering, which a sign-in cannot afford on a large directory.
  */
@@ -201,12 +203,9 @@ export async function findMemberAccess(
        from (select distinct group_id from closure) e
        join groups g on g.profile_id = $1::uuid and g.external_id = e.group_id and g.present
        left join users u on u.profile_id = g.profile_id and u.external_id = $2
-       -- Grants follow the group's identity (migration 20261126120000, view user_effective_roles).
-       left join group_role_bindings b on b.profile_id = g.profile_id and b.group_id = g.external_id
-             and not (lower(g.name) = lower(b.group_name) and exists (
-               select 1 from groups other where other.profile_id = b.profile_id and other.present
-                  and other.external_id <> b.group_id and lower(other.name) = lower(b.group_name)))
-       left join group_roles gr on gr.profile_id = b.profile_id and gr.group_name = b.group_name
+       -- Grants follow the group's identity: the names its events bound to it (migration
+       -- 20261126153000, view user_effective_roles).
+       left join group_roles gr on gr.profile_id = g.profile_id and lower(gr.group_name) = any (g.role_bindings)
       group by g.external_id, g.name
       order by lower(g.name), g.external_id`,
     [profileId, externalId],

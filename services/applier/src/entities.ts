@@ -62,6 +62,8 @@ export const Group = defineEntity({
     version: p.bigint('number'),
     lastEventId: p.text().nullable(),
     attributes: p.json<Record<string, string[]>>(),
+    /** The policies.groupRoles names (lower-cased) the group's last event bound to it. */
+    roleBindings: p.array().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
   },

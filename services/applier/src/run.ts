@@ -13,7 +13,7 @@ import { measureLag } from './run/lag.ts';
 import { startUp } from './run/start-up.ts';
 
 export { measureLag, type PartitionLag, readLag } from './run/lag.ts';
-export { type AmbiguousRoleGroup, syncConfiguration } from './run/start-up.ts';
+export { syncConfiguration } from './run/start-up.ts';
 
 export type RunApplierDeps = {
   readonly config: DirstreamConfig;

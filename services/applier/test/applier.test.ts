@@ -40,7 +40,8 @@ describe('applier against Kafka and PostgreSQL', { timeout: 300_000 }, () => {
       membershipEvent('staff', 'bob', 2, 'removed'),
       membershipEvent('staff', 'bob', 1), // older `added` after the removal: no resurrection
     ]);
-    await h.produceGroups([groupEvent('staff', 1), groupEvent('admins', 1)]);
+    // The poller bound the configured names to these groups (group-event v2 roleBindings).
+    await h.produceGroups([groupEvent('staff', 1, { roleBindings: ['staff'] }), groupEvent('admins', 1, { roleBindings: ['admins'] })]);
     await h.produceUsers([
       userEvent('alice', 20, { displayName: `O'Brien "Ali" ? \\ café` }),
       userEvent('alice', 10, { displayName: 'stale' }), // older, arrives later

@@ -56,9 +56,9 @@ export function userEvent(
 export function groupEvent(
   externalId: string,
   version: number,
-  overrides: { name?: string; present?: boolean; profileId?: string; op?: GroupEvent['op'] } = {},
+  overrides: { name?: string; present?: boolean; profileId?: string; op?: GroupEvent['op']; roleBindings?: readonly string[] } = {},
 ): GroupEvent {
-  const { profileId = PROFILE_A, op = 'updated', name = externalId, present = true } = overrides;
+  const { profileId = PROFILE_A, op = 'updated', name = externalId, present = true, roleBindings = [] } = overrides;
   return {
     eventId: eventIdFor('group', profileId, externalId, String(version)),
     op,
@@ -78,6 +78,7 @@ export function groupEvent(
     rename: null,
     source: { ...SOURCE, profileId },
     times: { changedAt: null, observedAt: 1_700_000_000_000, emittedAt: 1_700_000_000_000 },
+    roleBindings,
   };
 }
 

@@ -54,6 +54,7 @@ const EXPECTED: Record<string, string[]> = {
     'last_run',
     'updated_at',
   ],
+  role_binding: ['profile_id', 'name', 'group_id', 'bound_run'],
 };
 
 describe('poller state migrations', () => {
@@ -95,7 +96,7 @@ describe('poller state migrations', () => {
     const applied = await first.query<{ name: string }>(`select name from "${schema}".dirstream_poller_migrations order by id`);
     assert.deepEqual(
       applied.map((r) => r.name),
-      ['0001_state', '0002_previous_dn', '0003_sync_requests', '0004_profile_activity'],
+      ['0001_state', '0002_previous_dn', '0003_sync_requests', '0004_profile_activity', '0005_role_bindings'],
     );
     for (const db of opened) await db.close();
     assert.deepEqual(await columns(schema), EXPECTED);
@@ -124,7 +125,7 @@ describe('poller state migrations', () => {
       await db.close();
     }
     const applied = await migratePollerSchema(configFor(schema));
-    assert.equal(applied.length, 4);
+    assert.equal(applied.length, 5);
     assert.deepEqual(await columns(schema), EXPECTED);
     const state = await openPollerDatabase(configFor(schema));
     try {

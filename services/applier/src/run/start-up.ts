@@ -5,16 +5,13 @@ import type { Admin, Kafka } from 'kafkajs';
 import { closeDatabase, type Database, migrate, openDatabase } from '../database.ts';
 import type { ApplierContext } from './context.ts';
 
-/** A configured group name that several present groups carry: it grants nothing until one remains. */
-export type AmbiguousRoleGroup = { readonly profileId: string; readonly groupName: string; readonly groups: number };
-
 /**
- * Profiles and the group → role mapping from the configuration, written at start; each configured
- * name is (re)bound to the identity of the one group carrying it (migration 20261126120000).
- * Returns the names that match several groups.
+ * Profiles and the group → role mapping from the configuration, written at start. Which group a
+ * configured name is bound to is the poller's decision, carried by the group events
+ * (`groups.role_bindings`); the poller also reports a name that several groups carry.
  */
-export async function syncConfiguration(db: Database, config: DirstreamConfig): Promise<AmbiguousRoleGroup[]> {
-  return db.transaction(async (sql) => {
+export async function syncConfiguration(db: Database, config: DirstreamConfig): Promise<void> {
+  await db.transaction(async (sql) => {
     await sql.query('select pg_advisory_xact_lock(7340002)');
     for (const profile of config.profiles) {
       await sql.query(
@@ -37,18 +34,7 @@ export async function syncConfiguration(db: Database, config: DirstreamConfig): 
          select distinct $1::uuid, r.group_name, r.role from jsonb_to_recordset($2::jsonb) as r(group_name text, role text)`,
         [profile.id, JSON.stringify(mapping)],
       );
-      await sql.query('select bind_group_roles($1::uuid)', [profile.id]);
     }
-    // Several present groups carry the name and the binding (if any) is one of them: ambiguous.
-    const ambiguous = await sql.query<{ profile_id: string; group_name: string; groups: string }>(
-      `select r.profile_id, r.group_name, count(distinct g.external_id) as groups
-         from (select distinct profile_id, group_name from group_roles) r
-         join groups g on g.profile_id = r.profile_id and g.present and lower(g.name) = lower(r.group_name)
-         left join group_role_bindings b on b.profile_id = r.profile_id and b.group_name = r.group_name
-        group by r.profile_id, r.group_name, b.group_id
-       having count(distinct g.external_id) > 1 and (b.group_id is null or bool_or(g.external_id = b.group_id))`,
-    );
-    return ambiguous.map((r) => ({ profileId: r.profile_id, groupName: r.group_name, groups: Number(r.groups) }));
   });
 }
 
@@ -92,13 +78,7 @@ export async function startUp(
   if (options.replay && !(await patiently('replay check', () => isDatabaseEmpty(db)))) {
     return 'replay needs an empty database (directory users, groups, memberships or outbox rows exist)';
   }
-  const ambiguous = await patiently('configuration', () => syncConfiguration(db, config));
-  for (const a of ambiguous) {
-    log.warn(
-      { profileId: a.profileId, group: a.groupName, groups: a.groups },
-      `policies.groupRoles: the group name ${a.groupName} names ${a.groups} groups; it grants nothing until one group carries that name (rename or remove the others)`,
-    );
-  }
+  await patiently('configuration', () => syncConfiguration(db, config));
 
   const kafka = createKafkaClient(config.kafka, log);
   const admin: Admin = kafka.admin();

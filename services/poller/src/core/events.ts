@@ -24,7 +24,8 @@ export function userEvent(change: UserChange, changedAt: number | null, ctx: Eve
   };
 }
 
-export function groupEvent(change: GroupChange, changedAt: number | null, ctx: EventContext): GroupEvent {
+/** `roleBindings`: the policies.groupRoles names bound to the group after this change (run/phases/role-bindings.ts). */
+export function groupEvent(change: GroupChange, changedAt: number | null, ctx: EventContext, roleBindings: readonly string[]): GroupEvent {
   const profileId = ctx.source.profileId;
   return {
     eventId: eventIdFor('group', profileId, change.externalId, change.version),
@@ -37,6 +38,7 @@ export function groupEvent(change: GroupChange, changedAt: number | null, ctx: E
     rename: change.rename,
     source: ctx.source,
     times: { changedAt, observedAt: ctx.observedAt, emittedAt: ctx.emittedAt },
+    roleBindings,
   };
 }
 

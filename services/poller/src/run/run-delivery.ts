@@ -17,6 +17,8 @@ export type RunDeliveryDeps = {
   readonly counts: Counts;
   readonly recordError: (error: RunError) => void;
   readonly afterProduce?: (info: { readonly batch: number }) => void | Promise<void>;
+  /** The role-binding names a group event carries (run/phases/role-bindings.ts). */
+  readonly roleBindingsOf: (groupId: string, present: boolean) => readonly string[];
 };
 
 /** A batch's changes become events on the sink, then the state; counted once stored. */
@@ -31,7 +33,9 @@ export function createRunDelivery(deps: RunDeliveryDeps): OrderedDelivery {
     const t = deps.now();
     const ctx: EventContext = { source: deps.source(), observedAt: t, emittedAt: t };
     const users: UserEvent[] = batch.users.map((c) => userEvent(c, changedAt.get(c.externalId) ?? null, ctx));
-    const groups: GroupEvent[] = batch.groups.map((c) => groupEvent(c, changedAt.get(c.externalId) ?? null, ctx));
+    const groups: GroupEvent[] = batch.groups.map((c) =>
+      groupEvent(c, changedAt.get(c.externalId) ?? null, ctx, deps.roleBindingsOf(c.externalId, c.state.present)),
+    );
     const memberships: MembershipEvent[] = batch.edges.map((c) => membershipEvent(c, ctx));
     return sink.send({ users, groups, memberships });
   }

@@ -8,12 +8,14 @@ import { connectDirectory, type DirectoryConnection } from '../directory/client.
 import type { Dialect } from '../directory/dialect.ts';
 import { resolveGroupReadMapping } from '../directory/mapping.ts';
 import type { PollerDatabase, Session } from '../state/database.ts';
+import { createRoleBindingStore } from '../state/role-bindings.ts';
 import { createRunScratch, createStateStore } from '../state/store.ts';
 import { pageSizeFor, type RunContext, zeroCounts } from './context.ts';
 import { groupClauses, readGroups } from './phases/groups.ts';
 import { readMemberships } from './phases/memberships.ts';
 import { configuredPlan, fitPlan, type PassPlan, readChanges } from './phases/plan.ts';
 import { findRemovals, settleRemovals } from './phases/removals.ts';
+import { createRunRoleBindings } from './phases/role-bindings.ts';
 import { readUsers } from './phases/users.ts';
 import { createProgress } from './progress.ts';
 import { createRunDelivery } from './run-delivery.ts';
@@ -91,6 +93,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
 
   const previous = await store.profileState();
   const usersBefore = await store.userCounts();
+  const roleBindings = createRunRoleBindings(createRoleBindingStore(db, profile.id), deps.dryRun);
+  await roleBindings.load();
   const planInput = { profile, dialect, previous, full: options.full === true, startedAt };
   let plan: PassPlan = configuredPlan(planInput);
   const cursorBefore = previous?.cursor ?? null;
@@ -125,6 +129,7 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     counts,
     recordError,
     afterProduce: deps.hooks?.afterProduce,
+    roleBindingsOf: roleBindings.namesOf,
   });
 
   let directory: DirectoryConnection | null = null;
@@ -189,6 +194,8 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
       status = settled.status;
       reason = settled.reason;
       wouldDisable = settled.wouldDisable;
+      // Decided on the state a complete pass leaves, once, whatever order the applier applies it in.
+      if (status === 'succeeded') await roleBindings.decide(ctx);
       if (status === 'succeeded') cursorAfter = plan.mode === 'full' ? plan.fullCursor : (plan.changes?.nextCursor ?? cursorBefore);
     }
   } catch (cause) {

@@ -5,6 +5,7 @@ import { stateMigration } from './migrations/0001_state.ts';
 import { previousDnMigration } from './migrations/0002_previous_dn.ts';
 import { syncRequestsMigration } from './migrations/0003_sync_requests.ts';
 import { profileActivityMigration } from './migrations/0004_profile_activity.ts';
+import { roleBindingsMigration } from './migrations/0005_role_bindings.ts';
 
 /**
  * The poller's state database: the one PostgreSQL access of @dirstream/db (MikroORM pool, raw SQL
@@ -22,6 +23,7 @@ export function pollerMigrations(schema: string): MigrationList {
     { name: '0002_previous_dn', class: previousDnMigration(schema) },
     { name: '0003_sync_requests', class: syncRequestsMigration(schema) },
     { name: '0004_profile_activity', class: profileActivityMigration(schema) },
+    { name: '0005_role_bindings', class: roleBindingsMigration(schema) },
   ];
 }
 
