@@ -68,20 +68,22 @@ export async function applyBatch(sql: Sql, input: ApplyInput, ctx: PlanContext):
         [JSON.stringify(plan.links.map((l) => ({ local_id: l.localId, profile_id: l.profileId, external_id: l.externalId })))],
       );
     }
-    usersWritten = await upsertUsers(
+    const written = await upsertUsers(
       sql,
       plan.upserts.map((u) => u.event),
     );
+    usersWritten = written.size;
     outboxRows = await insertOutbox(sql, plan.outbox, input.traceContexts);
     announced = plan.outbox.filter((o) => !o.published).length;
-    logRows += await insertLog(sql, plan.log);
+    logRows += await insertLog(sql, loggedIfWritten(plan.log, written));
   }
 
   if (input.groups.length > 0) {
     const current = await readGroupVersions(sql, input.groups);
     const plan = planGroups(input.groups, current);
-    groupsWritten = await upsertGroups(sql, plan.upserts);
-    logRows += await insertLog(sql, plan.log);
+    const written = await upsertGroups(sql, plan.upserts);
+    groupsWritten = written.size;
+    logRows += await insertLog(sql, loggedIfWritten(plan.log, written));
   }
 
   if (input.memberships.length > 0) {
@@ -99,6 +101,19 @@ export async function applyBatch(sql: Sql, input: ApplyInput, ctx: PlanContext):
   }
 
   return { usersWritten, groupsWritten, membershipsWritten, syncRunsWritten, outboxRows, announced, logRows };
+}
+
+/** The identity key of a row as PostgreSQL returns it (a uuid comes back lower-cased). */
+const writtenKey = (profileId: string, externalId: string) => userKey(profileId.toLowerCase(), externalId);
+
+/**
+ * A change is logged only when its upsert wrote the row: a redelivery that the version guard stops
+ * (a rebalance overlap applying the same new entity twice) logs nothing, so the sync log needs no
+ * once-only index for changes (migration 20261126160000). Error and policy rows are logged
+ * whatever was written; their once-only index drops a repeat.
+ */
+function loggedIfWritten(rows: readonly LogRow[], written: ReadonlySet<string>): LogRow[] {
+  return rows.filter((l) => l.errorCode !== null || (l.profileId !== null && written.has(writtenKey(l.profileId, l.externalId))));
 }
 
 type UserDbRow = {
@@ -189,13 +204,13 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
   return { current, localByLogin, sameIdentity, sameLogin };
 }
 
-async function upsertUsers(sql: Sql, events: readonly UserEvent[]): Promise<number> {
-  if (events.length === 0) return 0;
+/** Upserts under the version guard; returns the keys (writtenKey) of the rows it wrote. */
+async function upsertUsers(sql: Sql, events: readonly UserEvent[]): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
   // One array per column (`unnest`): cheaper to build, send and take apart than a JSON document.
   const column = <T>(f: (e: UserEvent) => T) => events.map(f);
-  const result = await sql.query<{ n: string }>(
-    `with written as (
-       insert into users as u (profile_id, external_id, source, login_name, user_principal_name, display_name,
+  const result = await sql.query<{ profile_id: string; external_id: string }>(
+    `insert into users as u (profile_id, external_id, source, login_name, user_principal_name, display_name,
          given_name, surname, emails, phone, title, company, dn, sid, enabled, disabled_reason, version,
          last_event_id, attributes, created_at, updated_at)
        select r.profile_id, r.external_id, 'directory', r.login_name, r.user_principal_name, r.display_name,
@@ -214,8 +229,7 @@ async function upsertUsers(sql: Sql, events: readonly UserEvent[]): Promise<numb
          disabled_reason = excluded.disabled_reason, version = excluded.version,
          last_event_id = excluded.last_event_id, attributes = excluded.attributes, updated_at = now()
        where u.version < excluded.version
-       returning 1)
-     select count(*) as n from written`,
+       returning u.profile_id, u.external_id`,
     [
       column((e) => e.profileId),
       column((e) => e.externalId),
@@ -238,7 +252,7 @@ async function upsertUsers(sql: Sql, events: readonly UserEvent[]): Promise<numb
       column((e) => (e.state.attributes == null ? null : JSON.stringify(e.state.attributes))),
     ],
   );
-  return Number(result[0]?.n ?? 0);
+  return new Set(result.map((r) => writtenKey(r.profile_id, r.external_id)));
 }
 
 async function readGroupVersions(sql: Sql, events: readonly GroupEvent[]): Promise<Map<string, number>> {
@@ -252,8 +266,9 @@ async function readGroupVersions(sql: Sql, events: readonly GroupEvent[]): Promi
   return new Map(rows.map((r) => [userKey(r.profile_id, r.external_id), Number(r.version)]));
 }
 
-async function upsertGroups(sql: Sql, events: readonly GroupEvent[]): Promise<number> {
-  if (events.length === 0) return 0;
+/** Upserts under the version guard; returns the keys (writtenKey) of the rows it wrote. */
+async function upsertGroups(sql: Sql, events: readonly GroupEvent[]): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
   const rows = events.map((e) => ({
     profile_id: e.profileId,
     external_id: e.externalId,
@@ -268,7 +283,7 @@ async function upsertGroups(sql: Sql, events: readonly GroupEvent[]): Promise<nu
     // What the poller decided (group-event v2); a v1 event binds nothing.
     role_bindings: e.roleBindings ?? null,
   }));
-  const result = await sql.query<{ n: string }>(
+  const result = await sql.query<{ profile_id: string; external_id: string }>(
     `with written as (
        insert into groups as g (profile_id, external_id, name, description, dn, sid, present, version,
          last_event_id, attributes, role_bindings, created_at, updated_at)
@@ -281,11 +296,11 @@ async function upsertGroups(sql: Sql, events: readonly GroupEvent[]): Promise<nu
          present = excluded.present, version = excluded.version, last_event_id = excluded.last_event_id,
          attributes = excluded.attributes, role_bindings = excluded.role_bindings, updated_at = now()
        where g.version < excluded.version
-       returning 1)
-     select count(*) as n from written`,
+       returning g.profile_id, g.external_id)
+     select profile_id, external_id from written`,
     [JSON.stringify(rows)],
   );
-  return Number(result[0]?.n ?? 0);
+  return new Set(result.map((r) => writtenKey(r.profile_id, r.external_id)));
 }
 
 /** Writes the batch's edges; returns those the version guard let through. */
@@ -438,8 +453,27 @@ async function insertOutbox(sql: Sql, rows: readonly OutboxRow[], traceContexts:
   return Number(result[0]?.n ?? 0);
 }
 
+/**
+ * Change rows go in with a plain insert: they come from rows the version guard let through, so a
+ * repeat cannot reach here, and an `on conflict` clause would make every row a speculative insertion
+ * (an extra WAL record each). Error and policy rows keep the once-only key (migration 20261126160000).
+ */
 async function insertLog(sql: Sql, rows: readonly LogRow[]): Promise<number> {
-  if (rows.length === 0) return 0;
+  const changes = rows.filter((l) => l.errorCode === null);
+  const problems = rows.filter((l) => l.errorCode !== null);
+  let written = 0;
+  if (changes.length > 0) written += await insertLogRows(sql, changes, '');
+  if (problems.length > 0) {
+    written += await insertLogRows(
+      sql,
+      problems,
+      'on conflict (entity, profile_id, external_id, version, op, related_id) where error_code is not null do nothing',
+    );
+  }
+  return written;
+}
+
+async function insertLogRows(sql: Sql, rows: readonly LogRow[], onConflict: string): Promise<number> {
   const result = await sql.query<{ n: string }>(
     `with written as (
        insert into sync_log (run_id, profile_id, entity, external_id, op, version, changed, error_code, error_message,
@@ -449,7 +483,7 @@ async function insertLog(sql: Sql, rows: readonly LogRow[]): Promise<number> {
        from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::jsonb[], $8::text[],
          $9::text[], $10::text[], $11::jsonb[])
          as r(run_id, profile_id, entity, external_id, op, version, changed, error_code, error_message, related_id, detail)
-       on conflict on constraint sync_log_once do nothing
+       ${onConflict}
        returning 1)
      select count(*) as n from written`,
     [

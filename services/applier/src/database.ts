@@ -9,6 +9,7 @@ import { Migration20261126110000ObjectTimeline } from './migrations/Migration202
 import { Migration20261126120000RoleBindings } from './migrations/Migration20261126120000_role_bindings.ts';
 import { Migration20261126140000OutboxTraceContext } from './migrations/Migration20261126140000_outbox_trace_context.ts';
 import { Migration20261126153000RoleBindingsFromEvents } from './migrations/Migration20261126153000_role_bindings_from_events.ts';
+import { Migration20261126160000SyncLogIndexes } from './migrations/Migration20261126160000_sync_log_indexes.ts';
 
 /** The application database, spoken to the one way (@dirstream/db: `$1` bind parameters). */
 export type { Database, Sql } from '@dirstream/db';
@@ -20,6 +21,7 @@ const MIGRATIONS = [
   { name: 'Migration20261126120000_role_bindings', class: Migration20261126120000RoleBindings },
   { name: 'Migration20261126140000_outbox_trace_context', class: Migration20261126140000OutboxTraceContext },
   { name: 'Migration20261126153000_role_bindings_from_events', class: Migration20261126153000RoleBindingsFromEvents },
+  { name: 'Migration20261126160000_sync_log_indexes', class: Migration20261126160000SyncLogIndexes },
 ];
 
 /** Serialises `migrate` across processes that start at the same time. */
