@@ -12,6 +12,8 @@ export type PollerPassResult = {
   readonly ok: boolean;
   readonly reason?: string;
   readonly seconds: number;
+  /** CPU time of the poller process during the pass (user + system): less sensitive to a loaded machine than `seconds`. */
+  readonly cpuSeconds: number;
   readonly maxRssKiB: number;
   /** Events the pass emitted (all kinds). */
   readonly events: number;
@@ -31,6 +33,7 @@ export async function pollerPassChild(logger: Logger): Promise<void> {
   let entries = 0;
   let mode = '';
   const started = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
   const outcome = await runPoller(
     { config, logger, signal: new AbortController().signal },
     { once: true, full: process.env.BENCH_FULL === '1', allowMassDisable: true },
@@ -55,5 +58,9 @@ export async function pollerPassChild(logger: Logger): Promise<void> {
     },
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  process.stdout.write(`${JSON.stringify({ ...outcome, seconds, maxRssKiB: process.resourceUsage().maxRSS, events, entries, mode })}\n`);
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  process.stdout.write(
+    `${JSON.stringify({ ...outcome, seconds, cpuSeconds, maxRssKiB: process.resourceUsage().maxRSS, events, entries, mode })}\n`,
+  );
 }

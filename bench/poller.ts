@@ -33,6 +33,8 @@ export type PollerBenchRow = {
   /** Users + groups read by the full pass. */
   readonly entries: number;
   readonly fullPassSeconds: number;
+  /** CPU time of the poller process in the full pass (user + system). */
+  readonly fullPassCpuSeconds: number;
   readonly entriesPerSecond: number;
   /** Paged ldapsearch of the same entries and attributes (users, groups with members). */
   readonly floorSeconds: number;
@@ -44,6 +46,7 @@ export type PollerBenchRow = {
   readonly peakRssMiB: number;
   /** A second full pass over the unchanged directory (the periodic safety net). */
   readonly steadyFullSeconds: number;
+  readonly steadyFullCpuSeconds: number;
   readonly deltaChanges: number;
   readonly deltaSeconds: number;
   readonly eventsEmitted: number;
@@ -176,6 +179,7 @@ async function benchSize(users: number, options: Required<BenchPollerOptions>): 
       groups: options.groups,
       entries,
       fullPassSeconds: round(full.seconds),
+      fullPassCpuSeconds: round(full.cpuSeconds),
       entriesPerSecond: Math.round(entries / full.seconds),
       floorSeconds: round(floorSeconds),
       ratio: round(full.seconds / floorSeconds),
@@ -183,6 +187,7 @@ async function benchSize(users: number, options: Required<BenchPollerOptions>): 
       ratioWithKafka: round(full.seconds / (floorSeconds + kafkaSeconds)),
       peakRssMiB: Math.round(full.maxRssKiB / 1024),
       steadyFullSeconds: round(again.seconds),
+      steadyFullCpuSeconds: round(again.cpuSeconds),
       deltaChanges: changed,
       deltaSeconds: round(delta.seconds),
       eventsEmitted: full.events,
@@ -219,10 +224,10 @@ export async function benchPoller(options: BenchPollerOptions = {}): Promise<Pol
 
 export function formatPollerTable(rows: readonly PollerBenchRow[]): string {
   const header =
-    '| users | groups | full pass (s) | entries/s | ldapsearch floor (s) | ratio | Kafka produce floor (s) | ratio to LDAP + Kafka | peak RSS (MiB) | events | unchanged full pass (s) | delta after N changes (s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+    '| users | groups | full pass (s) | full pass CPU (s) | entries/s | ldapsearch floor (s) | ratio | Kafka produce floor (s) | ratio to LDAP + Kafka | peak RSS (MiB) | events | unchanged full pass (s) | unchanged pass CPU (s) | delta after N changes (s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const lines = rows.map(
     (r) =>
-      `| ${r.users} | ${r.groups} | ${r.fullPassSeconds} | ${r.entriesPerSecond} | ${r.floorSeconds} | ${r.ratio}× | ${r.kafkaSeconds} | ${r.ratioWithKafka}× | ${r.peakRssMiB} | ${r.eventsEmitted} | ${r.steadyFullSeconds} | ${r.deltaSeconds} (N=${r.deltaChanges}) |`,
+      `| ${r.users} | ${r.groups} | ${r.fullPassSeconds} | ${r.fullPassCpuSeconds} | ${r.entriesPerSecond} | ${r.floorSeconds} | ${r.ratio}× | ${r.kafkaSeconds} | ${r.ratioWithKafka}× | ${r.peakRssMiB} | ${r.eventsEmitted} | ${r.steadyFullSeconds} | ${r.steadyFullCpuSeconds} | ${r.deltaSeconds} (N=${r.deltaChanges}) |`,
   );
   return [header, ...lines].join('\n');
 }

@@ -40,6 +40,54 @@ describe('normaliseDn', () => {
   it('keeps an escaped comma escaped in the normal form', () => {
     assert.equal(normaliseDn('CN=Doe\\, John,OU=X'), 'cn=doe\\, john,ou=x');
   });
+  it('lowercases plain DNs and still escapes, trims and maps what is not plain', () => {
+    // Expected forms written out by hand (RFC 4514 escaping of the lowercased values).
+    const expected: [string, string][] = [
+      ['UID=Alice,OU=People,DC=Example,DC=test', 'uid=alice,ou=people,dc=example,dc=test'],
+      ['cn=John  Smith,dc=x', 'cn=john  smith,dc=x'],
+      ['cn=a#b,dc=x', 'cn=a#b,dc=x'],
+      ['cn=Ärger,dc=X', 'cn=ärger,dc=x'],
+      ['cn=a=b,dc=x', 'cn=a\\=b,dc=x'],
+      ['cn=a ,dc=x', 'cn=a,dc=x'],
+      ['cn=a, dc=x', 'cn=a,dc=x'],
+      ['2.5.4.3=A,dc=x', 'cn=a,dc=x'],
+      ['cn=#AB,dc=x', 'cn=#ab,dc=x'],
+      ['cn=a+UID=b,dc=x', 'cn=a+uid=b,dc=x'],
+      ['CN=Doe\\, John,OU=X', 'cn=doe\\, john,ou=x'],
+      ['CN=Doe\\2C John,OU=X', 'cn=doe\\, john,ou=x'],
+      ['cn=\\#Xyz,dc=x', 'cn=\\#xyz,dc=x'],
+      ['cn=a\\ b,dc=x', 'cn=a b,dc=x'],
+      ['', ''],
+    ];
+    for (const [dn, normal] of expected) assert.equal(normaliseDn(dn), normal, dn);
+  });
+  it('gives a plain DN the normal form the parser gives it', () => {
+    // A trailing space sends the same DN through the parser (it drops unescaped trailing spaces).
+    const words = [
+      'Alice',
+      "o'Brien",
+      'Jürgen Groß',
+      'ΟΔΟΣ',
+      'a#b',
+      'x-1_2',
+      'Ünal.Çelik',
+      'İz',
+      'Doe\\, John',
+      'a\\+B',
+      'Q\\"x',
+      'back\\\\slash',
+      'X\\=y',
+      'l\\<G\\>',
+      's\\;c',
+      'end\\,',
+    ];
+    for (const a of words) {
+      for (const b of words) {
+        const dn = `CN=${a},OU=${b},dc=Example,dc=test`;
+        assert.equal(normaliseDn(dn), normaliseDn(`${dn} `), dn);
+      }
+    }
+  });
   it('parses types and values', () => {
     assert.deepEqual(parseDn('cn=a\\+b+uid=c,dc=x'), [
       [

@@ -53,11 +53,11 @@ function dnOperation(previousDn: string, nextDn: string): 'renamed' | 'moved' | 
 
 /**
  * One user as read now against what was last emitted. Returns null when nothing changed.
+ * `hash`: `stateHash(next)` when the caller has it already.
  * Op precedence: enabled/disabled (the transition consumers act on) > renamed/moved > updated;
  * `rename` is set whenever the DN changed, whatever the op.
  */
-export function diffUser(previous: StoredUser | null, next: UserState, nowMs: number): UserChange | null {
-  const hash = stateHash(next);
+export function diffUser(previous: StoredUser | null, next: UserState, nowMs: number, hash: string = stateHash(next)): UserChange | null {
   if (previous === null) {
     return {
       op: 'created',

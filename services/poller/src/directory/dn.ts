@@ -145,8 +145,25 @@ function formatRdn(rdn: Rdn, lower: boolean): string {
   return parts.join('+');
 }
 
+/**
+ * A DN whose every RDN is `name=value` with a named type (no OID), one value, no quote, no hex
+ * escape, no `#` or space at a value's edge and no space around `=` and `,`: its normal form is
+ * its lowercase form (an escaped special character, `\,`, is re-escaped the same way). Nearly
+ * every DN a directory sends looks like this, AD's `CN=Doe\, John` included; the parser is kept
+ * for the others.
+ */
+const PLAIN_RDN = (() => {
+  const escaped = '\\\\[,+"\\\\<>;=]';
+  const first = `(?:[^\\\\"+;=,<>\\0 #]|${escaped})`;
+  const middle = `(?:[^\\\\"+;=,<>\\0]|${escaped})`;
+  const last = `(?:[^\\\\"+;=,<>\\0 ]|${escaped})`;
+  return `[A-Za-z][A-Za-z0-9-]*=${first}(?:${middle}*${last})?`;
+})();
+const PLAIN_DN = new RegExp(`^${PLAIN_RDN}(?:,${PLAIN_RDN})*$`);
+
 /** The comparison form of a DN. Malformed input falls back to a trimmed lowercase string. */
 export function normaliseDn(dn: string): string {
+  if (PLAIN_DN.test(dn)) return dn.toLowerCase();
   try {
     return parseDn(dn)
       .map((rdn) => formatRdn(rdn, true))

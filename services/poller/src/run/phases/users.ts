@@ -47,9 +47,9 @@ async function processUserPage(ctx: RunContext, page: readonly LdapEntry[], disa
   const direct: UserChange[] = [];
   const held: UserChange[] = [];
   const t = ctx.now();
-  for (const { m, state } of candidates) {
+  for (const { m, state, hash } of candidates) {
     const before = prev.get(m.externalId) ?? null;
-    const change = diffUser(before, state, t);
+    const change = diffUser(before, state, t, hash);
     if (!change) continue;
     if (mode === 'delta' && (before === null || !before.present)) entered.push({ dn: state.dn, login: state.loginName });
     ctx.changedAt.set(change.externalId, m.changedAt);
