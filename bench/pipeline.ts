@@ -34,6 +34,7 @@ import { toLdif } from '../infra/sample/ldif.ts';
 import { createPipeline, type Pipeline, type RunningProcess } from '../test/support/pipeline.ts';
 import { timeCommand } from './child.ts';
 import { kafkaProduceSeconds, measureProduced } from './kafka-floor.ts';
+import { pollerNodeOptions } from './poller-pass.ts';
 
 /** Partitions of the pipeline's topics, and of the Kafka floor's topic. */
 const PARTITIONS = 6;
@@ -292,7 +293,12 @@ async function benchSize(
     log(`${users} users: full sync (${directory.groups} groups, ${directory.edges} memberships)`);
     const started = performance.now();
     const applier = pipeline.startApplier();
+    // The poller process with its deployed V8 flags (the spawn copies the environment at once).
+    const nodeOptions = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = pollerNodeOptions();
     const poller = pipeline.startPoller();
+    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = nodeOptions;
     const services = [poller, applier];
     const rss = createRssSampler(services);
     let last: Counts = { users: 0, groups: 0, memberships: 0 };

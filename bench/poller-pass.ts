@@ -21,9 +21,20 @@ export type PollerPassResult = {
   readonly mode: string;
 };
 
+/**
+ * The V8 flags the poller runs with where it is deployed (deploy/kubernetes/poller.yaml,
+ * infra/compose.yaml): the benches start their poller processes the same way.
+ */
+export const POLLER_NODE_OPTIONS = '--max-semi-space-size=4';
+
+/** NODE_OPTIONS for a poller child: the caller's, plus {@link POLLER_NODE_OPTIONS}. */
+export function pollerNodeOptions(): string {
+  return `${process.env.NODE_OPTIONS ?? ''} ${POLLER_NODE_OPTIONS}`.trim();
+}
+
 /** Runs one poller pass of `config` (full or delta) in a child of `script`, which calls {@link pollerPassChild}. */
 export function runPollerPass(script: string, config: DirstreamConfig, full: boolean): Promise<PollerPassResult> {
-  return runBenchChild(script, { BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0' });
+  return runBenchChild(script, { BENCH_CONFIG: JSON.stringify(config), BENCH_FULL: full ? '1' : '0', NODE_OPTIONS: pollerNodeOptions() });
 }
 
 /** The child side of {@link runPollerPass}: one pass of BENCH_CONFIG, its result printed as the last line. */
