@@ -10,15 +10,17 @@ export type LdapEntry = {
   readonly attributes: ReadonlyMap<string, readonly (string | Buffer)[]>;
 };
 
+/** Takes over the entry's value arrays (ldapts builds them per entry): one page of entries is read once, not copied. */
 export function toLdapEntry(entry: Entry): LdapEntry {
   const attributes = new Map<string, (string | Buffer)[]>();
-  for (const [key, value] of Object.entries(entry)) {
-    if (key === 'dn') continue;
-    const values = Array.isArray(value) ? (value as (string | Buffer)[]) : [value as string | Buffer];
+  for (const key in entry) {
+    if (key === 'dn' || !Object.hasOwn(entry, key)) continue;
+    const value = entry[key] as string | Buffer | (string | Buffer)[];
     const name = key.toLowerCase();
     const existing = attributes.get(name);
-    if (existing) for (const value of values) existing.push(value);
-    else attributes.set(name, [...values]);
+    if (existing === undefined) attributes.set(name, Array.isArray(value) ? value : [value]);
+    else if (Array.isArray(value)) for (const v of value) existing.push(v);
+    else existing.push(value);
   }
   return { dn: entry.dn, attributes };
 }
