@@ -11,7 +11,7 @@ import type { PollerDatabase, Session } from '../state/database.ts';
 import { createRoleBindingStore } from '../state/role-bindings.ts';
 import { createRunScratch, createStateStore } from '../state/store.ts';
 import { pageSizeFor, type RunContext, zeroCounts } from './context.ts';
-import { groupClauses, readGroups } from './phases/groups.ts';
+import { groupClauses, membershipClauses, readGroups } from './phases/groups.ts';
 import { readMemberships } from './phases/memberships.ts';
 import { configuredPlan, fitPlan, type PassPlan, readChanges } from './phases/plan.ts';
 import { findRemovals, settleRemovals } from './phases/removals.ts';
@@ -174,9 +174,9 @@ export async function syncProfile(deps: SyncDeps, options: SyncOptions = {}): Pr
     // Groups as entities first (so group→group members resolve), then the edges.
     if (profile.groups && ctx.groupMapping) {
       const clauses = await groupClauses(ctx, ctx.groupMapping, entered);
-      await readGroups(ctx, ctx.groupMapping, clauses);
+      const arrived = await readGroups(ctx, ctx.groupMapping, clauses);
       phaseDone('groups');
-      await readMemberships(ctx, ctx.groupMapping, clauses);
+      await readMemberships(ctx, ctx.groupMapping, membershipClauses(ctx, ctx.groupMapping, clauses, arrived));
       phaseDone('memberships');
     }
 

@@ -23,27 +23,56 @@ export async function groupClauses(
   if (ctx.mode === 'full') return ctx.clauses;
   // A group may list a user before the user entered the scope (created, back in the filter):
   // no change of the group marks it, so a delta re-reads the groups naming these users.
-  // 50 users a clause: one part per member attribute each.
-  const memberClauses = chunkedIdClauses(
-    entered.flatMap((u) =>
-      mapping.memberAttributes.map((attribute) =>
-        attribute === 'memberUid' ? `(memberUid=${escapeFilterValue(u.login)})` : `(${attribute}=${escapeFilterValue(u.dn)})`,
-      ),
-    ),
-    (part) => part,
-    50 * mapping.memberAttributes.length,
-  );
+  const memberClauses = namingClauses(mapping, entered);
   // Groups still naming a member by a DN it left in an earlier pass (no refint, or refint not
   // covering the group) hold a dangling reference now: a delta re-reads them too.
   const formerClauses = await formerDnClauses(ctx.store, (id) => ctx.dialect.idFilter(mapping.externalId, id));
   return [...ctx.clauses, ...memberClauses, ...formerClauses];
 }
 
-/** Reads the groups as entities (so group→group members resolve before the edges are read). */
-export async function readGroups(ctx: RunContext, mapping: GroupMapping, clauses: readonly (string | null)[]): Promise<void> {
+/** Clauses for the groups listing these entries as members: 50 entries a clause, one part per member attribute each. */
+function namingClauses(mapping: GroupMapping, entries: readonly { readonly dn: string; readonly login: string | null }[]): string[] {
+  return chunkedIdClauses(
+    entries.flatMap((e) =>
+      mapping.memberAttributes.flatMap((attribute) =>
+        attribute === 'memberUid'
+          ? e.login === null
+            ? []
+            : [`(memberUid=${escapeFilterValue(e.login)})`]
+          : [`(${attribute}=${escapeFilterValue(e.dn)})`],
+      ),
+    ),
+    (part) => part,
+    50 * mapping.memberAttributes.length,
+  );
+}
+
+/**
+ * The clauses a delta reads memberships with: the groups' clauses, and the groups listing a group
+ * that took its DN in this pass (created, renamed or moved): without refint a group may still list
+ * that DN for an entry deleted or renamed before, and names the new holder now (DESIGN invariant 9),
+ * though no change of its own marks it.
+ */
+export function membershipClauses(ctx: RunContext, mapping: GroupMapping, clauses: readonly (string | null)[], arrived: readonly string[]) {
+  if (ctx.mode === 'full' || arrived.length === 0) return clauses;
+  return [
+    ...clauses,
+    ...namingClauses(
+      mapping,
+      arrived.map((dn) => ({ dn, login: null })),
+    ),
+  ];
+}
+
+/**
+ * Reads the groups as entities (so group→group members resolve before the edges are read).
+ * Returns, in a delta, the DNs groups took in this pass (see membershipClauses).
+ */
+export async function readGroups(ctx: RunContext, mapping: GroupMapping, clauses: readonly (string | null)[]): Promise<string[]> {
   const { profile, dialect, mode } = ctx;
   const groups = profile.groups;
-  if (!groups) return;
+  const arrived: string[] = [];
+  if (!groups) return arrived;
   for (const clause of clauses) {
     for await (const page of lookahead(
       ctx.conn.searchPages(
@@ -72,6 +101,7 @@ export async function readGroups(ctx: RunContext, mapping: GroupMapping, clauses
         if (change) {
           ctx.changedAt.set(change.externalId, m.changedAt);
           out.push(change);
+          if (mode === 'delta' && (change.op === 'created' || change.rename !== null)) arrived.push(change.state.dn);
         }
       }
       await ctx.delivery.queue({ groups: out });
@@ -80,4 +110,5 @@ export async function readGroups(ctx: RunContext, mapping: GroupMapping, clauses
     await ctx.delivery.flush();
   }
   await ctx.delivery.flush();
+  return arrived;
 }

@@ -1,0 +1,68 @@
+/**
+ * A DN taken again in one delta (found by the convergence oracle with seed 1234567): on a server
+ * without refint, a group keeps listing the DN of a group that was deleted; when another group is
+ * renamed into that DN, the group names it now (DESIGN invariant 9), though nothing marks the
+ * listing group as changed. A delta re-reads the groups naming a DN a group took in the pass.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '@dirstream/testing';
+import { createSlapd, slapdInstance, startSlapd, stopSlapd } from '../../../infra/local/openldap.ts';
+import { createEdgeNames, type PollerTest, setupPollerTest } from './poller-support.ts';
+
+describe('a group DN taken again in one delta, on a server without refint', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dirstream-reused-dn-'));
+  let stopSlapdInstance: () => Promise<void> = async () => undefined;
+  let t: PollerTest;
+  const { remember, edges } = createEdgeNames();
+
+  before(async () => {
+    const instance = slapdInstance({ dir: join(dir, 'slapd'), port: await freePort(), overlays: { accesslog: false, refint: false } });
+    await createSlapd(instance);
+    await startSlapd(instance);
+    stopSlapdInstance = async () => {
+      await stopSlapd(instance);
+    };
+    t = await setupPollerTest('reused-dn', { openldap: instance });
+  });
+  after(async () => {
+    await t?.cleanup();
+    await stopSlapdInstance().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(full = false) {
+    const r = await t.run({ full });
+    assert.equal(r.ok, true, r.reason);
+    assert.equal(r.events?.summary.status, 'succeeded', r.events?.summary.reason ?? '');
+    remember(r.events);
+    return r.events;
+  }
+
+  it('the group still listing the deleted group names the group renamed into its DN', async () => {
+    const ann = await t.ldap.addUser('ann');
+    const leads = await t.ldap.addGroup('leads', [ann]);
+    const crew = await t.ldap.addGroup('crew', [ann]);
+    await t.ldap.addGroup('club', [leads]);
+    assert.deepEqual(edges(await run(true)), ['added:club<-leads', 'added:crew<-ann', 'added:leads<-ann']);
+
+    // One pass: leads deleted (club keeps the value: no refint), crew renamed into its DN.
+    await t.ldap.client.del(leads);
+    await t.ldap.client.modifyDN(crew, 'cn=leads');
+    const delta = await run();
+    assert.equal(delta?.summary.mode, 'delta');
+    const renamed = delta?.groups.find((g) => g.op === 'renamed');
+    const removed = delta?.groups.find((g) => g.op === 'removed');
+    assert.ok(renamed && removed, 'crew renamed and leads removed in the pass');
+    // Both are called leads now: by IDs, the edge added is club <- crew.
+    const byId = (delta?.memberships ?? []).map(
+      (e) =>
+        `${e.op}:${e.groupId === removed.externalId ? 'old' : e.groupId === renamed.externalId ? 'crew' : 'club'}<-${e.memberId === removed.externalId ? 'old' : e.memberId === renamed.externalId ? 'crew' : 'ann'}`,
+    );
+    assert.deepEqual(byId.sort(), ['added:club<-crew', 'removed:club<-old', 'removed:old<-ann']);
+    assert.deepEqual(edges(await run(true)), [], 'a full pass agrees');
+  });
+});
