@@ -36,7 +36,12 @@ import { createPipeline, type Pipeline } from '../support/pipeline.ts';
 const SEED = oracleSeed();
 const OPERATIONS = Number(process.env.DIRSTREAM_ORACLE_OPS ?? 48);
 const SYNCS = Number(process.env.DIRSTREAM_ORACLE_SYNCS ?? 6);
-/** g11 and g12 are the first two groups of the initial directory; team-lead groups come and go. */
+/**
+ * g11 and g12 are the first two groups of the initial directory. team-lead groups come and go: up
+ * to three carry the name at once (one per groups OU), groups are renamed to it, and the bound one
+ * is deleted in the same pass as another takes the name — the cases whose outcome once depended on
+ * the applier's partition order (seed 599961736).
+ */
 const GROUP_ROLES = { g11: ['r-a'], G12: ['r-b', 'r-c'], 'team-lead': ['lead'] };
 
 type Shape = { readonly name: string; readonly overlays: SlapdOverlays | null; readonly delta: string };
@@ -101,13 +106,31 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
   const adminDn = pipeline.infra.openldap.adminDn;
   const attic = `ou=attic,${ldap.baseDn}`;
   const peopleOus = [ldap.peopleDn, `ou=sales,${ldap.peopleDn}`, `ou=eng,${ldap.peopleDn}`];
-  for (const dn of [attic, ...peopleOus.slice(1)]) {
+  // Groups live in three OUs, so up to three of them can carry one name (cn) at once.
+  const groupOus = [ldap.groupsDn, `ou=t1,${ldap.groupsDn}`, `ou=t2,${ldap.groupsDn}`];
+  for (const dn of [attic, ...peopleOus.slice(1), ...groupOus.slice(1)]) {
     await client.add(dn, { objectClass: ['top', 'organizationalUnit'], ou: /^ou=([^,]+)/.exec(dn)?.[1] ?? 'x' });
   }
 
   const common = commonOperations(driver, client, { user: 'uid', group: 'cn' });
   const uniqueGroups: string[] = [];
-  const teamLead = { created: false };
+  const isTeamLead = (dn: string) => rdnValue(dn).toLowerCase() === 'team-lead';
+  /** How often the run made the awkward role cases (printed at the end: a run that made none proves little). */
+  const awkward = { carriersAtOnce: 0, renamedToName: 0, handoverWithRename: 0, handoverWithRenameAway: 0 };
+  const countCarriers = () => {
+    awkward.carriersAtOnce = Math.max(awkward.carriersAtOnce, groups.filter(isTeamLead).length);
+  };
+  /** Groups OUs with no team-lead group yet (a second one there would have the same DN). */
+  const freeOus = () => groupOus.filter((ou) => !groups.some((g) => isTeamLead(g) && comparableDn(parentOf(g)) === comparableDn(ou)));
+  /** Renames a group to the configured name (sometimes in another case: names match case-insensitively). */
+  const renameToTeamLead = async (dn: string) => {
+    const next = `cn=${chance(0.3) ? 'Team-Lead' : 'team-lead'},${parentOf(dn)}`;
+    await client.modifyDN(dn, next);
+    replaceIn(groups, dn, next);
+    note(`rename group ${dn} → ${next}`);
+    awkward.renamedToName++;
+    countCarriers();
+  };
 
   const addUser = async (uid = `u${serial()}`) => {
     const attributes: Record<string, string | string[]> = { cn: `Person ${uid}` };
@@ -120,10 +143,25 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
   const addGroup = async () => {
     const cn = `g${serial()}`;
     const members = [adminDn, ...live.filter(() => chance(0.3)), ...groups.filter(() => chance(0.2))];
-    const dn = await ldap.addGroup(cn, members);
+    // The initial groups (g11, g12 carry configured names) in the groups base, later ones anywhere.
+    const dn = await ldap.addGroup(cn, members, driver.synced ? pick(groupOus) : ldap.groupsDn);
     groups.push(dn);
     note(`add group ${dn} with ${members.length - 1} members`);
   };
+
+  // The directory must be well defined before the next operation: refint finishes its rewrite of
+  // the groups (a group renamed before that would keep a dangling value; test/e2e/delta-memberships
+  // covers reading during the rewrite).
+  const settle = () =>
+    waitForRefint({
+      url: pipeline.infra.openldap.url,
+      bindDn: adminDn,
+      passwordFile: pipeline.passwordFile,
+      baseDn: ldap.baseDn,
+      placeholders: [adminDn],
+    });
+  // Without refint nothing rewrites member values: they go dangling, and the model says what that means.
+  const refint = shape.overlays === null || shape.overlays.refint;
 
   const ops: OracleOp[] = [
     { name: 'add user', weight: 8, when: () => true, run: () => addUser() },
@@ -217,19 +255,55 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
     common.nestedGroupChange(4),
     { name: 'add group', weight: 2, when: () => true, run: addGroup },
     {
-      // A group taking a configured role name after the run started: the binding follows it through
-      // renames. Once only: with two carriers, a bound group removed in the same pass as the other
-      // carrier is renamed away leaves the name to whichever the applier applies first (documented
-      // in docs/configuration.md, groupRoles); test/e2e/roles.test.ts covers a second carrier.
-      name: 'add the team-lead group',
-      weight: 1,
-      when: () => !teamLead.created,
+      // A group carrying a configured role name, maybe beside others that carry it already.
+      name: 'add a team-lead group',
+      weight: 2,
+      when: () => freeOus().length > 0,
       run: async () => {
-        teamLead.created = true;
         const members = [adminDn, ...live.filter(() => chance(0.3)), ...groups.filter(() => chance(0.2))];
-        const dn = await ldap.addGroup('team-lead', members);
+        const dn = await ldap.addGroup('team-lead', members, pick(freeOus()));
         groups.push(dn);
         note(`add group ${dn} with ${members.length - 1} members`);
+        countCarriers();
+      },
+    },
+    {
+      name: 'rename a group to team-lead',
+      weight: 2,
+      when: () => groups.some((g) => !isTeamLead(g) && freeOus().some((ou) => comparableDn(ou) === comparableDn(parentOf(g)))),
+      run: async () => {
+        const free = new Set(freeOus().map(comparableDn));
+        await renameToTeamLead(pick(groups.filter((g) => !isTeamLead(g) && free.has(comparableDn(parentOf(g))))));
+      },
+    },
+    {
+      // In one pass: a team-lead group (the bound one, or another carrier) deleted, another group
+      // renamed to the name — or, when none can take it, a second carrier renamed away.
+      name: 'team-lead handover',
+      weight: 5,
+      when: () => groups.some(isTeamLead) && groups.length > 3,
+      run: async () => {
+        const gone = pick(groups.filter(isTeamLead));
+        await client.del(gone);
+        replaceIn(groups, gone, null);
+        note(`delete group ${gone}`);
+        // refint drops the deleted group from the groups listing it in the background; a group
+        // renamed before that keeps the value (see waitForRefint). Still one pass: no sync between.
+        if (refint) await settle();
+        const free = new Set(freeOus().map(comparableDn));
+        const takers = groups.filter((g) => !isTeamLead(g) && free.has(comparableDn(parentOf(g))));
+        const others = groups.filter(isTeamLead);
+        if (takers.length > 0 && (others.length === 0 || chance(0.6))) {
+          await renameToTeamLead(pick(takers));
+          awkward.handoverWithRename++;
+        } else if (others.length > 0) {
+          const away = pick(others);
+          const next = `cn=h${serial()},${parentOf(away)}`;
+          await client.modifyDN(away, next);
+          replaceIn(groups, away, next);
+          note(`rename group ${away} → ${next}`);
+          awkward.handoverWithRenameAway++;
+        }
       },
     },
     {
@@ -290,17 +364,6 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
       },
     },
   ];
-  // The directory must be well defined before the next operation: refint finishes its rewrite of
-  // the groups (a group renamed before that would keep a dangling value; test/e2e/delta-memberships
-  // covers reading during the rewrite).
-  const settle = () =>
-    waitForRefint({
-      url: pipeline.infra.openldap.url,
-      bindDn: adminDn,
-      passwordFile: pipeline.passwordFile,
-      baseDn: ldap.baseDn,
-      placeholders: [adminDn],
-    });
   const rewrites = new Set([
     'rename user',
     'move user to another OU',
@@ -309,9 +372,9 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
     'delete user',
     'rename group',
     'delete group',
+    'rename a group to team-lead',
+    'team-lead handover',
   ]);
-  // Without refint nothing rewrites member values: they go dangling, and the model says what that means.
-  const refint = shape.overlays === null || shape.overlays.refint;
   for (const op of ops) {
     if (!refint || !rewrites.has(op.name)) continue;
     const run = op.run;
@@ -334,6 +397,8 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
     initial: async () => {
       for (let i = 0; i < 10; i++) await addUser();
       for (let i = 0; i < 3; i++) await addGroup();
+      // A team-lead group from the start, so the first passes can already hand the name over.
+      groups.push(await ldap.addGroup('team-lead', [adminDn, ...live.filter(() => chance(0.3))], groupOus[1]));
     },
     snapshot: () =>
       snapshotDirectory({
@@ -344,4 +409,8 @@ async function converge(pipeline: Pipeline, shape: Shape): Promise<void> {
         groupsBaseDn: ldap.groupsDn,
       }),
   });
+  console.log(
+    `# role cases made: up to ${awkward.carriersAtOnce} team-lead groups at once, ${awkward.renamedToName} renamed to the name, ` +
+      `${awkward.handoverWithRename} deleted in the pass another took the name, ${awkward.handoverWithRenameAway} deleted in the pass another carrier was renamed away`,
+  );
 }

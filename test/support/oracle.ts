@@ -17,10 +17,10 @@
  *   refint (`tolerateFormerDns`), a DN that named an entry at the previous sync and that entry now
  *   has another DN keeps an edge that existed in this sync only (DESIGN invariant 9), never later,
  *   and never adds one;
- * - roles (`groupRoles`): a configured name binds to the one present group carrying it
- *   (case-insensitive) while unbound, stays with that group through renames, is released when the
- *   group is gone; a bound group that carries the name while another does too grants nothing;
- *   enabled users get the roles of every bound group they are an effective member of.
+ * - roles (`groupRoles`), decided once per sync on the snapshot: a name bound to a group still in
+ *   the directory stays with it through renames; a binding whose group is gone is released; an
+ *   unbound name binds to the one group carrying it (case-insensitive), to none while several
+ *   carry it. Enabled users get the roles of every bound group they are an effective member of.
  */
 import { type LdifEntry, ldapsearch } from './ldif.ts';
 
@@ -283,8 +283,6 @@ export function createModel(options: ModelOptions = {}) {
         const key = name.toLowerCase();
         const bound = bindings.get(key);
         if (bound === undefined) continue;
-        const carrying = carriers(key);
-        if (carrying.includes(bound) && carrying.length > 1) continue; // ambiguous
         granting.set(bound, [...(granting.get(bound) ?? []), ...names]);
       }
       roles = new Set();
