@@ -37,14 +37,28 @@ function missing(entry: LdapEntry, externalId: string | null, attribute: string,
  * an entry could be emitted but never stored (the poller's state, the applier's tables).
  */
 function fieldWithNul(state: UserState | GroupState): string | null {
-  for (const [field, value] of Object.entries(state)) {
+  // Runs for every entry read: plain loops, no entry arrays.
+  const fields = state as unknown as Record<string, unknown>;
+  for (const field in fields) {
+    const value = fields[field];
     if (typeof value === 'string' && value.includes('\u0000')) return field;
     if (Array.isArray(value) && value.some((v) => typeof v === 'string' && v.includes('\u0000'))) return field;
   }
-  for (const [name, list] of Object.entries(state.attributes)) {
-    if (list.some((v) => v.includes('\u0000'))) return `attributes.${name}`;
+  for (const name in state.attributes) {
+    if (state.attributes[name]?.some((v) => v.includes('\u0000'))) return `attributes.${name}`;
   }
   return null;
+}
+
+/** The mapping's extra attributes in name order, worked out once per mapping instead of once per entry. */
+const sortedExtras = new WeakMap<UserMapping, readonly (readonly [string, string])[]>();
+function extrasInOrder(mapping: UserMapping): readonly (readonly [string, string])[] {
+  let extras = sortedExtras.get(mapping);
+  if (extras === undefined) {
+    extras = Object.entries(mapping.extra).sort(([a], [b]) => (a < b ? -1 : 1));
+    sortedExtras.set(mapping, extras);
+  }
+  return extras;
 }
 
 function checked<T extends UserState | GroupState>(entry: LdapEntry, externalId: string, state: T, changedAt: number | null): Mapped<T> {
@@ -77,7 +91,7 @@ export function mapUser(entry: LdapEntry, mapping: UserMapping, dialect: Dialect
   if (displayName === null) return missing(entry, externalId, mapping.displayName.join(' | '), 'displayName');
   const optional = (attribute: string | undefined) => (attribute === undefined ? null : firstString(entry, attribute));
   const attributes: Record<string, string[]> = {};
-  for (const [name, attribute] of Object.entries(mapping.extra).sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [name, attribute] of extrasInOrder(mapping)) {
     const v = stringValues(entry, attribute);
     if (v.length > 0) attributes[name] = v;
   }
