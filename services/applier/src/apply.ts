@@ -158,34 +158,9 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
 
   const fresh = events.filter((e) => !current.has(userKey(e.profileId, e.externalId)));
   const localByLogin = new Map<string, CurrentUser>();
-  let sameIdentity: OtherIdentity[] = [];
-  let sameLogin: LoginHolder[] = [];
+  const sameIdentity: OtherIdentity[] = [];
+  const sameLogin: LoginHolder[] = [];
   if (fresh.length > 0) {
-    // `= any (array)` rather than `in (subquery)`: the partial indexes (login, external ID, SID)
-    // serve it, where a hashed subplan would scan the whole table once per batch.
-    const locals = await sql.query<UserDbRow>(
-      `select id, profile_id, external_id, version, enabled, login_name, sid from users
-       where profile_id is null
-         and lower(login_name) = any (array(select lower(x) from unnest($1::text[]) as x))
-       order by id
-       for update`,
-      [fresh.map((e) => e.state.loginName)],
-    );
-    for (const row of locals) {
-      const key = row.login_name.toLowerCase();
-      if (!localByLogin.has(key)) localByLogin.set(key, toCurrentUser(row));
-    }
-    const sids = fresh.map((e) => e.state.sid).filter((s): s is string => s !== null);
-    // The arrays through `array(select …)`: a bound array constant of a batch's size made the
-    // planner pick a sequential scan of `users` (its cost grows with the directory: 84 ms per batch
-    // at 60k users without statistics), where the sub-select's unknown length keeps the indexes.
-    const others = await sql.query<{ profile_id: string; external_id: string; sid: string | null }>(
-      `select profile_id, external_id, sid from users
-       where profile_id is not null
-         and (external_id = any (array(select unnest($1::text[]))) or sid = any (array(select unnest($2::text[]))))`,
-      [fresh.map((e) => e.externalId), sids],
-    );
-    sameIdentity = others.map((o) => ({ profileId: o.profile_id, externalId: o.external_id, sid: o.sid }));
     const profiles = fresh.map((e) => e.profileId);
     const logins = fresh.map((e) => e.state.loginName);
     // Two new users with one login may sit on different partitions, applied by concurrent
@@ -197,13 +172,40 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
          from unnest($1::text[], $2::text[]) as k(profile_id, login) order by 1) as locks`,
       [profiles, logins],
     );
-    const namesakes = await sql.query<{ profile_id: string; external_id: string; sid: string | null; login_name: string }>(
-      `select u.profile_id, u.external_id, u.sid, u.login_name from users u
-       where lower(u.login_name) = any (array(select lower(x) from unnest($2::text[]) as x))
-         and (u.profile_id, lower(u.login_name)) in (select k.profile_id, lower(k.login) from unnest($1::uuid[], $2::text[]) as k(profile_id, login))`,
-      [profiles, logins],
+    // One statement for what a new identity is checked against (a batch of new users is the full
+    // sync's common case): the local accounts with its login (locked, in id order, as they may be
+    // linked), directory users of any profile with its external ID or SID, and those of its
+    // profile with its login. `= any (array(select …))` rather than `in (subquery)` or a bound
+    // array constant: the planner keeps the indexes (login, external ID, SID) whatever the
+    // batch's size, where the others made it scan all of users (84 ms per batch at 60k users).
+    const found = await sql.query<UserDbRow & { kind: 'local' | 'identity' | 'login' }>(
+      `with locals as (
+         select id, profile_id, external_id, version, enabled, login_name, sid from users
+          where profile_id is null and lower(login_name) = any (array(select lower(x) from unnest($3::text[]) as x))
+          order by id
+          for update)
+       select 'local' as kind, id, profile_id, external_id, version, enabled, login_name, sid from locals
+       union all
+       select 'identity', id, profile_id, external_id, version, enabled, login_name, sid from users
+        where profile_id is not null
+          and (external_id = any (array(select unnest($1::text[]))) or sid = any (array(select unnest($2::text[]))))
+       union all
+       select 'login', u.id, u.profile_id, u.external_id, u.version, u.enabled, u.login_name, u.sid from users u
+        where lower(u.login_name) = any (array(select lower(x) from unnest($3::text[]) as x))
+          and (u.profile_id, lower(u.login_name)) in (
+            select k.profile_id, lower(k.login) from unnest($4::uuid[], $3::text[]) as k(profile_id, login))`,
+      [fresh.map((e) => e.externalId), fresh.map((e) => e.state.sid).filter((s): s is string => s !== null), logins, profiles],
     );
-    sameLogin = namesakes.map((o) => ({ profileId: o.profile_id, externalId: o.external_id, sid: o.sid, loginName: o.login_name }));
+    for (const row of found) {
+      if (row.kind === 'local') {
+        const key = row.login_name.toLowerCase();
+        if (!localByLogin.has(key)) localByLogin.set(key, toCurrentUser(row));
+      } else if (row.profile_id !== null && row.external_id !== null) {
+        const other = { profileId: row.profile_id, externalId: row.external_id, sid: row.sid };
+        if (row.kind === 'identity') sameIdentity.push(other);
+        else sameLogin.push({ ...other, loginName: row.login_name });
+      }
+    }
   }
   return { current, localByLogin, sameIdentity, sameLogin };
 }
@@ -212,7 +214,7 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
 async function upsertUsers(sql: Sql, events: readonly UserEvent[]): Promise<Set<string>> {
   if (events.length === 0) return new Set();
   // One array per column (`unnest`): cheaper to build, send and take apart than a JSON document.
-  const column = <T>(f: (e: UserEvent) => T) => events.map(f);
+  const column = (f: (e: UserEvent) => string | number | boolean | null) => toPgArray(events.map(f));
   const result = await sql.query<{ profile_id: string; external_id: string }>(
     `insert into users as u (profile_id, external_id, source, login_name, user_principal_name, display_name,
          given_name, surname, emails, phone, title, company, dn, sid, enabled, disabled_reason, version,
@@ -325,12 +327,12 @@ async function upsertMemberships(sql: Sql, events: readonly MembershipEvent[]): 
        returning m.profile_id, m.group_id, m.member_id)
      select profile_id, group_id, member_id from written`,
     [
-      edges.map((m) => m.profileId),
-      edges.map((m) => m.groupId),
-      edges.map((m) => m.memberId),
-      edges.map((m) => m.memberType),
-      edges.map((m) => m.present),
-      edges.map((m) => m.version),
+      toPgArray(edges.map((m) => m.profileId)),
+      toPgArray(edges.map((m) => m.groupId)),
+      toPgArray(edges.map((m) => m.memberId)),
+      toPgArray(edges.map((m) => m.memberType)),
+      toPgArray(edges.map((m) => m.present)),
+      toPgArray(edges.map((m) => m.version)),
     ],
   );
   const changed = new Set(result.map((r) => `${r.profile_id}/${r.group_id}/${r.member_id}`));
@@ -491,17 +493,17 @@ async function insertLogRows(sql: Sql, rows: readonly LogRow[], onConflict: stri
        returning 1)
      select count(*) as n from written`,
     [
-      rows.map((l) => l.runId),
-      rows.map((l) => l.profileId),
-      rows.map((l) => l.entity),
-      rows.map((l) => l.externalId),
-      rows.map((l) => l.op),
-      rows.map((l) => l.version),
-      rows.map((l) => (l.changed == null ? null : JSON.stringify(l.changed))),
-      rows.map((l) => l.errorCode),
-      rows.map((l) => l.errorMessage),
-      rows.map((l) => l.relatedId ?? ''),
-      rows.map((l) => (l.detail == null ? null : JSON.stringify(l.detail))),
+      toPgArray(rows.map((l) => l.runId)),
+      toPgArray(rows.map((l) => l.profileId)),
+      toPgArray(rows.map((l) => l.entity)),
+      toPgArray(rows.map((l) => l.externalId)),
+      toPgArray(rows.map((l) => l.op)),
+      toPgArray(rows.map((l) => l.version)),
+      toPgArray(rows.map((l) => (l.changed == null ? null : JSON.stringify(l.changed)))),
+      toPgArray(rows.map((l) => l.errorCode)),
+      toPgArray(rows.map((l) => l.errorMessage)),
+      toPgArray(rows.map((l) => l.relatedId ?? '')),
+      toPgArray(rows.map((l) => (l.detail == null ? null : JSON.stringify(l.detail)))),
     ],
   );
   return Number(result[0]?.n ?? 0);

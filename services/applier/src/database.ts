@@ -225,7 +225,22 @@ export function parsePgArray(value: string[] | string): string[] {
   return [...inner.matchAll(/"((?:[^"\\]|\\.)*)"|([^,]+)/g)].map((m) => (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1'));
 }
 
-/** A text[] literal (`{"a","b"}`); a bound parameter can carry the JS array itself. */
-export function toPgArray(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
+/**
+ * An array literal (`{"a",NULL,3,t}`) for a parameter cast to an array type (`$1::text[]`,
+ * `$1::uuid[]`, `$1::jsonb[]`, …). A bound JS array gives the same value, but the driver escapes
+ * every element with two regular expressions: on the applier's per-column arrays that was ~8 % of
+ * its CPU. Here an element is escaped only when it holds a quote or a backslash.
+ */
+export function toPgArray(values: readonly (string | number | boolean | null)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) out += 'NULL';
+    else if (typeof v === 'number') out += String(v);
+    else if (typeof v === 'boolean') out += v ? 't' : 'f';
+    else if (v.includes('"') || v.includes('\\')) out += `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+    else out += `"${v}"`;
+  }
+  return `${out}}`;
 }
