@@ -265,6 +265,7 @@ export const AUTH_DEFAULTS = {
     perClient: { failures: 200, windowSeconds: 60 },
   },
   maxConcurrentBindsPerServer: 16,
+  cache: { enabled: true, maxEntries: 10_000 },
   failureFloorMs: 150,
   firstSignIn: { enabled: true, waitMs: 5_000 },
 } as const;
@@ -293,6 +294,18 @@ export const authSchema = z
       .default(AUTH_DEFAULTS.rateLimit),
     /** User binds in flight per directory server (and pooled bind connections per server). */
     maxConcurrentBindsPerServer: z.number().int().min(1).max(1_024).default(16),
+    cache: z
+      .object({
+        /**
+         * Keep each login's users, groups and roles in memory, cleared by the database (a NOTIFY from
+         * the application tables' triggers) whenever they change; off while that LISTEN is down.
+         */
+        enabled: z.boolean().default(true),
+        /** Logins kept (least recently used dropped first); each holds its users' groups and roles. */
+        maxEntries: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .strict()
+      .default(AUTH_DEFAULTS.cache),
     /** Every refused sign-in (401) answers no sooner than this after the request arrived, hiding what was checked. */
     failureFloorMs: z.number().int().min(0).max(10_000).default(150),
     firstSignIn: z

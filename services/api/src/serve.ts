@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { registerAdminRoutes } from './admin/register.ts';
 import type { ServeContext } from './context.ts';
 import { createApp } from './http/app.ts';
+import type { AuthService } from './auth/service.ts';
 import { registerAuthRoutes } from './routes/authenticate.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 
@@ -18,6 +19,8 @@ export type Serve = {
   /** The operator console (API and page), on its own host/port so it can stay internal. */
   readonly adminApp: FastifyInstance;
   readonly context: ServeContext;
+  /** Sign-in's long-lived parts (the lookup cache's state, for tests and the bench). */
+  readonly auth: AuthService;
   /** Starts both listeners; resolves with the bound addresses. */
   listen(): Promise<{ readonly public: string; readonly admin: string }>;
   close(): Promise<void>;
@@ -42,7 +45,7 @@ export async function createServe(deps: ServeDeps): Promise<Serve> {
   const publicApp = createApp({ logger, bodyLimitBytes: config.serve.bodyLimitBytes, tls: config.serve.listen.tls, listener: 'public' });
   const adminApp = createApp({ logger, bodyLimitBytes: config.serve.bodyLimitBytes, tls: config.serve.admin.tls, listener: 'admin' });
   registerHealthRoutes(publicApp, context);
-  registerAuthRoutes(publicApp, context);
+  const auth = registerAuthRoutes(publicApp, context);
   await registerAdminRoutes(adminApp, context);
 
   let closed = false;
@@ -57,6 +60,7 @@ export async function createServe(deps: ServeDeps): Promise<Serve> {
     publicApp,
     adminApp,
     context,
+    auth,
     async listen() {
       for (const [name, listener] of [
         ['public', config.serve.listen],

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createCodec, topicNames } from '@dirstream/events';
 import { createSilentLogger } from '@dirstream/logging';
-import { createKafka, readTopics } from '@dirstream/testing';
+import { createKafka, readTopics, until } from '@dirstream/testing';
 import { createPipeline, type Pipeline } from '../../../test/support/pipeline.ts';
 import { createProfileDirectory } from '../src/auth/directory.ts';
 import { LOG_LINES, serveConfig, startServe, type TestServe } from './auth-support.ts';
@@ -132,6 +132,64 @@ describe('sign-in against OpenLDAP', () => {
       assert.deepEqual(body, { code: 'AUTH_ACCOUNT_DISABLED' });
     } finally {
       await pipeline.query("update users set enabled = true, disabled_reason = null where login_name = 'bob'");
+    }
+  });
+
+  it('answers a known login from the lookup cache, which every committed change clears at once', async () => {
+    await until('the lookup cache to be live', async () => api.serve.auth.cacheLive);
+    const name = async () =>
+      ((await api.authenticate({ login: 'alice', password: PASSWORDS.alice })).body.user as { displayName: string }).displayName;
+    assert.equal(await name(), 'Alice Liddell');
+    const before = api.serve.auth.lookups();
+    assert.equal(await name(), 'Alice Liddell');
+    assert.deepEqual(api.serve.auth.lookups(), { cache: before.cache + 1, database: before.database });
+    // A write that fires no trigger (replica role) is invisible to the cache: the answer came from memory.
+    await pipeline.query(
+      "begin; set local session_replication_role = replica; update users set display_name = 'Alice Unseen' where login_name = 'alice'; commit",
+    );
+    assert.equal(await name(), 'Alice Liddell');
+    // Any committed change the triggers see clears it: the very next sign-in reads the database.
+    await pipeline.query("update users set display_name = 'Alice Liddell' where login_name = 'alice'");
+    assert.equal(await name(), 'Alice Liddell');
+    await pipeline.query("update users set display_name = 'Alice Pleasance' where login_name = 'alice'");
+    assert.equal(await name(), 'Alice Pleasance');
+    await pipeline.query("update users set display_name = 'Alice Liddell' where login_name = 'alice'");
+    assert.equal(await name(), 'Alice Liddell');
+  });
+
+  it('refuses a user disabled in the database right after the commit, each time, with the lookup cache live', async () => {
+    assert.equal(api.serve.auth.cacheLive, true);
+    for (let i = 0; i < 10; i++) {
+      await pipeline.query("update users set enabled = false, disabled_reason = 'directory-disabled' where login_name = 'bob'");
+      assert.deepEqual(
+        await api.authenticate({ login: 'bob', password: PASSWORDS.bob }).then((r) => [r.status, r.body]),
+        [403, { code: 'AUTH_ACCOUNT_DISABLED' }],
+        `round ${i}`,
+      );
+      await pipeline.query("update users set enabled = true, disabled_reason = null where login_name = 'bob'");
+      assert.equal((await api.authenticate({ login: 'bob', password: PASSWORDS.bob })).status, 200, `round ${i}`);
+    }
+  });
+
+  it('reads the database while the cache LISTEN connection is down, and clears the cache when it is back', async () => {
+    const name = async () =>
+      ((await api.authenticate({ login: 'alice', password: PASSWORDS.alice })).body.user as { displayName: string }).displayName;
+    assert.equal(await name(), 'Alice Liddell');
+    await pipeline.query(
+      "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'listen %'",
+    );
+    await until('the lookup cache to go off', async () => !api.serve.auth.cacheLive);
+    try {
+      await pipeline.query(
+        "begin; set local session_replication_role = replica; update users set display_name = 'Alice Offline' where login_name = 'alice'; commit",
+      );
+      const before = api.serve.auth.lookups();
+      assert.equal(await name(), 'Alice Offline');
+      assert.equal(api.serve.auth.lookups().cache, before.cache, 'no answer from memory while the LISTEN is down');
+      await until('the lookup cache to be live again', async () => api.serve.auth.cacheLive, { timeoutMs: 30_000 });
+      assert.equal(await name(), 'Alice Offline');
+    } finally {
+      await pipeline.query("update users set display_name = 'Alice Liddell' where login_name = 'alice'");
     }
   });
 

@@ -10,6 +10,7 @@ import { Migration20261126120000RoleBindings } from './migrations/Migration20261
 import { Migration20261126140000OutboxTraceContext } from './migrations/Migration20261126140000_outbox_trace_context.ts';
 import { Migration20261126153000RoleBindingsFromEvents } from './migrations/Migration20261126153000_role_bindings_from_events.ts';
 import { Migration20261126160000SyncLogIndexes } from './migrations/Migration20261126160000_sync_log_indexes.ts';
+import { Migration20261126170000AccessChangedNotify } from './migrations/Migration20261126170000_access_changed_notify.ts';
 
 /** The application database, spoken to the one way (@dirstream/db: `$1` bind parameters). */
 export type { Database, Sql } from '@dirstream/db';
@@ -22,6 +23,7 @@ const MIGRATIONS = [
   { name: 'Migration20261126140000_outbox_trace_context', class: Migration20261126140000OutboxTraceContext },
   { name: 'Migration20261126153000_role_bindings_from_events', class: Migration20261126153000RoleBindingsFromEvents },
   { name: 'Migration20261126160000_sync_log_indexes', class: Migration20261126160000SyncLogIndexes },
+  { name: 'Migration20261126170000_access_changed_notify', class: Migration20261126170000AccessChangedNotify },
 ];
 
 /** Serialises `migrate` across processes that start at the same time. */
@@ -175,46 +177,6 @@ export async function findEffectiveGroups(db: Database, profileId: string, membe
     [profileId, memberId],
   );
   return rows.map((r) => r.group_id);
-}
-
-/**
- * One user's effective groups (present, with names) and the roles they grant, in one statement.
- * The same rules as the `effective_memberships` and `user_effective_roles` views (direct edges
- * that are present, nested through groups, cycle-safe by the path array; roles by bound name,
- * enabled users only), but the recursion starts at this member: the views build the closure of
- * every member before filtering, which a sign-in cannot afford on a large directory.
- */
-export async function findMemberAccess(
-  db: Database,
-  profileId: string,
-  externalId: string,
-): Promise<{ groups: { id: string; name: string }[]; roles: string[] }> {
-  const rows = await db.query<{ external_id: string; name: string; roles: string[] | string }>(
-    `with recursive closure (group_id, path) as (
-       select m.group_id, array[m.member_id, m.group_id]
-         from memberships m
-        where m.profile_id = $1::uuid and m.member_id = $2 and m.member_type = 'user' and m.present
-       union all
-       select m.group_id, c.path || m.group_id
-         from closure c
-         join memberships m on m.profile_id = $1::uuid and m.member_id = c.group_id and m.member_type = 'group' and m.present
-        where not (m.group_id = any (c.path))
-     )
-     select g.external_id, g.name,
-            coalesce(array_agg(distinct gr.role) filter (where gr.role is not null and u.enabled), '{}') as roles
-       from (select distinct group_id from closure) e
-       join groups g on g.profile_id = $1::uuid and g.external_id = e.group_id and g.present
-       left join users u on u.profile_id = g.profile_id and u.external_id = $2
-       -- Grants follow the group's identity: the names its events bound to it (migration
-       -- 20261126153000, view user_effective_roles).
-       left join group_roles gr on gr.profile_id = g.profile_id and lower(gr.group_name) = any (g.role_bindings)
-      group by g.external_id, g.name
-      order by lower(g.name), g.external_id`,
-    [profileId, externalId],
-  );
-  const roles = new Set<string>();
-  for (const row of rows) for (const role of parsePgArray(row.roles)) roles.add(role);
-  return { groups: rows.map((r) => ({ id: r.external_id, name: r.name })), roles: [...roles].sort() };
 }
 
 /** A text[] value as the driver hands it: an array, or the `{a,"b c"}` text form. */

@@ -9,12 +9,12 @@ export {
   findUsersByLoginName,
   findUserRoles,
   findEffectiveGroups,
-  findMemberAccess,
   parsePgArray,
   createLocalUser,
   toPgArray,
 } from './database.ts';
 export type { Database, Sql, UserRow } from './database.ts';
+export { ACCESS_CHANGED_CHANNEL, ACCESS_CHANGED_TRIGGERS } from './migrations/Migration20261126170000_access_changed_notify.ts';
 export { canonicalDump } from './canonical.ts';
 export type { CanonicalDump } from './canonical.ts';
 export { applyBatch } from './apply.ts';

@@ -8,7 +8,8 @@ import type { BindRefusal } from './ad-codes.ts';
 import type { BindOutcome, BindPool } from './bind.ts';
 import type { ProfileDirectory } from './directory.ts';
 import { findUnsyncedEntry, mapEntry, syncNewUser } from './first-sign-in.ts';
-import { type Candidate, type EffectiveGroup, findCandidates, findGroupsAndRoles, parseLogin } from './lookup.ts';
+import type { AccessCache } from './access-cache.ts';
+import { type Candidate, type EffectiveGroup, parseLogin } from './lookup.ts';
 import type { AuthResult } from './outcomes.ts';
 import { loginKey, type RateLimits, userKey } from './rate-limit.ts';
 
@@ -62,6 +63,8 @@ export type Authenticator = {
 export type AuthenticatorDeps = {
   readonly config: DirstreamConfig;
   readonly db: Database;
+  /** The login → users, groups and roles lookup (from memory while the database keeps it current). */
+  readonly access: AccessCache;
   readonly logger: Logger;
   readonly limits: RateLimits;
   readonly pools: ReadonlyMap<string, BindPool>;
@@ -130,9 +133,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     return pool(profile).bind(entry.dn, password, disabledCheck(profile, entry.dn));
   }
 
-  async function succeed(candidate: Candidate, firstSignIn: boolean): Promise<AuthOutcome> {
+  function succeed(candidate: Candidate, firstSignIn: boolean): AuthOutcome {
     const { profile, user } = candidate;
-    const { groups, roles } = await findGroupsAndRoles(db, profile.id, user.externalId);
     return {
       result: 'success',
       profile,
@@ -147,8 +149,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         displayName: user.displayName,
         emails: user.emails,
         ...(user.sid === null ? {} : { sid: user.sid }),
-        groups,
-        roles,
+        groups: user.groups,
+        roles: user.roles,
       },
     };
   }
@@ -170,8 +172,6 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
   async function trySynced(candidates: readonly Candidate[], password: string): Promise<AuthOutcome> {
     const unavailable: string[] = [];
     for (const candidate of candidates) {
-      // Groups and roles are read after the bind, not beside it: a refused sign-in then does the
-      // same work as an unknown login (one bind, one search), which keeps their timing alike.
       let outcome: BindOutcome<boolean | undefined>;
       try {
         outcome = await bindKnown(candidate, password);
@@ -235,18 +235,11 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
           state.externalId,
           state.loginName,
         );
-        const user = {
-          profileId: profile.id,
-          externalId: state.externalId,
-          loginName: state.loginName,
-          userPrincipalName: state.userPrincipalName,
-          displayName: state.displayName,
-          emails: state.emails,
-          dn: state.dn,
-          sid: state.sid,
-          enabled: true,
-        };
-        if (stored) return succeed({ profile, user }, true);
+        if (stored) {
+          // Read back as stored (with the memberships the same pass synced), never from the cache.
+          const found = (await deps.access.read(login, [profile])).find((c) => c.user.externalId === state.externalId);
+          if (found !== undefined) return succeed(found, true);
+        }
         return {
           result: 'success',
           profile,
@@ -297,7 +290,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
       let wait = await limits.blockedFor(keys);
       if (wait > 0) return { result: 'rate-limited', profile: null, externalId: null, firstSignIn: false, retryAfterMs: wait };
 
-      const candidates = await findCandidates(db, request.login, profiles);
+      const lookup = await deps.access.lookup(request.login, profiles);
+      const candidates = lookup.candidates;
       const identity = [typed, ...candidates.map((c) => userKey(c.profile.id, c.user.externalId))];
       wait = await limits.blockedFor({ client: request.clientAddress, logins: identity });
       if (wait > 0) {
@@ -311,10 +305,22 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         };
       }
 
-      const outcome =
+      let outcome =
         candidates.length > 0
           ? await trySynced(candidates, request.password)
           : await tryUnsynced(profiles, request.login, request.password);
+      // Decided from memory while the database changed (the NOTIFY came during the bind): decide
+      // again from the database. Only answers that the synced state shaped: the bind accepted the
+      // password, so binding again cannot count towards a lockout.
+      if (
+        lookup.generation !== null &&
+        (outcome.result === 'success' || outcome.result === 'account-disabled') &&
+        deps.access.changedSince(lookup.generation)
+      ) {
+        const fresh = await deps.access.read(request.login, profiles);
+        outcome =
+          fresh.length > 0 ? await trySynced(fresh, request.password) : await tryUnsynced(profiles, request.login, request.password);
+      }
       const logins =
         outcome.profile !== null && outcome.externalId !== null ? [...identity, userKey(outcome.profile.id, outcome.externalId)] : identity;
       if (outcome.result === 'invalid-credentials')

@@ -1,6 +1,7 @@
 import type { SyncControl } from '@dirstream/poller';
 import { createSyncControl } from '@dirstream/poller';
 import type { ServeContext } from '../context.ts';
+import { createAccessCache } from './access-cache.ts';
 import { type Authenticator, createAuthenticator, orderProfiles } from './authenticate.ts';
 import { type BindPool, createBindPool } from './bind.ts';
 import { createProfileDirectory, type ProfileDirectory } from './directory.ts';
@@ -19,6 +20,10 @@ export type AuthService = {
   readonly events: AuthEventPublisher;
   readonly metrics: AuthMetrics;
   readonly clients: ClientCheck;
+  /** Lookups answered so far from the lookup cache and from the database. */
+  lookups(): { readonly cache: number; readonly database: number };
+  /** Whether the lookup cache answers now (docs/authentication.md, "Lookup cache"). */
+  readonly cacheLive: boolean;
   close(): Promise<void>;
 };
 
@@ -67,10 +72,18 @@ export function createAuthService(ctx: ServeContext): AuthService {
     return pending;
   };
 
+  const access = createAccessCache({
+    db: ctx.db,
+    database: config.database,
+    enabled: config.serve.auth.cache.enabled,
+    maxEntries: config.serve.auth.cache.maxEntries,
+    logger: log,
+  });
   const events = createAuthEventPublisher({ kafka: config.kafka, logger: log, onDropped: (n) => metrics.eventDropped(n) });
   const authenticator = createAuthenticator({
     config,
     db: ctx.db,
+    access,
     logger: log,
     limits: createRateLimits(config.serve.auth.rateLimit),
     pools,
@@ -83,8 +96,13 @@ export function createAuthService(ctx: ServeContext): AuthService {
     events,
     metrics,
     clients,
+    lookups: () => access.counts(),
+    get cacheLive() {
+      return access.live;
+    },
     async close() {
       await events.close();
+      await access.close();
       await Promise.all([...pools.values()].map((p) => p.close()));
       await Promise.all([...directories.values()].map((d) => d.close()));
       const pending = control;
