@@ -2,6 +2,7 @@ import { closeDatabase, openDatabase } from '@dirstream/applier';
 import type { DirstreamConfig } from '@dirstream/config';
 import { toError } from '@dirstream/errors';
 import type { Logger } from '@dirstream/logging';
+import { TRACING_OFF, type Tracing } from '@dirstream/tracing';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { registerAdminRoutes } from './admin/register.ts';
@@ -11,7 +12,13 @@ import type { AuthService } from './auth/service.ts';
 import { registerAuthRoutes } from './routes/authenticate.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 
-export type ServeDeps = { readonly config: DirstreamConfig; readonly logger: Logger; readonly signal: AbortSignal };
+export type ServeDeps = {
+  readonly config: DirstreamConfig;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** Off (the no-op tracer) unless the process turned tracing on (`tracing.otlpEndpoint`). */
+  readonly tracing?: Tracing;
+};
 
 export type Serve = {
   /** Sign-in, health, metrics: what applications and probes reach. */
@@ -34,7 +41,7 @@ export async function createServe(deps: ServeDeps): Promise<Serve> {
   const db = await openDatabase(config);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics, prefix: 'dirstream_serve_' });
-  const context: ServeContext = { config, logger, db, metrics, readiness: [], signal: deps.signal };
+  const context: ServeContext = { config, logger, db, metrics, readiness: [], signal: deps.signal, tracing: deps.tracing ?? TRACING_OFF };
   context.readiness.push({
     name: 'database',
     check: async () => {

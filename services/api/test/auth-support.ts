@@ -6,6 +6,7 @@
 import { Writable } from 'node:stream';
 import type { DirstreamConfig } from '@dirstream/config';
 import { createLogger } from '@dirstream/logging';
+import type { Tracing } from '@dirstream/tracing';
 import { createServe, type Serve } from '../src/index.ts';
 
 export type AuthOverrides = Partial<DirstreamConfig['serve']['auth']> & {
@@ -61,10 +62,10 @@ export type TestServe = {
   close(): Promise<void>;
 };
 
-export async function startServe(config: DirstreamConfig): Promise<TestServe> {
+export async function startServe(config: DirstreamConfig, options: { readonly tracing?: Tracing } = {}): Promise<TestServe> {
   const controller = new AbortController();
   const logger = createLogger({ name: 'serve-test', level: 'debug', destination: capture });
-  const serve = await createServe({ config, logger, signal: controller.signal });
+  const serve = await createServe({ config, logger, signal: controller.signal, ...options });
   await serve.publicApp.ready();
   return {
     serve,

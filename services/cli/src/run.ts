@@ -257,7 +257,7 @@ async function runCommand(ctx: CliContext, command: Exclude<Command, { name: 'he
       }
       case 'serve': {
         const api = await importService<ApiModule>(ctx, '@dirstream/api', 'runServe');
-        return outcomeExit(ctx, await api.runServe(deps), 'serve');
+        return outcomeExit(ctx, await withTracing(ctx, deps, 'dirstream-serve', (traced) => api.runServe(traced)), 'serve');
       }
       case 'migrate': {
         const applier = await importService<ApplierModule>(ctx, '@dirstream/applier', 'migrate');

@@ -10,7 +10,8 @@ import { createIdempotentProducer, createKafkaClient, sendAcknowledged } from '@
  * is down; what cannot be delivered is dropped oldest-first and counted (docs/events.md).
  */
 export type AuthEventPublisher = {
-  publish(event: AuthEvent): void;
+  /** `headers`: the record's headers (the sign-in span's `traceparent` when tracing is on). */
+  publish(event: AuthEvent, headers?: Readonly<Record<string, string>>): void;
   /** Sends what is buffered (tests, shutdown). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -22,6 +23,8 @@ export type AuthEventPublisherOptions = {
   readonly onDropped: (count: number) => void;
   readonly codec?: Codec;
 };
+
+type Pending = { readonly event: AuthEvent; readonly headers?: Readonly<Record<string, string>> };
 
 const FLUSH_MS = 200;
 const MAX_BUFFERED = 10_000;
@@ -41,7 +44,7 @@ export function createAuthEventPublisher(options: AuthEventPublisherOptions): Au
   const kafka = createKafkaClient(options.kafka, logger);
   const producer = createIdempotentProducer(kafka);
   let connected: Promise<void> | null = null;
-  let buffer: AuthEvent[] = [];
+  let buffer: Pending[] = [];
   let sending: Promise<void> = Promise.resolve();
   let closed = false;
   let lastWarning = 0;
@@ -63,7 +66,11 @@ export function createAuthEventPublisher(options: AuthEventPublisherOptions): Au
         await sendAcknowledged(producer, {
           topic,
           acks: -1,
-          messages: batch.map((e) => ({ key: authEventKey(e), value: codec.encode('auth-event', e) })),
+          messages: batch.map(({ event, headers }) => ({
+            key: authEventKey(event),
+            value: codec.encode('auth-event', event),
+            ...(headers === undefined ? {} : { headers: { ...headers } }),
+          })),
         });
       } catch (cause) {
         connected = null;
@@ -89,9 +96,9 @@ export function createAuthEventPublisher(options: AuthEventPublisherOptions): Au
   timer.unref();
 
   return {
-    publish(event) {
+    publish(event, headers) {
       if (closed) return;
-      buffer.push(event);
+      buffer.push(headers === undefined ? { event } : { event, headers });
       trim();
     },
     flush,

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { type ErrorCode, sleep } from '@dirstream/errors';
+import { contextWithParent, type RecordHeaders, type Span, spanContextFrom, traceHeaders } from '@dirstream/tracing';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuthOutcome } from '../auth/authenticate.ts';
 import { HTTP_CODE_BY_STATUS, RESPONSES } from '../auth/outcomes.ts';
 import { type AuthService, createAuthService } from '../auth/service.ts';
 import type { ServeContext } from '../context.ts';
-import { httpError } from '../http/errors.ts';
+import { httpError, statusFor } from '../http/errors.ts';
 import { parseInput } from '../http/input.ts';
 
 /**
@@ -52,6 +54,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): Aut
   const service = createAuthService(ctx);
   const { authenticator, events, metrics, clients } = service;
   const floorMs = ctx.config.serve.auth.failureFloorMs;
+  const { tracing } = ctx;
   app.addHook('onClose', async () => service.close());
 
   app.register(async (scope) => {
@@ -69,6 +72,30 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): Aut
     });
 
     scope.post('/v1/authenticate', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (!tracing.enabled) return signIn(request, reply, undefined);
+      // A child of the calling application's trace when its request carries a traceparent.
+      const span = tracing.tracer.startSpan(
+        'dirstream.serve.authenticate',
+        { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': '/v1/authenticate' } },
+        contextWithParent(spanContextFrom(request.headers as RecordHeaders)),
+      );
+      try {
+        const answer = await signIn(request, reply, span);
+        span.setAttribute('http.response.status_code', reply.statusCode);
+        return answer;
+      } catch (error) {
+        // Refusals are answers (their code is on the span); only a failure of ours is an error.
+        const status = statusFor(error);
+        span.setAttribute('http.response.status_code', status);
+        if (status === 500) span.setStatus({ code: SpanStatusCode.ERROR, message: 'internal error' });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+
+    /** The sign-in itself; `span` (tracing on) gets the result and names the auth event's trace. */
+    async function signIn(request: FastifyRequest, reply: FastifyReply, span: Span | undefined) {
       const client = clients.open ? null : clients.identify(request.headers.authorization);
       if (!clients.open && client === null) {
         metrics.clientRefused();
@@ -82,18 +109,26 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): Aut
       const finish = (outcome: Pick<AuthOutcome, 'result' | 'profile' | 'externalId' | 'firstSignIn'>, login: string) => {
         const seconds = (performance.now() - started) / 1000;
         metrics.attempt(outcome.result, seconds);
-        events.publish({
-          eventId: randomUUID(),
-          occurredAt,
-          result: outcome.result,
-          profileId: outcome.profile?.id ?? null,
-          externalId: outcome.externalId,
-          login: login.slice(0, MAX_LOGIN_LENGTH),
-          clientAddress: request.ip,
-          latencyMs: Math.round(seconds * 1000),
-          requestId: request.id,
-          firstSignIn: outcome.firstSignIn,
+        span?.setAttributes({
+          'dirstream.auth.result': outcome.result,
+          ...(outcome.profile === null || outcome.profile === undefined ? {} : { 'dirstream.profile.id': outcome.profile.id }),
+          ...(outcome.externalId === null ? {} : { 'dirstream.external_id': outcome.externalId }),
         });
+        events.publish(
+          {
+            eventId: randomUUID(),
+            occurredAt,
+            result: outcome.result,
+            profileId: outcome.profile?.id ?? null,
+            externalId: outcome.externalId,
+            login: login.slice(0, MAX_LOGIN_LENGTH),
+            clientAddress: request.ip,
+            latencyMs: Math.round(seconds * 1000),
+            requestId: request.id,
+            firstSignIn: outcome.firstSignIn,
+          },
+          span === undefined ? undefined : traceHeaders(span),
+        );
         request.log.info(
           {
             result: outcome.result,
@@ -136,7 +171,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: ServeContext): Aut
       if (outcome.result === 'directory-unavailable') body.profiles = outcome.unavailable ?? [];
       if (outcome.result === 'rate-limited') headers['retry-after'] = String(Math.ceil((outcome.retryAfterMs ?? 1000) / 1000));
       throw httpError(HTTP_CODE_BY_STATUS[response.status] as ErrorCode, response.code, { body, headers });
-    });
+    }
   });
   return service;
 }
