@@ -147,7 +147,7 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
      where (u.profile_id, u.external_id) in (select * from unnest($1::uuid[], $2::text[]))
      order by u.id
      for update`,
-    [events.map((e) => e.profileId), events.map((e) => e.externalId)],
+    [toPgArray(events.map((e) => e.profileId)), toPgArray(events.map((e) => e.externalId))],
   );
   const current = new Map<string, CurrentUser>();
   for (const row of rows) {
@@ -161,8 +161,8 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
   const sameIdentity: OtherIdentity[] = [];
   const sameLogin: LoginHolder[] = [];
   if (fresh.length > 0) {
-    const profiles = fresh.map((e) => e.profileId);
-    const logins = fresh.map((e) => e.state.loginName);
+    const profiles = toPgArray(fresh.map((e) => e.profileId));
+    const logins = toPgArray(fresh.map((e) => e.state.loginName));
     // Two new users with one login may sit on different partitions, applied by concurrent
     // transactions that cannot see each other's rows: a transaction lock per (profile, login),
     // taken in one sorted order, makes the later one wait and then see the earlier one.
@@ -194,7 +194,12 @@ async function readUserLookup(sql: Sql, events: readonly UserEvent[]) {
         where lower(u.login_name) = any (array(select lower(x) from unnest($3::text[]) as x))
           and (u.profile_id, lower(u.login_name)) in (
             select k.profile_id, lower(k.login) from unnest($4::uuid[], $3::text[]) as k(profile_id, login))`,
-      [fresh.map((e) => e.externalId), fresh.map((e) => e.state.sid).filter((s): s is string => s !== null), logins, profiles],
+      [
+        toPgArray(fresh.map((e) => e.externalId)),
+        toPgArray(fresh.map((e) => e.state.sid).filter((s): s is string => s !== null)),
+        logins,
+        profiles,
+      ],
     );
     for (const row of found) {
       if (row.kind === 'local') {
@@ -267,7 +272,7 @@ async function readGroupVersions(sql: Sql, events: readonly GroupEvent[]): Promi
      where (g.profile_id, g.external_id) in (select * from unnest($1::uuid[], $2::text[]))
      order by g.profile_id, g.external_id
      for update`,
-    [events.map((e) => e.profileId), events.map((e) => e.externalId)],
+    [toPgArray(events.map((e) => e.profileId)), toPgArray(events.map((e) => e.externalId))],
   );
   return new Map(rows.map((r) => [userKey(r.profile_id, r.external_id), Number(r.version)]));
 }
