@@ -65,4 +65,25 @@ describe('a group DN taken again in one delta, on a server without refint', () =
     assert.deepEqual(byId.sort(), ['added:club<-crew', 'removed:club<-old', 'removed:old<-ann']);
     assert.deepEqual(edges(await run(true)), [], 'a full pass agrees');
   });
+
+  it('a full pass: a group listing a DN that a deleted group held and another took in the pass names the new holder', async () => {
+    const bea = await t.ldap.addUser('bea');
+    const old = await t.ldap.addGroup('old', [bea]);
+    const taker = await t.ldap.addGroup('taker', [bea]);
+    await run(true);
+    // One pass: old deleted (still present in the state until the pass's removals), taker renamed
+    // into its DN, and a new group listing that DN.
+    await t.ldap.client.del(old);
+    await t.ldap.client.modifyDN(taker, 'cn=old');
+    await t.ldap.addGroup('fresh', [old]);
+    const full = await run(true);
+    const renamed = full?.groups.find((g) => g.op === 'renamed');
+    const removed = full?.groups.find((g) => g.op === 'removed');
+    const fresh = full?.groups.find((g) => g.op === 'created');
+    assert.ok(renamed && removed && fresh, 'taker renamed, old removed, fresh created');
+    const name = (id: string) =>
+      id === removed.externalId ? 'old' : id === renamed.externalId ? 'taker' : id === fresh.externalId ? 'fresh' : 'bea';
+    const byId = (full?.memberships ?? []).map((e) => `${e.op}:${name(e.groupId)}<-${name(e.memberId)}`);
+    assert.deepEqual(byId.sort(), ['added:fresh<-taker', 'removed:old<-bea']);
+  });
 });

@@ -215,8 +215,12 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
       const byLogin = new Map<string, ResolvedMember>();
       if (dns.length > 0) {
         const uniqueDns = [...new Set(dns)];
+        // Two present entities may hold one DN during a pass: one deleted (known to be gone only when
+        // the pass's removals run) and one that took its DN in this pass. The later version is the
+        // current holder (oracle seed 599961736, 150 operations): read in version order, the last wins.
         const rows = await db.query<{ dn_norm: string; external_id: string; kind: MemberType }>(
-          `select dn_norm, external_id, kind from ${s}.entity where profile_id = $1 and present and dn_norm = any($2::text[])`,
+          `select dn_norm, external_id, kind from ${s}.entity where profile_id = $1 and present and dn_norm = any($2::text[])
+            order by version`,
           [profileId, uniqueDns],
         );
         for (const r of rows) byDn.set(r.dn_norm, { memberId: r.external_id, memberType: r.kind });
@@ -241,7 +245,7 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
       if (loginNames.length > 0) {
         const rows = await db.query<{ login_norm: string; external_id: string }>(
           `select login_norm, external_id from ${s}.entity
-            where profile_id = $1 and kind = 'user' and present and login_norm = any($2::text[])`,
+            where profile_id = $1 and kind = 'user' and present and login_norm = any($2::text[]) order by version`,
           [profileId, [...new Set(loginNames)]],
         );
         for (const r of rows) byLogin.set(r.login_norm, { memberId: r.external_id, memberType: 'user' });
