@@ -27,6 +27,8 @@ export const SAMBA_PACKAGES = [
   'winbind',
   'krb5-user',
   'ldb-tools',
+  // A DC started with its clock moved (SambaDc.clockShift): password expiry, end to end.
+  'faketime',
 ] as const;
 
 export const SAMBA_REALM = 'DIRSTREAM.TEST';
@@ -42,7 +44,15 @@ export type SambaDc = {
   readonly ip: string;
   readonly hostName: string;
   readonly adminPassword: string;
+  /**
+   * Run samba with its clock moved by this libfaketime offset (e.g. `+200d`): what only time makes
+   * happen (a password older than maxPwdAge, AD data 532) without waiting. The system clock is untouched.
+   */
+  readonly clockShift?: string;
 };
+
+/** libfaketime (Debian package faketime), preloaded into samba for SambaDc.clockShift. */
+const FAKETIME_LIBRARY = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
 export type SambaEndpoints = {
   /** LDAPS (636), verified with `caFile` and `serverName`. */
@@ -66,12 +76,13 @@ export type SambaEndpoints = {
   readonly snapshotDir: string;
 };
 
-export function sambaDc(options: { dir: string; ip?: string; hostName?: string; adminPassword?: string }): SambaDc {
+export function sambaDc(options: { dir: string; ip?: string; hostName?: string; adminPassword?: string; clockShift?: string }): SambaDc {
   return {
     dir: options.dir,
     ip: options.ip ?? '127.0.0.1',
     hostName: options.hostName ?? 'dc1',
     adminPassword: options.adminPassword ?? SAMBA_ADMIN_PASSWORD,
+    ...(options.clockShift === undefined ? {} : { clockShift: options.clockShift }),
   };
 }
 
@@ -232,7 +243,10 @@ export async function startSambaDc(dc: SambaDc, log: (line: string) => void = ()
     name: 'samba',
     command: '/usr/sbin/samba',
     args: ['-i', '-M', 'single', '-s', smbConf(dc.dir)],
-    env: sambaEnv(),
+    env:
+      dc.clockShift === undefined
+        ? sambaEnv()
+        : { ...sambaEnv(), LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: dc.clockShift, FAKETIME_DONT_FAKE_MONOTONIC: '1' },
     logFile,
     pidFile,
   });

@@ -88,8 +88,16 @@ export function orderProfiles(config: DirstreamConfig): ProfileConfig[] {
     .map(({ p }) => p);
 }
 
+/**
+ * The profile's directory cannot answer this sign-in: no server answered, or the service account
+ * (the stale-DN and first sign-in lookups) was refused — e.g. its own password expired (data 532).
+ */
 function isUnavailable(cause: unknown): boolean {
-  return isDirstreamError(cause, 'AUTH_DIRECTORY_UNAVAILABLE') || isDirstreamError(cause, 'LDAP_CONNECTION_FAILED');
+  return (
+    isDirstreamError(cause, 'AUTH_DIRECTORY_UNAVAILABLE') ||
+    isDirstreamError(cause, 'LDAP_CONNECTION_FAILED') ||
+    isDirstreamError(cause, 'LDAP_BIND_FAILED')
+  );
 }
 
 export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
