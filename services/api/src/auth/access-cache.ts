@@ -45,6 +45,8 @@ export type AccessCacheOptions = {
   readonly enabled: boolean;
   readonly maxEntries: number;
   readonly logger: Logger;
+  /** Called for every lookup with where it was answered from (metrics). */
+  readonly onLookup?: (source: 'cache' | 'database') => void;
 };
 
 export function createAccessCache(options: AccessCacheOptions): AccessCache {
@@ -58,6 +60,7 @@ export function createAccessCache(options: AccessCacheOptions): AccessCache {
 
   const read = (login: string, profiles: readonly ProfileConfig[]) => {
     reads++;
+    options.onLookup?.('database');
     return findCandidates(db, login, profiles);
   };
   const forget = () => {
@@ -116,6 +119,7 @@ export function createAccessCache(options: AccessCacheOptions): AccessCache {
         entries.delete(key);
         entries.set(key, hit);
         hits++;
+        options.onLookup?.('cache');
         return { candidates: hit, generation };
       }
       const at = generation;

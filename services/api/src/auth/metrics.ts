@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AuthResult } from './outcomes.ts';
 
 /**
@@ -10,6 +10,10 @@ export type AuthMetrics = {
   bindError(profileId: string, url: string): void;
   eventDropped(count: number): void;
   clientRefused(): void;
+  /** A login lookup answered from the lookup cache or read from the database. */
+  lookup(source: 'cache' | 'database'): void;
+  /** Reports whether the lookup cache answers (read at each scrape). */
+  cacheLiveFrom(live: () => boolean): void;
 };
 
 export function createAuthMetrics(registry: Registry): AuthMetrics {
@@ -42,7 +46,28 @@ export function createAuthMetrics(registry: Registry): AuthMetrics {
     help: 'Sign-in requests refused because the calling application presented no valid client token',
     registers: [registry],
   });
+  const lookups = new Counter({
+    name: 'dirstream_auth_lookups_total',
+    help: 'Sign-in login lookups by source: the lookup cache, or the database',
+    labelNames: ['source'],
+    registers: [registry],
+  });
+  let isLive: () => boolean = () => false;
+  new Gauge({
+    name: 'dirstream_auth_cache_live',
+    help: '1 while the sign-in lookup cache answers (its LISTEN is up and the change triggers exist), else 0',
+    registers: [registry],
+    collect() {
+      this.set(isLive() ? 1 : 0);
+    },
+  });
   return {
+    lookup(source) {
+      lookups.inc({ source });
+    },
+    cacheLiveFrom(live) {
+      isLive = live;
+    },
     clientRefused() {
       refusedClients.inc();
     },

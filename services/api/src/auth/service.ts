@@ -78,7 +78,9 @@ export function createAuthService(ctx: ServeContext): AuthService {
     enabled: config.serve.auth.cache.enabled,
     maxEntries: config.serve.auth.cache.maxEntries,
     logger: log,
+    onLookup: (source) => metrics.lookup(source),
   });
+  metrics.cacheLiveFrom(() => access.live);
   const events = createAuthEventPublisher({ kafka: config.kafka, logger: log, onDropped: (n) => metrics.eventDropped(n) });
   const authenticator = createAuthenticator({
     config,
