@@ -52,8 +52,8 @@ export const TOPIC_CONFIGS: { readonly [K in TopicKind]: Readonly<Record<string,
  * that just started, or a leader change, answers NOT_LEADER_FOR_PARTITION for a moment, and
  * kafkajs' admin does not retry that itself.
  */
-export function fetchTopicEnds(admin: Admin, topic: string): ReturnType<Admin['fetchTopicOffsets']> {
-  return retry(() => admin.fetchTopicOffsets(topic), { attempts: 8, baseMs: 100, maxMs: 2_000 });
+export function fetchTopicEnds(admin: Admin, topic: string, signal?: AbortSignal): ReturnType<Admin['fetchTopicOffsets']> {
+  return retry(() => admin.fetchTopicOffsets(topic), { attempts: 8, baseMs: 100, maxMs: 2_000, ...(signal ? { signal } : {}) });
 }
 
 export type EnsureTopicsOptions = {

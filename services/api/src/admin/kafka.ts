@@ -38,9 +38,11 @@ export function kafkaUnavailable(cause: unknown, topic: string): DirstreamError 
 export function createKafkaAccess(ctx: ServeContext, logger: Logger): KafkaAccess {
   const kafka = createKafkaClient(ctx.config.kafka, logger, { clientId: `${ctx.config.kafka.clientId}-console` });
   let connected: Promise<Admin> | undefined;
+  let closed = false;
   return {
     kafka,
     admin() {
+      if (closed) return Promise.reject(new Error('the console is closing'));
       if (connected === undefined) {
         const admin = kafka.admin();
         connected = admin.connect().then(
@@ -55,6 +57,7 @@ export function createKafkaAccess(ctx: ServeContext, logger: Logger): KafkaAcces
     },
     readerGroup: () => `${ctx.config.applier.groupId}.console.${randomUUID()}`,
     async close() {
+      closed = true;
       const pending = connected;
       connected = undefined;
       if (pending !== undefined) await (await pending.catch(() => undefined))?.disconnect().catch(() => undefined);

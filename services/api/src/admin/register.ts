@@ -27,7 +27,7 @@ export async function registerAdminRoutes(app: FastifyInstance, ctx: ServeContex
   const kafka = createKafkaAccess(ctx, logger);
   const sampler = startLagSampler(ctx, kafka, options.lagSampleMs);
   app.addHook('onClose', async () => {
-    sampler.stop();
+    await sampler.stop();
     await Promise.allSettled([control.close(), kafka.close()]);
   });
   if (ctx.config.serve.admin.tokens.length === 0) {

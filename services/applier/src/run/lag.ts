@@ -12,11 +12,11 @@ export type PartitionLag = {
 };
 
 /** Per topic/partition: the group's committed offset against the high watermark. */
-export async function readLag(admin: Admin, groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
+export async function readLag(admin: Admin, groupId: string, topics: readonly string[], signal?: AbortSignal): Promise<PartitionLag[]> {
   const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
   const result: PartitionLag[] = [];
   for (const topic of topics) {
-    const marks = await fetchTopicEnds(admin, topic);
+    const marks = await fetchTopicEnds(admin, topic, signal);
     const offsets = committed.find((c) => c.topic === topic)?.partitions ?? [];
     for (const mark of marks) {
       const done = BigInt(offsets.find((o) => o.partition === mark.partition)?.offset ?? '-1');
