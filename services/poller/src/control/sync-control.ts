@@ -1,7 +1,8 @@
 import type { DatabaseConfig } from '@dirstream/config';
 import { createError, sleep } from '@dirstream/errors';
 import { type LockHolder, type ProfileActivity, readProfileActivity, type RunSummary } from '../state/activity.ts';
-import { openPollerDatabase, quoteIdent } from '../state/database.ts';
+import { quoteIdent } from '@dirstream/db';
+import { openPollerDatabase } from '../state/database.ts';
 import {
   insertSyncRequest,
   readPendingRequests,

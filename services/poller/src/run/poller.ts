@@ -18,7 +18,8 @@ import {
   recordRunFinished,
   recordRunStarted,
 } from '../state/activity.ts';
-import { openPollerDatabase, type PollerDatabase, type Session } from '../state/database.ts';
+import type { Database, Session } from '@dirstream/db';
+import { openPollerDatabase } from '../state/database.ts';
 import { tryLockProfile, unlockProfile } from '../state/lock.ts';
 import {
   abandonRunningRequests,
@@ -89,7 +90,7 @@ function selectProfiles(config: DirstreamConfig, profileId: string | undefined, 
  * attempt that found the lock held) `stopWaiting` says so.
  */
 async function acquireLock(
-  db: PollerDatabase,
+  db: Database,
   profileId: string,
   logger: Logger,
   signal: AbortSignal,
@@ -240,7 +241,7 @@ export async function runPoller(
 }
 
 type Runtime = PollerDeps & {
-  readonly db: PollerDatabase;
+  readonly db: Database;
   readonly sink: EventSink;
   /** This process, as operators see it in the lock holder and request tables. */
   readonly identity: { readonly host: string; readonly pid: number };

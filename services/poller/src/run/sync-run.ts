@@ -7,7 +7,7 @@ import type { EventSink } from '../delivery/sink.ts';
 import { connectDirectory, type DirectoryConnection } from '../directory/client.ts';
 import type { Dialect } from '../directory/dialect.ts';
 import { resolveGroupReadMapping } from '../directory/mapping.ts';
-import type { PollerDatabase, Session } from '../state/database.ts';
+import type { Database, Session } from '@dirstream/db';
 import { createRoleBindingStore } from '../state/role-bindings.ts';
 import { createRunScratch, createStateStore } from '../state/store.ts';
 import { pageSizeFor, type RunContext, zeroCounts } from './context.ts';
@@ -29,7 +29,7 @@ export type RunHooks = {
 export type SyncDeps = {
   readonly profile: ProfileConfig;
   readonly dialect: Dialect;
-  readonly db: PollerDatabase;
+  readonly db: Database;
   /** A dedicated connection (the one holding the profile lock) for the run's scratch tables. */
   readonly session: Session;
   readonly sink: EventSink;

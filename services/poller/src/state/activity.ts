@@ -1,5 +1,5 @@
 import type { RunCounts, RunStatus, SyncMode } from '@dirstream/events';
-import { quoteIdent, type Session, type Sql } from './database.ts';
+import { quoteIdent, type Session, type Sql } from '@dirstream/db';
 import { holdsLockSql } from './lock.ts';
 
 /**

@@ -1,20 +1,11 @@
 import type { DatabaseConfig } from '@dirstream/config';
-import { type Database, type MigrationList, openDatabase, pendingMigrations, quoteIdent, runMigrations } from '@dirstream/db';
+import { type Database, type MigrationList, openDatabase, pendingMigrations, runMigrations } from '@dirstream/db';
 import { createError } from '@dirstream/errors';
 import { stateMigration } from './migrations/0001_state.ts';
 import { previousDnMigration } from './migrations/0002_previous_dn.ts';
 import { syncRequestsMigration } from './migrations/0003_sync_requests.ts';
 import { profileActivityMigration } from './migrations/0004_profile_activity.ts';
 import { roleBindingsMigration } from './migrations/0005_role_bindings.ts';
-
-/**
- * The poller's state database: the one PostgreSQL access of @dirstream/db (MikroORM pool, raw SQL
- * with real `$1` bind parameters), failures as STATE_QUERY_FAILED.
- */
-export type PollerDatabase = Database;
-// Re-exported for modules written against this file; new code imports them from @dirstream/db.
-export { quoteIdent };
-export type { Session, Sql } from '@dirstream/db';
 
 /** The poller's migrations, oldest first; the recorded name is the number and the subject. */
 export function pollerMigrations(schema: string): MigrationList {
@@ -46,8 +37,11 @@ export async function migratePollerSchema(config: DatabaseConfig): Promise<strin
   }
 }
 
-/** Opens the poller's state database, migrating its schema first when a migration is pending. */
-export async function openPollerDatabase(config: DatabaseConfig): Promise<PollerDatabase> {
+/**
+ * The poller's state database (the one PostgreSQL access of @dirstream/db, failures as
+ * STATE_QUERY_FAILED), its schema migrated first when a migration is pending.
+ */
+export async function openPollerDatabase(config: DatabaseConfig): Promise<Database> {
   const database = await openDatabase(config, { queryErrorCode: 'STATE_QUERY_FAILED' });
   try {
     const pending = await pendingMigrations(database, {

@@ -1,4 +1,4 @@
-import type { Session } from './database.ts';
+import type { Session } from '@dirstream/db';
 
 /**
  * One active poller per profile (invariant 8): a session-level advisory lock held on a dedicated

@@ -1,11 +1,11 @@
-import { type PollerDatabase, quoteIdent } from './database.ts';
+import { type Database, quoteIdent } from '@dirstream/db';
 
 /**
  * The role bindings of one profile in the poller's state (migration 0005): at most one group per
  * configured name, so as many rows as the profile configures names (a handful), never a
  * directory's worth. Written only after Kafka acknowledged the group events that announce them.
  */
-export function createRoleBindingStore(db: PollerDatabase, profileId: string) {
+export function createRoleBindingStore(db: Database, profileId: string) {
   const s = quoteIdent(db.schema);
   return {
     /** The configured names as the bindings key them (PostgreSQL `lower`, as the carriers are matched). */

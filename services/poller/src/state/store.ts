@@ -1,7 +1,7 @@
 import type { GroupState, MemberType, UserState } from '@dirstream/events';
 import type { EdgeChange, GroupChange, StoredEdge, StoredGroup, StoredUser, UserChange } from '../core/types.ts';
 import { normaliseDn } from '../directory/dn.ts';
-import { type PollerDatabase, quoteIdent, type Session, type Sql } from './database.ts';
+import { type Database, quoteIdent, type Session, type Sql } from '@dirstream/db';
 
 /**
  * The poller's last-emitted state of one profile: per entity hash/version/DN/login/enabled, per
@@ -72,7 +72,7 @@ const ANALYZE_EVERY_ROWS = 20_000;
 const ANALYZE_AT_END_ROWS = 1_000;
 
 /** `runId`: the run writing through this store; a rename it stores is tolerated during that run only. */
-export function createStateStore(db: PollerDatabase, profileId: string, runId: string | null = null) {
+export function createStateStore(db: Database, profileId: string, runId: string | null = null) {
   const s = quoteIdent(db.schema);
   // A first full pass fills the tables faster than autovacuum analyses them; with stale
   // statistics the planner scans the whole profile for every page (quadratic). Analyse as we go,
@@ -401,7 +401,7 @@ export function createStateStore(db: PollerDatabase, profileId: string, runId: s
  * in the database, not in memory) and the disabling changes held back until the safety decision.
  * Temporary tables: never visible to other sessions, gone when the run ends.
  */
-export function createRunScratch(session: Session, db: PollerDatabase, profileId: string) {
+export function createRunScratch(session: Session, db: Database, profileId: string) {
   const s = quoteIdent(db.schema);
   return {
     async open(): Promise<void> {

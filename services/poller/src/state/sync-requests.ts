@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RunStatus } from '@dirstream/events';
-import { type PollerDatabase, quoteIdent, type Sql } from './database.ts';
+import { type Database, quoteIdent, type Sql } from '@dirstream/db';
 
 /**
  * "Sync now": a request is a row in `<pollerSchema>.sync_requests` plus a NOTIFY on
@@ -94,7 +94,7 @@ function toState(row: Row): RequestedRunState {
  * A request while a run is in progress queues one run after it: the running pass may already
  * have read past the change the caller wants to see.
  */
-export async function insertSyncRequest(db: PollerDatabase, request: SyncRequest): Promise<RequestedRun> {
+export async function insertSyncRequest(db: Database, request: SyncRequest): Promise<RequestedRun> {
   const s = quoteIdent(db.schema);
   return db.transaction(async (tx) => {
     // Serialises requests of one profile (the partial unique index would also refuse a second
