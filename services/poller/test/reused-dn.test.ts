@@ -2,7 +2,8 @@
  * A DN taken again in one delta (found by the convergence oracle with seed 1234567): on a server
  * without refint, a group keeps listing the DN of a group that was deleted; when another group is
  * renamed into that DN, the group names it now (DESIGN invariant 9), though nothing marks the
- * listing group as changed. A delta re-reads the groups naming a DN a group took in the pass.
+ * listing group as changed. A delta re-reads the groups naming a DN a group took in the pass, and
+ * those naming a DN or login a user took (renamed into the value of a deleted user).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -85,5 +86,33 @@ describe('a group DN taken again in one delta, on a server without refint', () =
       id === removed.externalId ? 'old' : id === renamed.externalId ? 'taker' : id === fresh.externalId ? 'fresh' : 'bea';
     const byId = (full?.memberships ?? []).map((e) => `${e.op}:${name(e.groupId)}<-${name(e.memberId)}`);
     assert.deepEqual(byId.sort(), ['added:fresh<-taker', 'removed:old<-bea']);
+  });
+
+  it('a user renamed into a DN a group still lists (deleted user, no refint) is a member after the delta', async () => {
+    const cat = await t.ldap.addUser('cat');
+    const dan = await t.ldap.addUser('dan');
+    await t.ldap.addGroup('pals', [dan]);
+    await run(true);
+    // dan deleted: pals keeps dan's DN (no refint), a dangling value from now on.
+    await t.ldap.client.del(dan);
+    const gone = await run();
+    assert.equal(gone?.summary.mode, 'delta');
+    assert.ok(
+      gone?.users.some((u) => u.op === 'disabled' && u.state.disabledReason === 'removed-from-directory'),
+      'dan removed in the delta',
+    );
+    // cat renamed into dan's old DN: pals names cat now, though pals itself did not change.
+    await t.ldap.client.modifyDN(cat, 'uid=dan');
+    const delta = await run();
+    assert.equal(delta?.summary.mode, 'delta');
+    const renamed = delta?.users.find((u) => u.op === 'renamed' || u.op === 'moved');
+    assert.ok(renamed, 'cat renamed in the delta');
+    const pals = (delta?.memberships ?? []).filter((e) => e.memberId === renamed.externalId);
+    assert.deepEqual(
+      pals.map((e) => e.op),
+      ['added'],
+      'the edge pals <- cat is added by the delta',
+    );
+    assert.deepEqual(edges(await run(true)), [], 'a full pass agrees');
   });
 });

@@ -11,7 +11,7 @@ import { mapUser } from '../../directory/mapping.ts';
 import type { ResolvedMember } from '../../state/store.ts';
 import { and, idsOfMapped, type RunContext } from '../context.ts';
 
-/** A user who entered the scope in a delta: groups already listing them are re-read too. */
+/** A user who entered the scope, or took a new DN or login, in a delta: groups already listing them are re-read too. */
 export type EnteredUser = { readonly dn: string; readonly login: string };
 
 /** The profile's user filter (the dialect's default unless mapped). */
@@ -51,7 +51,10 @@ async function processUserPage(ctx: RunContext, page: readonly LdapEntry[], disa
     const before = prev.get(m.externalId) ?? null;
     const change = diffUser(before, state, t, hash);
     if (!change) continue;
-    if (mode === 'delta' && (before === null || !before.present)) entered.push({ dn: state.dn, login: state.loginName });
+    // Entered the scope, or took a DN / login a group may already list (without refint a group
+    // keeps the value of an entry deleted or renamed before, and names the new holder now).
+    const arrived = before === null || !before.present || change.rename !== null || change.changed.includes('loginName');
+    if (mode === 'delta' && arrived) entered.push({ dn: state.dn, login: state.loginName });
     ctx.changedAt.set(change.externalId, m.changedAt);
     // Disabling changes wait for the safety decision at the end of the run.
     if (change.disables) {
@@ -72,7 +75,7 @@ async function processUserPage(ctx: RunContext, page: readonly LdapEntry[], disa
 /**
  * Reads the users (enabled and disabled separately when the dialect tells them apart by filter),
  * produces the non-disabling changes and holds the disabling ones back. Returns the users that
- * entered the scope in a delta.
+ * entered the scope, or took a new DN or login, in a delta.
  */
 export async function readUsers(ctx: RunContext, usersBefore: { readonly present: number }): Promise<EnteredUser[]> {
   const { profile, dialect, conn, tally } = ctx;
