@@ -51,6 +51,19 @@ function dnOperation(previousDn: string, nextDn: string): 'renamed' | 'moved' | 
   return change === 'none' ? null : change;
 }
 
+/** A user or group the state has never seen: every field changed, first version. */
+function created<S extends UserState | GroupState>(next: S, nowMs: number, hash: string) {
+  return {
+    op: 'created' as const,
+    externalId: next.externalId,
+    version: nextVersion(null, nowMs),
+    state: next,
+    changed: allFields(next),
+    rename: null,
+    hash,
+  };
+}
+
 /**
  * One user as read now against what was last emitted. Returns null when nothing changed.
  * `hash`: `stateHash(next)` when the caller has it already.
@@ -58,19 +71,7 @@ function dnOperation(previousDn: string, nextDn: string): 'renamed' | 'moved' | 
  * `rename` is set whenever the DN changed, whatever the op.
  */
 export function diffUser(previous: StoredUser | null, next: UserState, nowMs: number, hash: string = stateHash(next)): UserChange | null {
-  if (previous === null) {
-    return {
-      op: 'created',
-      externalId: next.externalId,
-      version: nextVersion(null, nowMs),
-      state: next,
-      changed: allFields(next),
-      rename: null,
-      hash,
-      present: true,
-      disables: false,
-    };
-  }
+  if (previous === null) return { ...created(next, nowMs, hash), present: true, disables: false };
   if (previous.hash === hash && previous.present) return null;
   const changed = changedFields(previous.state, next);
   if (changed.length === 0 && previous.present) return null;
@@ -132,17 +133,7 @@ export function restoreUser(previous: StoredUser, nowMs: number): UserChange | n
 
 export function diffGroup(previous: StoredGroup | null, next: GroupState, nowMs: number): GroupChange | null {
   const hash = stateHash(next);
-  if (previous === null) {
-    return {
-      op: 'created',
-      externalId: next.externalId,
-      version: nextVersion(null, nowMs),
-      state: next,
-      changed: allFields(next),
-      rename: null,
-      hash,
-    };
-  }
+  if (previous === null) return created(next, nowMs, hash);
   if (previous.hash === hash) return null;
   const changed = changedFields(previous.state, next);
   if (changed.length === 0) return null;

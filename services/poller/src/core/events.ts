@@ -8,15 +8,16 @@ export type EventContext = {
   readonly emittedAt: number;
 };
 
-export function userEvent(change: UserChange, changedAt: number | null, ctx: EventContext): UserEvent {
+/** What a user and a group event share: the change as it was diffed, with its ID, source and times. */
+function entityEvent<C extends UserChange | GroupChange>(kind: 'user' | 'group', change: C, changedAt: number | null, ctx: EventContext) {
   const profileId = ctx.source.profileId;
   return {
-    eventId: eventIdFor('user', profileId, change.externalId, change.version),
-    op: change.op,
+    eventId: eventIdFor(kind, profileId, change.externalId, change.version),
+    op: change.op as C['op'],
     profileId,
     externalId: change.externalId,
     version: change.version,
-    state: change.state,
+    state: change.state as C['state'],
     changed: change.changed,
     rename: change.rename,
     source: ctx.source,
@@ -24,22 +25,13 @@ export function userEvent(change: UserChange, changedAt: number | null, ctx: Eve
   };
 }
 
+export function userEvent(change: UserChange, changedAt: number | null, ctx: EventContext): UserEvent {
+  return entityEvent('user', change, changedAt, ctx);
+}
+
 /** `roleBindings`: the policies.groupRoles names bound to the group after this change (run/phases/role-bindings.ts). */
 export function groupEvent(change: GroupChange, changedAt: number | null, ctx: EventContext, roleBindings: readonly string[]): GroupEvent {
-  const profileId = ctx.source.profileId;
-  return {
-    eventId: eventIdFor('group', profileId, change.externalId, change.version),
-    op: change.op,
-    profileId,
-    externalId: change.externalId,
-    version: change.version,
-    state: change.state,
-    changed: change.changed,
-    rename: change.rename,
-    source: ctx.source,
-    times: { changedAt, observedAt: ctx.observedAt, emittedAt: ctx.emittedAt },
-    roleBindings,
-  };
+  return { ...entityEvent('group', change, changedAt, ctx), roleBindings };
 }
 
 export function membershipEvent(change: EdgeChange, ctx: EventContext): MembershipEvent {
