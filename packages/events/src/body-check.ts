@@ -75,7 +75,7 @@ function minSize(node: Node, visiting: Set<Node>): number {
     case 'fixed':
       return node.size;
     case 'union':
-      return 1 + Math.min(...node.branches.map((b) => minSize(b, visiting)));
+      return 1 + node.branches.reduce((least, b) => Math.min(least, minSize(b, visiting)), Number.POSITIVE_INFINITY);
     case 'record': {
       if (visiting.has(node)) return 0;
       visiting.add(node);

@@ -131,7 +131,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
         resolver: version === newest ? null : reader.createResolver(writerType),
       };
     });
-    allWriters.push(...writers);
+    for (const writer of writers) allWriters.push(writer);
     entries[recordType] = {
       type: reader,
       header: Buffer.concat([Buffer.from([MARKER_0, MARKER_1]), fingerprintBytes(newest.fingerprint)]),

@@ -11,9 +11,9 @@ export function resolveGroupReadMapping(profile: ProfileConfig): GroupMapping | 
 }
 
 export function groupAttributeList(mapping: GroupMapping, withMembers: boolean): string[] {
-  const names = [mapping.externalId, mapping.name, mapping.description, mapping.modified];
-  if (withMembers) names.push(...mapping.memberAttributes);
-  return [...new Set(names)];
+  const names = new Set([mapping.externalId, mapping.name, mapping.description, mapping.modified]);
+  if (withMembers) for (const attribute of mapping.memberAttributes) names.add(attribute);
+  return [...names];
 }
 
 export type Mapped<T> =
